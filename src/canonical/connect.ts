@@ -1,0 +1,36 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Config } from '../config/config.ts';
+import type { Db } from '../sql/db.ts';
+import { createPgDb } from '../sql/pg.ts';
+import { createPgliteDb } from '../sql/pglite.ts';
+
+export interface CanonicalDbs {
+  /** Primary: all writes and read-your-writes reads. */
+  db: Db;
+  /** Replica for heavy reads (fan-out follower lists, reconcile, reports); the primary if none. */
+  readDb: Db;
+  close(): Promise<void>;
+}
+
+/** Opens the canonical store: a PostgreSQL server when configured, else PGlite in DATA_DIR. */
+export async function connectCanonical(config: Config): Promise<CanonicalDbs> {
+  const { url, readUrl, poolMax } = config.canonical;
+  let db: Db;
+  if (url) {
+    db = createPgDb(url, { max: poolMax, applicationName: 'asora' });
+  } else {
+    const dir = path.join(config.dataDir, 'canonical');
+    await mkdir(dir, { recursive: true });
+    db = await createPgliteDb(dir);
+  }
+  const readDb = url && readUrl ? createPgDb(readUrl, { max: poolMax, applicationName: 'asora-read' }) : db;
+  return {
+    db,
+    readDb,
+    async close() {
+      if (readDb !== db) await readDb.close();
+      await db.close();
+    },
+  };
+}

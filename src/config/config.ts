@@ -1,0 +1,86 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/** Environment → typed config. The only place that reads process.env for settings. */
+const optionalUrl = z
+  .string()
+  .trim()
+  .min(1)
+  .refine((v) => /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// URL')
+  .optional();
+
+const intFrom = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+
+const envSchema = z.object({
+  PORT: intFrom(3000, 0).refine((p) => p <= 65535, 'must be a port number (0-65535)'),
+  HOST: z.string().default('0.0.0.0'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  DATABASE_URL: optionalUrl,
+  DATABASE_READ_URL: optionalUrl,
+  PROJECTIONS_DATABASE_URL: optionalUrl,
+  COSMOS_ENDPOINT: z.string().url().optional(),
+  COSMOS_KEY: z.string().min(1).optional(),
+  COSMOS_DATABASE: z.string().min(1).default('asora'),
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATABASE_POOL_MAX: intFrom(10, 1),
+  FEED_RANGES: intFrom(4, 1),
+  FANOUT_FOLLOWER_THRESHOLD: intFrom(10_000, 1),
+  FEED_CAP: intFrom(800, 1),
+  READY_MAX_OUTBOX_BACKLOG: intFrom(10_000, 1),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  logLevel: Env['LOG_LEVEL'];
+  canonical: { url?: string; readUrl?: string; poolMax: number };
+  projections:
+    | { kind: 'cosmos'; endpoint: string; key: string; database: string }
+    | { kind: 'embedded'; url?: string; feedRanges: number };
+  jwtSecret?: string;
+  pipeline: { fanoutFollowerThreshold: number; feedCap: number };
+  readiness: { maxOutboxBacklog: number };
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses the environment; throws ConfigError naming each bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const clean = Object.fromEntries(
+    Object.entries(env).filter(([, v]) => v !== undefined && v !== ''),
+  );
+  const parsed = envSchema.safeParse(clean);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  if (e.COSMOS_ENDPOINT && !e.COSMOS_KEY) {
+    throw new ConfigError('invalid configuration:\n  COSMOS_KEY: required when COSMOS_ENDPOINT is set');
+  }
+  if (e.DATABASE_URL && !e.JWT_SECRET) {
+    throw new ConfigError(
+      'invalid configuration:\n  JWT_SECRET: required when DATABASE_URL is set (a server deployment must not generate its own secret)',
+    );
+  }
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    dataDir: path.resolve(e.DATA_DIR),
+    logLevel: e.LOG_LEVEL,
+    canonical: { url: e.DATABASE_URL, readUrl: e.DATABASE_READ_URL, poolMax: e.DATABASE_POOL_MAX },
+    projections:
+      e.COSMOS_ENDPOINT && e.COSMOS_KEY
+        ? { kind: 'cosmos', endpoint: e.COSMOS_ENDPOINT, key: e.COSMOS_KEY, database: e.COSMOS_DATABASE }
+        : { kind: 'embedded', url: e.PROJECTIONS_DATABASE_URL, feedRanges: e.FEED_RANGES },
+    jwtSecret: e.JWT_SECRET,
+    pipeline: { fanoutFollowerThreshold: e.FANOUT_FOLLOWER_THRESHOLD, feedCap: e.FEED_CAP },
+    readiness: { maxOutboxBacklog: e.READY_MAX_OUTBOX_BACKLOG },
+  };
+}

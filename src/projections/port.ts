@@ -1,0 +1,183 @@
+/**
+ * The projection-store port: a document store with Cosmos DB's semantics. Two adapters
+ * implement it (cosmos/ on @azure/cosmos, embedded/ on PostgreSQL) and one contract-test
+ * suite checks both. Nothing here knows what the documents mean.
+ */
+
+export interface CompositePath {
+  path: string;
+  order: 'ascending' | 'descending';
+}
+
+export interface IndexingPolicy {
+  indexingMode: 'consistent' | 'none';
+  includedPaths: { path: string }[];
+  excludedPaths: { path: string }[];
+  compositeIndexes?: CompositePath[][];
+}
+
+export interface ContainerDef {
+  name: string;
+  /** A single top-level path such as "/postId". */
+  partitionKey: string;
+  /** Cosmos defaultTtl: undefined = never expires, -1 = only items with `ttl`, n = seconds. */
+  defaultTtl?: number;
+  indexingPolicy: IndexingPolicy;
+}
+
+/** Every document has an id; its partition-key property is named by the container. */
+export interface Doc {
+  id: string;
+  /** Per-item TTL in seconds (Cosmos semantics); -1 = never expires. */
+  ttl?: number;
+  [key: string]: unknown;
+}
+
+/** System properties the store adds on every stored document. */
+export interface SystemProps {
+  _etag: string;
+  /** Seconds since epoch of the last write. */
+  _ts: number;
+}
+
+export type Stored<T extends Doc = Doc> = T & SystemProps;
+
+/** Cost of one call: Cosmos request units, or the embedded store's equivalent. */
+export interface Charged {
+  requestCharge: number;
+}
+
+export interface WriteResult<T extends Doc> extends Charged {
+  resource: Stored<T>;
+}
+
+export interface ReadResult<T extends Doc> extends Charged {
+  /** undefined when the item does not exist (or has expired). */
+  resource: Stored<T> | undefined;
+}
+
+export interface WriteOptions {
+  /** Only succeed if the stored item still has this etag (else ProjectionError 'precondition_failed'). */
+  ifMatch?: string;
+}
+
+export type PatchOp =
+  | { op: 'set'; path: string; value: unknown }
+  | { op: 'incr'; path: string; value: number }
+  | { op: 'remove'; path: string };
+
+export type FilterOp = '=' | '!=' | '<' | '<=' | '>' | '>=';
+
+export interface Filter {
+  field: string;
+  op: FilterOp;
+  value: string | number | boolean | null;
+}
+
+export interface Query {
+  /** Partition-scoped when set (the normal case); cross-partition when omitted. */
+  partitionKey?: string;
+  filters?: Filter[];
+  orderBy?: { field: string; direction: 'ASC' | 'DESC' }[];
+  limit: number;
+  /** Opaque token from a previous page. */
+  continuation?: string | null;
+}
+
+export interface QueryPage<T extends Doc> extends Charged {
+  items: Stored<T>[];
+  /** null when there are no more pages. */
+  continuation: string | null;
+}
+
+export type BulkOp<T extends Doc = Doc> =
+  | { op: 'upsert'; doc: T }
+  | { op: 'delete'; id: string; partitionKey: string };
+
+export interface BulkResult extends Charged {
+  /** One per op, in order: HTTP-like status (200/201 upsert, 204 delete, 404 missing delete, 429...). */
+  statuses: number[];
+}
+
+export interface FeedRange {
+  /** Stable identifier of the range (used as the lease id suffix). */
+  id: string;
+}
+
+export interface ChangePage extends Charged {
+  /** Latest version of each changed item, in the order the range committed them. Never deletes. */
+  items: Stored[];
+  /** Where to resume; pass back to read only newer changes. */
+  continuation: string;
+}
+
+export interface ProjectionContainer {
+  readonly def: ContainerDef;
+  /** Value of the partition-key property of a document (throws 'bad_request' if missing). */
+  partitionKeyOf(doc: Doc): string;
+  upsert<T extends Doc>(doc: T, opts?: WriteOptions): Promise<WriteResult<T>>;
+  /** Inserts; ProjectionError 'conflict' if an item with this id exists in the partition. */
+  create<T extends Doc>(doc: T): Promise<WriteResult<T>>;
+  read<T extends Doc>(id: string, partitionKey: string): Promise<ReadResult<T>>;
+  readMany<T extends Doc>(keys: { id: string; partitionKey: string }[]): Promise<QueryPage<T>>;
+  /** Deletes; resolves even if the item was already gone (deleted: false). */
+  delete(id: string, partitionKey: string, opts?: WriteOptions): Promise<Charged & { deleted: boolean }>;
+  /** Applies up to 10 operations atomically; 'not_found' if the item is missing. */
+  patch<T extends Doc>(
+    id: string,
+    partitionKey: string,
+    ops: PatchOp[],
+    opts?: WriteOptions,
+  ): Promise<WriteResult<T>>;
+  query<T extends Doc>(q: Query): Promise<QueryPage<T>>;
+  /** Many writes, possibly across partitions; not atomic. */
+  bulk(ops: BulkOp[]): Promise<BulkResult>;
+  feedRanges(): Promise<FeedRange[]>;
+  /** Changes in one feed range after `continuation` (null = from the beginning). */
+  readChanges(range: FeedRange, continuation: string | null, maxItems?: number): Promise<ChangePage>;
+}
+
+export interface ProjectionStore {
+  readonly kind: 'cosmos' | 'embedded';
+  container(name: string): ProjectionContainer;
+  definitions(): ContainerDef[];
+  /** Creates containers (and indexes) that do not exist; idempotent. */
+  provision(): Promise<void>;
+  /** Cheap round trip for readiness checks; throws when unreachable. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Called once per store request; observability turns this into metrics. */
+export interface StoreObserver {
+  onRequest(e: {
+    container: string;
+    operation: string;
+    requestCharge: number;
+    durationMs: number;
+    throttled?: boolean;
+  }): void;
+}
+
+export type ProjectionErrorCode =
+  | 'bad_request'
+  | 'not_found'
+  | 'conflict'
+  | 'precondition_failed'
+  | 'unknown_container'
+  | 'throttled'
+  | 'unavailable';
+
+export class ProjectionError extends Error {
+  constructor(
+    readonly code: ProjectionErrorCode,
+    message: string,
+    override readonly cause?: unknown,
+  ) {
+    super(message);
+    this.name = 'ProjectionError';
+  }
+}
+
+export const isProjectionError = (e: unknown, code?: ProjectionErrorCode): e is ProjectionError =>
+  e instanceof ProjectionError && (code === undefined || e.code === code);

@@ -1,0 +1,121 @@
+/**
+ * Shapes of the projection documents and their deterministic ids. Writers (pipeline/)
+ * and readers (domain/) share these; projections/ never sees them.
+ * `sourceVersion` is the canonical version a document reflects: writes only move forward.
+ */
+import type { PostStatus, PrivacyLevel, ReactionType } from '../outbox/events.ts';
+
+/** posts_v2, partition /postId. Soft-deleted (deleted + ttl) so the change feed sees removals. */
+export interface PostDoc {
+  [key: string]: unknown;
+  id: string; // = postId
+  postId: string;
+  authorId: string;
+  text: string;
+  tags: string[];
+  status: PostStatus;
+  createdAt: string;
+  updatedAt: string;
+  sourceVersion: number;
+  deleted?: boolean;
+  ttl?: number;
+}
+
+/** userFeed, partition /recipientId; a copy of the post so one query serves a feed page. */
+export interface FeedItemDoc {
+  [key: string]: unknown;
+  id: string; // feedItemId(recipientId, postId)
+  recipientId: string;
+  postId: string;
+  authorId: string;
+  text: string;
+  tags: string[];
+  createdAt: string;
+  updatedAt: string;
+  sourceVersion: number;
+}
+
+/** reactions, partition /postId. */
+export interface ReactionDoc {
+  [key: string]: unknown;
+  id: string; // reactionDocId(userId, type)
+  postId: string;
+  userId: string;
+  type: ReactionType;
+  createdAt: string;
+  sourceVersion: number;
+  deleted?: boolean;
+  ttl?: number;
+}
+
+export type NotificationType = 'follow' | 'reaction';
+
+/** notifications, partition /recipientId, 30-day container TTL. */
+export interface NotificationDoc {
+  [key: string]: unknown;
+  id: string; // deterministic per cause, so replays do not duplicate
+  recipientId: string;
+  type: NotificationType;
+  actorId: string;
+  subjectId: string;
+  read: boolean;
+  createdAt: string;
+}
+
+/** counters, partition /subjectId, 90-day container TTL (missing = recompute on read). */
+export interface CounterDoc {
+  [key: string]: unknown;
+  id: string; // counterId(subjectId, metric)
+  subjectId: string;
+  metric: CounterMetric;
+  value: number;
+  updatedAt: string;
+}
+
+/** publicProfiles, partition /userId (bio excluded from indexing). */
+export interface PublicProfileDoc {
+  [key: string]: unknown;
+  id: string; // = userId
+  userId: string;
+  displayName: string;
+  bio: string | null;
+  avatarUrl: string | null;
+  privacyLevel: PrivacyLevel;
+  sourceVersion: number;
+  updatedAt: string;
+  deleted?: boolean;
+  ttl?: number;
+}
+
+/** Counter names: the seed's `${postId}:likes` and `${userId}:followers` and their siblings. */
+export const REACTION_METRIC = {
+  like: 'likes',
+  heart: 'hearts',
+  laugh: 'laughs',
+  wow: 'wows',
+  sad: 'sads',
+  angry: 'angries',
+} as const satisfies Record<ReactionType, string>;
+
+export type CounterMetric =
+  | (typeof REACTION_METRIC)[ReactionType]
+  | 'followers'
+  | 'following'
+  | 'posts';
+
+export const feedItemId = (recipientId: string, postId: string) => `${recipientId}:${postId}`;
+export const reactionDocId = (userId: string, type: ReactionType) => `${userId}:${type}`;
+export const counterId = (subjectId: string, metric: CounterMetric) => `${subjectId}:${metric}`;
+
+/** How long a soft-deleted document lingers so change-feed consumers can see the deletion. */
+export const SOFT_DELETE_TTL_SECONDS = 24 * 60 * 60;
+
+export const CONTAINERS = {
+  posts: 'posts_v2',
+  userFeed: 'userFeed',
+  reactions: 'reactions',
+  notifications: 'notifications',
+  counters: 'counters',
+  publicProfiles: 'publicProfiles',
+  leases: 'leases',
+} as const;

@@ -1,0 +1,30 @@
+/**
+ * One small interface over PostgreSQL engines: a `pg` pool on a server, or PGlite in-process.
+ * Everything that speaks SQL (canonical store, embedded projection store, outbox) uses this.
+ */
+export interface QueryResult<T> {
+  rows: T[];
+  rowCount: number;
+}
+
+export interface Queryable {
+  query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>>;
+  /** Runs a multi-statement script (no parameters), e.g. a migration file. */
+  exec(sql: string): Promise<void>;
+}
+
+export interface PoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
+}
+
+export interface Db extends Queryable {
+  readonly engine: 'pg' | 'pglite';
+  /** Runs fn in one transaction; commits on resolve, rolls back on throw. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /** LISTEN on a channel; resolves to an unsubscribe function. */
+  listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  poolStats(): PoolStats;
+  close(): Promise<void>;
+}

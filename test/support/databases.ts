@@ -1,0 +1,108 @@
+import { randomBytes } from 'node:crypto';
+import { PGlite } from '@electric-sql/pglite';
+import { citext } from '@electric-sql/pglite/contrib/citext';
+import { pgcrypto } from '@electric-sql/pglite/contrib/pgcrypto';
+import pg from 'pg';
+import { migrate } from '../../src/canonical/migrations.ts';
+import type { Db } from '../../src/sql/db.ts';
+import { createPgDb } from '../../src/sql/pg.ts';
+import { createPgliteDb, wrapPglite } from '../../src/sql/pglite.ts';
+
+/**
+ * Test databases. Default: PGlite in memory (no server needed). With TEST_DATABASE_URL
+ * set (CI's second pass), each call creates its own scratch database on that server and
+ * drops it on close, so suites run in parallel without sharing rows.
+ */
+export const serverUrl = process.env.TEST_DATABASE_URL || undefined;
+export const engineName = serverUrl ? 'postgresql-server' : 'pglite';
+
+export interface ScratchDb {
+  db: Db;
+  /** Connection URL when on a server (for a second pool, LISTEN, or a child process). */
+  url?: string;
+  close(): Promise<void>;
+}
+
+function scratchUrl(name: string): string {
+  const u = new URL(serverUrl!);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+async function adminQuery(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** An empty database (no migrations). */
+export async function scratchDb(opts: { poolMax?: number } = {}): Promise<ScratchDb> {
+  if (!serverUrl) {
+    const db = await createPgliteDb();
+    return { db, close: () => db.close() };
+  }
+  const name = `asora_t_${randomBytes(6).toString('hex')}`;
+  await adminQuery(`CREATE DATABASE ${name}`);
+  const url = scratchUrl(name);
+  const db = createPgDb(url, { max: opts.poolMax ?? 5 });
+  return {
+    db,
+    url,
+    async close() {
+      await db.close();
+      await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    },
+  };
+}
+
+/** Empties every table (but keeps the schema and schema_migrations). */
+export async function truncateAll(db: Db): Promise<void> {
+  const { rows } = await db.query<{ name: string }>(
+    `SELECT quote_ident(tablename) AS name FROM pg_tables
+      WHERE schemaname = 'public' AND tablename <> 'schema_migrations'`,
+  );
+  if (rows.length > 0) {
+    await db.exec(`TRUNCATE ${rows.map((r) => r.name).join(', ')} RESTART IDENTITY CASCADE`);
+  }
+}
+
+const shared = new Map<string, Promise<Db>>();
+
+/**
+ * A PGlite instance kept for the whole test worker (vitest runs with isolate: false):
+ * starting PGlite costs seconds, so tests share one per purpose and reset it instead.
+ */
+export function sharedPglite(key: string, init: (db: Db) => Promise<void>): Promise<Db> {
+  let p = shared.get(key);
+  if (!p) {
+    p = (async () => {
+      const lite = await PGlite.create({ extensions: { citext, pgcrypto } });
+      const db = wrapPglite(lite);
+      await init(db);
+      return db;
+    })();
+    shared.set(key, p);
+  }
+  return p;
+}
+
+/**
+ * A database with every canonical migration applied and no rows. On PGlite it is the
+ * worker's shared instance, emptied; on a server a fresh scratch database.
+ */
+export async function canonicalDb(opts: { poolMax?: number } = {}): Promise<ScratchDb> {
+  if (serverUrl) {
+    const s = await scratchDb(opts);
+    await migrate(s.db);
+    return s;
+  }
+  const db = await sharedPglite('canonical', async (d) => {
+    await migrate(d);
+  });
+  await truncateAll(db);
+  return { db, close: async () => {} };
+}
