@@ -48,7 +48,18 @@ export interface EventPayloads {
   'mute.created': { muterId: string; mutedId: string; createdAt: string };
   'mute.removed': { muterId: string; mutedId: string };
   'profile.updated': ProfileSnapshot;
-  'user.deleted': { userId: string; deletedAt: string };
+  /**
+   * Account deletion. The canonical rows it removed go along, since they are gone by the
+   * time the relay purges the projections that were built from them.
+   */
+  'user.deleted': {
+    userId: string;
+    deletedAt: string;
+    postIds: string[];
+    reactions: { postId: string; type: ReactionType }[];
+    followerIds: string[];
+    followeeIds: string[];
+  };
 }
 
 export type EventType = keyof EventPayloads;
