@@ -1,7 +1,15 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from './config/config.ts';
 import { AppError } from './errors.ts';
+import { registerFeed } from './ops/feed.ts';
+import { registerCosmos } from './ops/cosmos.ts';
 import { registerMigrate } from './ops/migrate.ts';
+import { registerOutbox } from './ops/outbox.ts';
+import { registerReconcile } from './ops/reconcile.ts';
+import { registerRun } from './ops/run.ts';
+import { registerSchema } from './ops/schema.ts';
+import { registerSeed } from './ops/seed.ts';
+import { registerUsers } from './ops/users.ts';
 
 /**
  * `asora <command>`: one entry point for the platform and its runbooks. Each ops/ file
@@ -13,6 +21,14 @@ const program = new Command('asora')
   .exitOverride();
 
 registerMigrate(program);
+registerCosmos(program);
+registerSchema(program);
+registerUsers(program);
+registerOutbox(program);
+registerFeed(program);
+registerReconcile(program);
+registerRun(program);
+registerSeed(program);
 
 try {
   await program.parseAsync(process.argv);

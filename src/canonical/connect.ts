@@ -24,7 +24,8 @@ export async function connectCanonical(config: Config): Promise<CanonicalDbs> {
     await mkdir(dir, { recursive: true });
     db = await createPgliteDb(dir);
   }
-  const readDb = url && readUrl ? createPgDb(readUrl, { max: poolMax, applicationName: 'asora-read' }) : db;
+  const readDb =
+    url && readUrl ? createPgDb(readUrl, { max: poolMax, applicationName: 'asora-read' }) : db;
   return {
     db,
     readDb,

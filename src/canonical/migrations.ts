@@ -75,11 +75,10 @@ export async function migrate(db: Db, dir = MIGRATIONS_DIR): Promise<MigrateResu
         return;
       }
       await tx.exec(m.sql);
-      await tx.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
-        m.version,
-        m.name,
-        m.checksum,
-      ]);
+      await tx.query(
+        'INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)',
+        [m.version, m.name, m.checksum],
+      );
       result.applied.push(m.version);
     });
   }

@@ -10,9 +10,18 @@ export class Metrics {
   readonly registry = new Registry();
 
   // outbox
-  readonly outboxPending = this.gauge('asora_outbox_pending', 'Outbox events not yet processed (including retrying)');
-  readonly outboxFailed = this.gauge('asora_outbox_failed', 'Pending outbox events that have failed at least once');
-  readonly outboxDeadLettered = this.gauge('asora_outbox_dead_lettered', 'Outbox events dead-lettered after max_retries');
+  readonly outboxPending = this.gauge(
+    'asora_outbox_pending',
+    'Outbox events not yet processed (including retrying)',
+  );
+  readonly outboxFailed = this.gauge(
+    'asora_outbox_failed',
+    'Pending outbox events that have failed at least once',
+  );
+  readonly outboxDeadLettered = this.gauge(
+    'asora_outbox_dead_lettered',
+    'Outbox events dead-lettered after max_retries',
+  );
   readonly outboxOldestPendingAge = this.gauge(
     'asora_outbox_oldest_pending_age_seconds',
     'Age of the oldest pending outbox event',
@@ -90,6 +99,16 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly collectorErrors = new Counter({
+    name: 'asora_metrics_collector_errors_total',
+    help: 'Scrape-time collectors that failed (their gauges keep the last value)',
+    labelNames: ['collector'],
+    registers: [this.registry],
+  });
+
+  /** Refreshers run before each scrape (database-backed gauges). */
+  private readonly collectors = new Map<string, () => Promise<void>>();
+
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'asora_' });
   }
@@ -103,6 +122,39 @@ export class Metrics {
       if (e.throttled) this.throttled.inc({ container: e.container });
     },
   };
+
+  /** Registers a named refresher that runs before every scrape; replaces one of the same name. */
+  addCollector(name: string, refresh: () => Promise<void>): void {
+    this.collectors.set(name, refresh);
+  }
+
+  removeCollector(name: string): void {
+    this.collectors.delete(name);
+  }
+
+  /** Runs every collector (failures counted, not thrown), then refreshes nothing else. */
+  async collect(): Promise<void> {
+    await Promise.all(
+      [...this.collectors].map(async ([name, refresh]) => {
+        try {
+          await refresh();
+        } catch {
+          // A scrape must still answer when one source is down; the counter shows it.
+          this.collectorErrors.inc({ collector: name });
+        }
+      }),
+    );
+  }
+
+  /** Prometheus text exposition after refreshing the collectors. */
+  async render(): Promise<string> {
+    await this.collect();
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
 
   private gauge(name: string, help: string): Gauge {
     return new Gauge({ name, help, registers: [this.registry] });

@@ -62,14 +62,25 @@ export function createPgDb(url: string, opts: PgDbOptions = {}): Db {
       const handler = (msg: pg.Notification) => {
         if (msg.channel === channel) onNotify(msg.payload ?? '');
       };
+      // A checked-out client has no pool error listener: without ours, a lost connection
+      // would crash the process. Listeners keep polling as their fallback, so we only
+      // mark the client broken and let unsubscribe discard it.
+      let lost = false;
+      const onError = () => {
+        lost = true;
+      };
+      client.on('error', onError);
       client.on('notification', handler);
       await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
       return async () => {
         client.off('notification', handler);
         try {
-          await client.query(`UNLISTEN ${pg.escapeIdentifier(channel)}`);
+          if (!lost) await client.query(`UNLISTEN ${pg.escapeIdentifier(channel)}`);
+        } catch {
+          lost = true;
         } finally {
-          client.release();
+          client.off('error', onError);
+          client.release(lost);
         }
       };
     },

@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadMigrations, MIGRATIONS_DIR, migrate } from '../../src/canonical/migrations.ts';
 import { engineName, type ScratchDb, scratchDb } from '../support/databases.ts';
 
-describe(`migrations (${engineName})`, () => {
+// Each test starts its own PGlite (seconds; much more on a loaded machine).
+describe(`migrations (${engineName})`, { timeout: 120_000 }, () => {
   let s: ScratchDb | undefined;
   afterEach(async () => {
     await s?.close();

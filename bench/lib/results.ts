@@ -1,0 +1,47 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { machineInfo } from './machine.ts';
+
+const RESULTS = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'RESULTS.md');
+const HEADER = `# Benchmark results
+
+Every figure below was measured by the command shown above it, on the machine described
+with it; peers (canonical JOIN, graphile-worker) were measured in the same run. Each
+section is rewritten when its benchmark runs again. How to read them: docs/operations.md.
+`;
+
+/**
+ * Replaces (or appends) one benchmark's section in bench/RESULTS.md, delimited by
+ * markers so each benchmark can be re-run on its own.
+ */
+export function writeSection(key: string, title: string, command: string, body: string): void {
+  const start = `<!-- bench:${key}:start -->`;
+  const end = `<!-- bench:${key}:end -->`;
+  const section = [
+    start,
+    `## ${title}`,
+    '',
+    `Command: \`${command}\``,
+    '',
+    machineInfo(),
+    '',
+    body.trim(),
+    end,
+  ].join('\n');
+  let text = existsSync(RESULTS) ? readFileSync(RESULTS, 'utf8') : HEADER;
+  const i = text.indexOf(start);
+  const j = text.indexOf(end);
+  text =
+    i >= 0 && j > i
+      ? text.slice(0, i) + section + text.slice(j + end.length)
+      : `${text.trimEnd()}\n\n${section}\n`;
+  writeFileSync(RESULTS, text);
+  console.log(`\nwrote section "${title}" to ${path.relative(process.cwd(), RESULTS)}`);
+}
+
+/** A markdown table from rows of cells. */
+export function table(head: string[], rows: (string | number)[][]): string {
+  const line = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
+  return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
+}

@@ -1,0 +1,454 @@
+-- Asora canonical schema: the whole target schema in one script, for an empty database.
+-- GENERATED from database/migrations by `asora schema target --write`. Do not edit by hand:
+-- a test fails when this file and the migrations disagree.
+--
+--   psql -v ON_ERROR_STOP=1 -f database/migrate_to_target_schema.sql "$DATABASE_URL"
+--
+-- It records every migration in schema_migrations, so `asora migrate` afterwards is a no-op.
+
+BEGIN;
+
+CREATE TABLE IF NOT EXISTS schema_migrations (
+  version    text PRIMARY KEY,
+  name       text NOT NULL,
+  checksum   text NOT NULL,
+  applied_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- ======================================== migration 0001_canonical_schema
+
+-- Canonical schema v2: PostgreSQL is the source of truth; Cosmos DB holds projections.
+-- Runs on PostgreSQL 15+ and on PGlite. Forward-only: never edit once applied.
+
+CREATE EXTENSION IF NOT EXISTS pgcrypto;
+CREATE EXTENSION IF NOT EXISTS citext;
+
+-- Roles are cluster-wide: create them only when missing, so re-running and parallel
+-- databases on one server are safe. NOLOGIN: sessions enter them with SET LOCAL ROLE.
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'asora_app') THEN
+    CREATE ROLE asora_app NOLOGIN;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'asora_admin') THEN
+    CREATE ROLE asora_admin NOLOGIN;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'asora_worker') THEN
+    CREATE ROLE asora_worker NOLOGIN;
+  END IF;
+  -- Admins get everything the application role has, plus admin-only policies.
+  IF NOT pg_has_role('asora_admin', 'asora_app', 'MEMBER') THEN
+    GRANT asora_app TO asora_admin;
+  END IF;
+  -- The connecting (owner) user must be able to SET ROLE into each of them.
+  IF NOT pg_has_role(current_user, 'asora_admin', 'MEMBER') THEN
+    EXECUTE format('GRANT asora_admin TO %I', current_user);
+  END IF;
+  IF NOT pg_has_role(current_user, 'asora_worker', 'MEMBER') THEN
+    EXECUTE format('GRANT asora_worker TO %I', current_user);
+  END IF;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN
+  NULL; -- another database on this server created them concurrently
+END
+$$;
+
+-- The caller of the current transaction, set by the RLS session helper.
+CREATE FUNCTION app_current_user_id() RETURNS uuid
+  LANGUAGE sql STABLE
+  AS $$ SELECT nullif(current_setting('app.current_user_id', true), '')::uuid $$;
+
+-- ---------------------------------------------------------------- users and identity
+
+CREATE TABLE users (
+  id            uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  email         citext NOT NULL,
+  password_hash text,
+  role          text NOT NULL DEFAULT 'user',
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  updated_at    timestamptz NOT NULL DEFAULT now(),
+  deleted_at    timestamptz,
+  CONSTRAINT users_email_key UNIQUE (email),
+  CONSTRAINT users_role_check CHECK (role IN ('user', 'moderator', 'admin')),
+  CONSTRAINT users_email_check CHECK (char_length(email) BETWEEN 3 AND 254)
+);
+
+CREATE TABLE auth_identities (
+  id               uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  user_id          uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  provider         text NOT NULL,
+  provider_subject text NOT NULL,
+  created_at       timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT auth_identities_provider_check CHECK (provider IN ('google', 'apple', 'github', 'email')),
+  CONSTRAINT auth_identities_provider_subject_key UNIQUE (provider, provider_subject)
+);
+CREATE INDEX auth_identities_user_id_idx ON auth_identities (user_id);
+
+CREATE TABLE profiles (
+  id            uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  user_id       uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  display_name  text NOT NULL,
+  bio           text,
+  avatar_url    text,
+  privacy_level text NOT NULL DEFAULT 'public',
+  version       integer NOT NULL DEFAULT 1,
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  updated_at    timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT profiles_user_id_key UNIQUE (user_id),
+  CONSTRAINT profiles_display_name_check CHECK (char_length(display_name) BETWEEN 1 AND 50),
+  CONSTRAINT profiles_bio_check CHECK (bio IS NULL OR char_length(bio) <= 500),
+  CONSTRAINT profiles_avatar_url_check CHECK (avatar_url IS NULL OR char_length(avatar_url) <= 2048),
+  CONSTRAINT profiles_privacy_level_check CHECK (privacy_level IN ('public', 'followers', 'private'))
+);
+
+-- ---------------------------------------------------------------- content
+
+CREATE TABLE posts (
+  id         uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  author_id  uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  text       text NOT NULL,
+  tags       text[] NOT NULL DEFAULT '{}',
+  status     text NOT NULL DEFAULT 'published',
+  version    integer NOT NULL DEFAULT 1,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  deleted_at timestamptz,
+  CONSTRAINT posts_text_check CHECK (char_length(text) BETWEEN 1 AND 5000),
+  CONSTRAINT posts_tags_check CHECK (cardinality(tags) <= 20),
+  CONSTRAINT posts_status_check CHECK (status IN ('published', 'hidden', 'removed', 'deleted'))
+);
+CREATE INDEX posts_author_created_idx ON posts (author_id, created_at DESC);
+CREATE INDEX posts_status_created_idx ON posts (status, created_at DESC);
+
+CREATE TABLE reactions (
+  id         uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  post_id    uuid NOT NULL REFERENCES posts (id) ON DELETE CASCADE,
+  user_id    uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  type       text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT reactions_type_check CHECK (type IN ('like', 'heart', 'laugh', 'wow', 'sad', 'angry')),
+  CONSTRAINT reactions_post_user_type_key UNIQUE (post_id, user_id, type)
+);
+CREATE INDEX reactions_post_type_created_idx ON reactions (post_id, type, created_at DESC);
+CREATE INDEX reactions_user_id_idx ON reactions (user_id);
+
+-- ---------------------------------------------------------------- relationships
+
+CREATE TABLE follows (
+  id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  follower_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  followee_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT follows_pair_key UNIQUE (follower_id, followee_id),
+  CONSTRAINT follows_no_self CHECK (follower_id <> followee_id)
+);
+-- Fan-out reads a followee's followers; the unique key serves "who do I follow".
+CREATE INDEX follows_followee_idx ON follows (followee_id, follower_id);
+
+CREATE TABLE blocks (
+  id         uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  blocker_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  blocked_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT blocks_pair_key UNIQUE (blocker_id, blocked_id),
+  CONSTRAINT blocks_no_self CHECK (blocker_id <> blocked_id)
+);
+CREATE INDEX blocks_blocked_idx ON blocks (blocked_id, blocker_id);
+
+CREATE TABLE mutes (
+  id         uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  muter_id   uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  muted_id   uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT mutes_pair_key UNIQUE (muter_id, muted_id),
+  CONSTRAINT mutes_no_self CHECK (muter_id <> muted_id)
+);
+CREATE INDEX mutes_muted_idx ON mutes (muted_id, muter_id);
+
+-- ---------------------------------------------------------------- moderation
+
+CREATE TABLE moderation_cases (
+  id           uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  reporter_id  uuid REFERENCES users (id) ON DELETE SET NULL,
+  content_type text NOT NULL,
+  content_id   uuid NOT NULL,
+  reason       text NOT NULL,
+  status       text NOT NULL DEFAULT 'open',
+  decision     text,
+  decided_by   uuid REFERENCES users (id) ON DELETE SET NULL,
+  created_at   timestamptz NOT NULL DEFAULT now(),
+  updated_at   timestamptz NOT NULL DEFAULT now(),
+  resolved_at  timestamptz,
+  CONSTRAINT moderation_cases_content_type_check CHECK (content_type IN ('post', 'profile')),
+  CONSTRAINT moderation_cases_reason_check CHECK (char_length(reason) BETWEEN 1 AND 1000),
+  CONSTRAINT moderation_cases_status_check CHECK (status IN ('open', 'under_review', 'actioned', 'dismissed')),
+  CONSTRAINT moderation_cases_decision_check CHECK (decision IS NULL OR decision IN ('remove', 'keep'))
+);
+CREATE INDEX moderation_cases_status_created_idx ON moderation_cases (status, created_at DESC);
+CREATE INDEX moderation_cases_content_idx ON moderation_cases (content_type, content_id);
+CREATE INDEX moderation_cases_reporter_idx ON moderation_cases (reporter_id);
+
+CREATE TABLE appeals (
+  id           uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  case_id      uuid NOT NULL REFERENCES moderation_cases (id) ON DELETE CASCADE,
+  appellant_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  reason       text NOT NULL,
+  status       text NOT NULL DEFAULT 'pending',
+  decided_by   uuid REFERENCES users (id) ON DELETE SET NULL,
+  decided_at   timestamptz,
+  created_at   timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT appeals_reason_check CHECK (char_length(reason) BETWEEN 1 AND 1000),
+  CONSTRAINT appeals_status_check CHECK (status IN ('pending', 'approved', 'rejected')),
+  CONSTRAINT appeals_case_appellant_key UNIQUE (case_id, appellant_id)
+);
+CREATE INDEX appeals_appellant_idx ON appeals (appellant_id, created_at DESC);
+
+CREATE TABLE audit_log (
+  id           uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  actor_id     uuid,
+  action       text NOT NULL,
+  subject_type text NOT NULL,
+  subject_id   uuid,
+  details      jsonb NOT NULL DEFAULT '{}',
+  created_at   timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX audit_log_subject_idx ON audit_log (subject_type, subject_id, created_at DESC);
+CREATE INDEX audit_log_created_idx ON audit_log (created_at DESC);
+
+-- Admin search mirror, written by the outbox relay (seed: "outbox consumer mirrors to
+-- posts_admin_mirror"). Keyed by the post's own id.
+CREATE TABLE posts_admin_mirror (
+  post_id        uuid PRIMARY KEY,
+  author_id      uuid NOT NULL,
+  text           text NOT NULL,
+  tags           text[] NOT NULL DEFAULT '{}',
+  status         text NOT NULL,
+  source_version integer NOT NULL,
+  created_at     timestamptz NOT NULL,
+  updated_at     timestamptz NOT NULL,
+  mirrored_at    timestamptz NOT NULL DEFAULT now(),
+  search         tsvector GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, text)) STORED,
+  CONSTRAINT posts_admin_mirror_status_check CHECK (status IN ('published', 'hidden', 'removed', 'deleted'))
+);
+CREATE INDEX posts_admin_mirror_search_idx ON posts_admin_mirror USING gin (search);
+CREATE INDEX posts_admin_mirror_author_idx ON posts_admin_mirror (author_id, created_at DESC);
+
+-- ---------------------------------------------------------------- outbox
+
+-- Per-aggregate version counter: emit_event bumps it under a row lock, so concurrent
+-- emitters for one aggregate get distinct, ordered versions.
+CREATE TABLE aggregate_versions (
+  aggregate_type text NOT NULL,
+  aggregate_id   uuid NOT NULL,
+  version        bigint NOT NULL,
+  PRIMARY KEY (aggregate_type, aggregate_id)
+);
+
+CREATE TABLE outbox (
+  id                bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  aggregate_type    text NOT NULL,
+  aggregate_id      uuid NOT NULL,
+  aggregate_version bigint NOT NULL,
+  event_type        text NOT NULL,
+  payload           jsonb NOT NULL,
+  created_at        timestamptz NOT NULL DEFAULT clock_timestamp(),
+  processed_at      timestamptz,
+  retry_count       integer NOT NULL DEFAULT 0,
+  max_retries       integer NOT NULL DEFAULT 10,
+  next_retry_at     timestamptz NOT NULL DEFAULT clock_timestamp(),
+  last_error        text,
+  dead_lettered_at  timestamptz,
+  claimed_by        text,
+  lease_until       timestamptz,
+  CONSTRAINT outbox_aggregate_version_key UNIQUE (aggregate_type, aggregate_id, aggregate_version),
+  CONSTRAINT outbox_retry_count_check CHECK (retry_count >= 0 AND max_retries >= 0)
+);
+-- Claim path: pending rows by due time; and the per-aggregate "oldest pending" probe.
+CREATE INDEX outbox_pending_due_idx ON outbox (next_retry_at, id)
+  WHERE processed_at IS NULL AND dead_lettered_at IS NULL;
+CREATE INDEX outbox_pending_aggregate_idx ON outbox (aggregate_type, aggregate_id, id)
+  WHERE processed_at IS NULL AND dead_lettered_at IS NULL;
+CREATE INDEX outbox_dead_lettered_idx ON outbox (dead_lettered_at)
+  WHERE dead_lettered_at IS NOT NULL;
+
+-- The one way to emit: called inside the canonical transaction, as any role.
+CREATE FUNCTION emit_event(p_aggregate_type text, p_aggregate_id uuid, p_event_type text, p_payload jsonb)
+  RETURNS bigint
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = public, pg_temp
+  AS $$
+DECLARE
+  v_version bigint;
+  v_id bigint;
+BEGIN
+  INSERT INTO aggregate_versions AS av (aggregate_type, aggregate_id, version)
+    VALUES (p_aggregate_type, p_aggregate_id, 1)
+    ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET version = av.version + 1
+    RETURNING version INTO v_version;
+  INSERT INTO outbox (aggregate_type, aggregate_id, aggregate_version, event_type, payload)
+    VALUES (p_aggregate_type, p_aggregate_id, v_version, p_event_type, p_payload)
+    RETURNING id INTO v_id;
+  PERFORM pg_notify('asora_outbox', v_id::text);
+  RETURN v_id;
+END
+$$;
+
+-- Login must find a user by email before anyone is authenticated: a narrow definer
+-- function instead of opening the users table to the application role.
+CREATE FUNCTION auth_find_credentials(p_email citext)
+  RETURNS TABLE (user_id uuid, password_hash text, role text)
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = public, pg_temp
+  AS $$ SELECT id, password_hash, role FROM users WHERE email = p_email AND deleted_at IS NULL $$;
+
+-- Whether an email is taken (any letter case, including soft-deleted accounts).
+CREATE FUNCTION auth_email_taken(p_email citext)
+  RETURNS boolean
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = public, pg_temp
+  AS $$ SELECT EXISTS (SELECT 1 FROM users WHERE email = p_email) $$;
+
+-- The caller's role and liveness, read before the session switches role.
+CREATE FUNCTION auth_session_user(p_user_id uuid)
+  RETURNS TABLE (user_id uuid, role text)
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = public, pg_temp
+  AS $$ SELECT id, role FROM users WHERE id = p_user_id AND deleted_at IS NULL $$;
+
+REVOKE ALL ON FUNCTION emit_event(text, uuid, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION auth_find_credentials(citext) FROM PUBLIC;
+REVOKE ALL ON FUNCTION auth_email_taken(citext) FROM PUBLIC;
+REVOKE ALL ON FUNCTION auth_session_user(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION emit_event(text, uuid, text, jsonb) TO asora_app, asora_worker;
+GRANT EXECUTE ON FUNCTION auth_find_credentials(citext) TO asora_app;
+GRANT EXECUTE ON FUNCTION auth_email_taken(citext) TO asora_app;
+GRANT EXECUTE ON FUNCTION auth_session_user(uuid) TO asora_app;
+GRANT EXECUTE ON FUNCTION app_current_user_id() TO asora_app, asora_worker;
+
+-- ---------------------------------------------------------------- privileges
+
+GRANT USAGE ON SCHEMA public TO asora_app, asora_worker;
+
+GRANT SELECT, INSERT ON users TO asora_app;
+GRANT UPDATE (email, password_hash, updated_at, deleted_at) ON users TO asora_app;
+GRANT SELECT, INSERT, DELETE ON auth_identities TO asora_app;
+GRANT SELECT, INSERT ON profiles TO asora_app;
+GRANT UPDATE (display_name, bio, avatar_url, privacy_level, version, updated_at) ON profiles TO asora_app;
+GRANT SELECT, INSERT ON posts TO asora_app;
+GRANT UPDATE (text, tags, status, version, updated_at, deleted_at) ON posts TO asora_app;
+GRANT SELECT, INSERT, DELETE ON reactions, follows, blocks, mutes TO asora_app;
+GRANT SELECT, INSERT ON moderation_cases, appeals TO asora_app;
+GRANT INSERT ON audit_log TO asora_app;
+-- Admin-only writes (moderation decisions, role-independent mirror search).
+GRANT UPDATE ON moderation_cases, appeals TO asora_admin;
+GRANT UPDATE (status, version, updated_at) ON posts TO asora_admin;
+GRANT SELECT ON posts_admin_mirror, audit_log TO asora_admin;
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO asora_worker;
+
+-- ---------------------------------------------------------------- row level security
+
+ALTER TABLE users ENABLE ROW LEVEL SECURITY;
+CREATE POLICY users_self_select ON users FOR SELECT TO asora_app USING (id = app_current_user_id());
+CREATE POLICY users_self_insert ON users FOR INSERT TO asora_app WITH CHECK (id = app_current_user_id());
+CREATE POLICY users_self_update ON users FOR UPDATE TO asora_app
+  USING (id = app_current_user_id()) WITH CHECK (id = app_current_user_id());
+CREATE POLICY users_admin_all ON users FOR ALL TO asora_admin USING (true) WITH CHECK (true);
+CREATE POLICY users_worker_all ON users FOR ALL TO asora_worker USING (true) WITH CHECK (true);
+
+ALTER TABLE auth_identities ENABLE ROW LEVEL SECURITY;
+CREATE POLICY auth_identities_own ON auth_identities FOR ALL TO asora_app
+  USING (user_id = app_current_user_id()) WITH CHECK (user_id = app_current_user_id());
+CREATE POLICY auth_identities_worker_all ON auth_identities FOR ALL TO asora_worker USING (true) WITH CHECK (true);
+
+ALTER TABLE profiles ENABLE ROW LEVEL SECURITY;
+CREATE POLICY profiles_visible ON profiles FOR SELECT TO asora_app USING (
+  user_id = app_current_user_id()
+  OR privacy_level = 'public'
+  OR (privacy_level = 'followers' AND EXISTS (
+        SELECT 1 FROM follows f
+        WHERE f.follower_id = app_current_user_id() AND f.followee_id = profiles.user_id))
+);
+CREATE POLICY profiles_own_insert ON profiles FOR INSERT TO asora_app WITH CHECK (user_id = app_current_user_id());
+CREATE POLICY profiles_own_update ON profiles FOR UPDATE TO asora_app
+  USING (user_id = app_current_user_id()) WITH CHECK (user_id = app_current_user_id());
+CREATE POLICY profiles_admin_select ON profiles FOR SELECT TO asora_admin USING (true);
+CREATE POLICY profiles_worker_all ON profiles FOR ALL TO asora_worker USING (true) WITH CHECK (true);
+
+ALTER TABLE posts ENABLE ROW LEVEL SECURITY;
+CREATE POLICY posts_visible ON posts FOR SELECT TO asora_app
+  USING ((status = 'published' AND deleted_at IS NULL) OR author_id = app_current_user_id());
+CREATE POLICY posts_own_insert ON posts FOR INSERT TO asora_app
+  WITH CHECK (author_id = app_current_user_id() AND status = 'published');
+-- Authors edit and delete their own posts, but cannot republish a moderator's removal.
+CREATE POLICY posts_own_update ON posts FOR UPDATE TO asora_app
+  USING (author_id = app_current_user_id() AND status <> 'removed')
+  WITH CHECK (author_id = app_current_user_id() AND status IN ('published', 'deleted'));
+CREATE POLICY posts_admin_all ON posts FOR ALL TO asora_admin USING (true) WITH CHECK (true);
+CREATE POLICY posts_worker_all ON posts FOR ALL TO asora_worker USING (true) WITH CHECK (true);
+
+ALTER TABLE reactions ENABLE ROW LEVEL SECURITY;
+CREATE POLICY reactions_read ON reactions FOR SELECT TO asora_app USING (true);
+CREATE POLICY reactions_own_insert ON reactions FOR INSERT TO asora_app WITH CHECK (user_id = app_current_user_id());
+CREATE POLICY reactions_own_delete ON reactions FOR DELETE TO asora_app USING (user_id = app_current_user_id());
+CREATE POLICY reactions_worker_all ON reactions FOR ALL TO asora_worker USING (true) WITH CHECK (true);
+
+ALTER TABLE follows ENABLE ROW LEVEL SECURITY;
+CREATE POLICY follows_read ON follows FOR SELECT TO asora_app USING (true);
+CREATE POLICY follows_own_insert ON follows FOR INSERT TO asora_app WITH CHECK (follower_id = app_current_user_id());
+-- Either side may end a follow: unfollow, or a block that severs the follower.
+CREATE POLICY follows_either_delete ON follows FOR DELETE TO asora_app
+  USING (follower_id = app_current_user_id() OR followee_id = app_current_user_id());
+CREATE POLICY follows_worker_all ON follows FOR ALL TO asora_worker USING (true) WITH CHECK (true);
+
+ALTER TABLE blocks ENABLE ROW LEVEL SECURITY;
+CREATE POLICY blocks_parties_read ON blocks FOR SELECT TO asora_app
+  USING (blocker_id = app_current_user_id() OR blocked_id = app_current_user_id());
+CREATE POLICY blocks_own_insert ON blocks FOR INSERT TO asora_app WITH CHECK (blocker_id = app_current_user_id());
+CREATE POLICY blocks_own_delete ON blocks FOR DELETE TO asora_app USING (blocker_id = app_current_user_id());
+CREATE POLICY blocks_worker_all ON blocks FOR ALL TO asora_worker USING (true) WITH CHECK (true);
+
+ALTER TABLE mutes ENABLE ROW LEVEL SECURITY;
+CREATE POLICY mutes_own ON mutes FOR ALL TO asora_app
+  USING (muter_id = app_current_user_id()) WITH CHECK (muter_id = app_current_user_id());
+CREATE POLICY mutes_worker_all ON mutes FOR ALL TO asora_worker USING (true) WITH CHECK (true);
+
+ALTER TABLE moderation_cases ENABLE ROW LEVEL SECURITY;
+CREATE POLICY moderation_cases_reporter_read ON moderation_cases FOR SELECT TO asora_app
+  USING (reporter_id = app_current_user_id());
+CREATE POLICY moderation_cases_reporter_insert ON moderation_cases FOR INSERT TO asora_app
+  WITH CHECK (reporter_id = app_current_user_id() AND status = 'open');
+CREATE POLICY moderation_cases_admin_all ON moderation_cases FOR ALL TO asora_admin USING (true) WITH CHECK (true);
+CREATE POLICY moderation_cases_worker_all ON moderation_cases FOR ALL TO asora_worker USING (true) WITH CHECK (true);
+
+ALTER TABLE appeals ENABLE ROW LEVEL SECURITY;
+CREATE POLICY appeals_own_read ON appeals FOR SELECT TO asora_app USING (appellant_id = app_current_user_id());
+CREATE POLICY appeals_own_insert ON appeals FOR INSERT TO asora_app
+  WITH CHECK (appellant_id = app_current_user_id() AND status = 'pending');
+CREATE POLICY appeals_admin_all ON appeals FOR ALL TO asora_admin USING (true) WITH CHECK (true);
+CREATE POLICY appeals_worker_all ON appeals FOR ALL TO asora_worker USING (true) WITH CHECK (true);
+
+ALTER TABLE audit_log ENABLE ROW LEVEL SECURITY;
+CREATE POLICY audit_log_actor_insert ON audit_log FOR INSERT TO asora_app WITH CHECK (actor_id = app_current_user_id());
+CREATE POLICY audit_log_admin_read ON audit_log FOR SELECT TO asora_admin USING (true);
+CREATE POLICY audit_log_worker_all ON audit_log FOR ALL TO asora_worker USING (true) WITH CHECK (true);
+
+ALTER TABLE posts_admin_mirror ENABLE ROW LEVEL SECURITY;
+CREATE POLICY posts_admin_mirror_admin_read ON posts_admin_mirror FOR SELECT TO asora_admin USING (true);
+CREATE POLICY posts_admin_mirror_worker_all ON posts_admin_mirror FOR ALL TO asora_worker USING (true) WITH CHECK (true);
+
+INSERT INTO schema_migrations (version, name, checksum) VALUES ('0001', 'canonical_schema', '1ae61a333df8fe271f4611c133179f64131b41bef0ea53956b336f4b5cbb5c0a');
+
+-- ======================================== migration 0002_users_admin_read_only
+
+-- Moderators and admins (asora_admin) read every account, but change only their own,
+-- through the self policies they inherit from asora_app. 0001's users_admin_all was
+-- FOR ALL: together with the inherited UPDATE (email, password_hash, ...) grant it let a
+-- moderator's session rewrite any user's email or password hash, and turned a missing
+-- WHERE in an admin request into an update of every account. Role changes go through
+-- the owner connection (`asora users grant-role`), never through these roles.
+DROP POLICY users_admin_all ON users;
+CREATE POLICY users_admin_select ON users FOR SELECT TO asora_admin USING (true);
+
+INSERT INTO schema_migrations (version, name, checksum) VALUES ('0002', 'users_admin_read_only', 'a0a4290d7288c652a4d865311397a4e27af3de59071809b4bd3441febbf9297f');
+
+COMMIT;

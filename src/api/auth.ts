@@ -1,0 +1,38 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { UnauthenticatedError } from '../errors.ts';
+
+declare module '@fastify/jwt' {
+  interface FastifyJWT {
+    payload: { sub: string };
+    user: { sub: string };
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The authenticated caller (set by `authenticate`). */
+    userId: string;
+  }
+}
+
+const tokenClaims = z.object({ sub: z.guid() });
+
+export const ACCESS_TOKEN_TTL = '24h';
+
+/** preHandler for authenticated routes: missing, malformed, expired or forged token → 401. */
+export async function authenticate(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
+  if (!request.headers.authorization) throw new UnauthenticatedError('missing bearer token');
+  let claims: unknown;
+  try {
+    claims = await request.jwtVerify();
+  } catch {
+    throw new UnauthenticatedError('invalid or expired token');
+  }
+  const parsed = tokenClaims.safeParse(claims);
+  if (!parsed.success) throw new UnauthenticatedError('invalid token');
+  request.userId = parsed.data.sub;
+}
+
+export const signAccessToken = (app: FastifyInstance, userId: string) =>
+  app.jwt.sign({ sub: userId });

@@ -1,0 +1,102 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import {
+  hasZodFastifySchemaValidationErrors,
+  isResponseSerializationError,
+} from 'fastify-type-provider-zod';
+import { sqlState } from '../domain/pg-errors.ts';
+import { AppError } from '../errors.ts';
+import { isProjectionError } from '../projections/port.ts';
+
+interface ErrorReply {
+  status: number;
+  code: string;
+  message: string;
+  details?: unknown;
+}
+
+/** Fastify's own client errors (body parsing, media type, size) by code. */
+const FASTIFY_CODES: Record<string, string> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'bad_request',
+  FST_ERR_VALIDATION: 'invalid_input',
+};
+
+/** SQLSTATEs that mean bad input reached the database (a safety net behind validation). */
+const SQL_CLIENT_ERRORS: Record<string, ErrorReply> = {
+  '22P02': { status: 400, code: 'invalid_input', message: 'malformed value' },
+  '22001': { status: 400, code: 'invalid_input', message: 'value too long' },
+  '22007': { status: 400, code: 'invalid_input', message: 'malformed date' },
+  '22008': { status: 400, code: 'invalid_input', message: 'date out of range' },
+  '22023': { status: 400, code: 'invalid_input', message: 'invalid parameter value' },
+  '23514': { status: 400, code: 'invalid_input', message: 'value violates a constraint' },
+  '23502': { status: 400, code: 'invalid_input', message: 'missing value' },
+  '23503': { status: 404, code: 'not_found', message: 'referenced item not found' },
+  '23505': { status: 409, code: 'conflict', message: 'already exists' },
+  '40001': { status: 503, code: 'retry', message: 'concurrent update; retry' },
+  '40P01': { status: 503, code: 'retry', message: 'concurrent update; retry' },
+};
+
+export function toErrorReply(err: unknown): ErrorReply | undefined {
+  if (hasZodFastifySchemaValidationErrors(err)) {
+    const where = (err as { validationContext?: string }).validationContext ?? 'request';
+    return {
+      status: 400,
+      code: 'invalid_input',
+      message: `invalid ${where}`,
+      details: err.validation.map((v) => ({
+        path: `${where}${v.instancePath.replaceAll('/', '.')}`,
+        message: v.message,
+      })),
+    };
+  }
+  if (err instanceof AppError)
+    return { status: err.status, code: err.code, message: err.message, details: err.details };
+  if (isProjectionError(err)) {
+    if (err.code === 'throttled' || err.code === 'unavailable') {
+      return {
+        status: 503,
+        code: 'unavailable',
+        message: 'the projection store is unavailable; retry',
+      };
+    }
+    if (err.code === 'not_found') return { status: 404, code: 'not_found', message: 'not found' };
+    return undefined;
+  }
+  const state = sqlState(err);
+  if (state && SQL_CLIENT_ERRORS[state]) return SQL_CLIENT_ERRORS[state];
+  const fe = err as Partial<FastifyError>;
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return {
+      status: fe.statusCode,
+      code: (fe.code && FASTIFY_CODES[fe.code]) ?? 'bad_request',
+      message: fe.message ?? 'bad request',
+    };
+  }
+  return undefined;
+}
+
+/** Every error leaves as `{"error": {code, message, details}}`; unknown routes are 404s in that shape. */
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err, request, reply) => {
+    const mapped = toErrorReply(err);
+    if (mapped) {
+      if (mapped.status >= 500) request.log.warn({ err }, mapped.message);
+      const error: Record<string, unknown> = { code: mapped.code, message: mapped.message };
+      if (mapped.details !== undefined) error.details = mapped.details;
+      return reply.status(mapped.status).send({ error });
+    }
+    request.log.error({ err, serialization: isResponseSerializationError(err) }, 'request failed');
+    return reply.status(500).send({ error: { code: 'internal_error', message: 'internal error' } });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({
+      error: {
+        code: 'not_found',
+        message: `no route ${request.method} ${request.url.split('?')[0]}`,
+      },
+    }),
+  );
+}

@@ -1,0 +1,44 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { DomainContext } from '../../domain/context.ts';
+import { appeal, report } from '../../domain/moderation.ts';
+import { appealInput, reportInput } from '../../domain/schemas.ts';
+import { authenticate } from '../auth.ts';
+import { appeal as appealSchema, bearer, errors, moderationCase } from '../schemas.ts';
+
+/** POST /v1/reports and POST /v1/appeals (GET /v1/me/appeals lives with /me). */
+export const moderationRoutes: FastifyPluginAsyncZod<{ ctx: DomainContext }> = async (
+  app,
+  { ctx },
+) => {
+  app.addHook('onRequest', authenticate);
+
+  app.post(
+    '/v1/reports',
+    {
+      schema: {
+        tags: ['moderation'],
+        summary: 'Report a post or a profile (opens a moderation case)',
+        security: bearer,
+        body: reportInput,
+        response: { 201: moderationCase, ...errors(400, 401, 404) },
+      },
+    },
+    async (request, reply) =>
+      reply.status(201).send(await report(ctx, request.userId, request.body)),
+  );
+
+  app.post(
+    '/v1/appeals',
+    {
+      schema: {
+        tags: ['moderation'],
+        summary: 'Appeal a moderation decision',
+        security: bearer,
+        body: appealInput,
+        response: { 201: appealSchema, ...errors(400, 401, 404, 409) },
+      },
+    },
+    async (request, reply) =>
+      reply.status(201).send(await appeal(ctx, request.userId, request.body)),
+  );
+};

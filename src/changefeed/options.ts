@@ -1,0 +1,65 @@
+/**
+ * Change-feed processor tuning. Defaults are the .NET change-feed processor's
+ * (renew 17 s, acquire 13 s, expire 60 s, poll 5 s); tests shorten them.
+ */
+export interface ProcessorOptions {
+  /** How often an owner rewrites its leases' timestamps to keep them. */
+  leaseRenewIntervalMs: number;
+  /** How often a host looks for unowned, expired or stealable leases. */
+  leaseAcquireIntervalMs: number;
+  /** A lease not renewed for this long is free for any host to take. */
+  leaseExpirationIntervalMs: number;
+  /** Wait after a feed range returned nothing new (or after a handler failed). */
+  feedPollDelayMs: number;
+  /** Changes per batch (one handler call, one checkpoint). */
+  maxItemCount: number;
+  /** How often the lag estimator refreshes the metrics; 0 = only on demand. */
+  estimateIntervalMs: number;
+  /** The estimator stops counting a range's lag beyond this many changes. */
+  estimateMaxItems: number;
+  /** Container holding the lease documents. */
+  leaseContainer: string;
+}
+
+export const DEFAULT_PROCESSOR_OPTIONS: ProcessorOptions = {
+  leaseRenewIntervalMs: 17_000,
+  leaseAcquireIntervalMs: 13_000,
+  leaseExpirationIntervalMs: 60_000,
+  feedPollDelayMs: 5_000,
+  maxItemCount: 100,
+  estimateIntervalMs: 30_000,
+  estimateMaxItems: 10_000,
+  leaseContainer: 'leases',
+};
+
+/** Fills in defaults and rejects settings that cannot work (a typed error, at construction). */
+export function resolveProcessorOptions(partial: Partial<ProcessorOptions> = {}): ProcessorOptions {
+  const o: ProcessorOptions = { ...DEFAULT_PROCESSOR_OPTIONS };
+  for (const [k, v] of Object.entries(partial)) {
+    if (v !== undefined) (o as unknown as Record<string, unknown>)[k] = v;
+  }
+  const positive: (keyof ProcessorOptions)[] = [
+    'leaseRenewIntervalMs',
+    'leaseAcquireIntervalMs',
+    'leaseExpirationIntervalMs',
+    'feedPollDelayMs',
+    'maxItemCount',
+    'estimateMaxItems',
+  ];
+  for (const k of positive) {
+    const v = o[k];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+      throw new RangeError(
+        `change-feed processor option ${k} must be a positive number (got ${String(v)})`,
+      );
+    }
+  }
+  if (!Number.isFinite(o.estimateIntervalMs) || o.estimateIntervalMs < 0) {
+    throw new RangeError('change-feed processor option estimateIntervalMs must be >= 0');
+  }
+  // An owner must renew well within the expiry, or its leases would be stolen while it is healthy.
+  if (o.leaseRenewIntervalMs >= o.leaseExpirationIntervalMs) {
+    throw new RangeError('leaseRenewIntervalMs must be shorter than leaseExpirationIntervalMs');
+  }
+  return o;
+}

@@ -1,0 +1,349 @@
+import type { Logger } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import {
+  type FeedRange,
+  isProjectionError,
+  type ProjectionContainer,
+  type ProjectionStore,
+  type Stored,
+} from '../projections/port.ts';
+import { leasesToAcquire } from './balancer.ts';
+import { countPendingChanges } from './estimator.ts';
+import { isAvailable, type LeaseDoc, leaseBody } from './lease.ts';
+import { ensureLeases } from './lease-store.ts';
+import { type ProcessorOptions, resolveProcessorOptions } from './options.ts';
+import { Sleeper } from './sleeper.ts';
+
+export type ChangeHandler = (items: Stored[], lease: { id: string }) => Promise<void>;
+
+export interface ChangeFeedProcessorConfig {
+  store: ProjectionStore;
+  /** The monitored container. */
+  container: string;
+  /** Names the consumer; leases are per (processorName, container, feed range). */
+  processorName: string;
+  /** Unique per process: the lease owner name. */
+  hostName: string;
+  handle: ChangeHandler;
+  options?: Partial<ProcessorOptions>;
+  log: Logger;
+  metrics?: Metrics;
+}
+
+export interface LeaseEstimate {
+  leaseId: string;
+  /** Live owner, or null when the lease is free or expired. */
+  owner: string | null;
+  /** Changes after the lease's checkpoint (capped at estimateMaxItems). */
+  lag: number;
+}
+
+export interface ChangeFeedProcessor {
+  readonly name: string;
+  readonly container: string;
+  /** Creates missing leases, runs a first balancing round, then keeps running in the background. */
+  start(): Promise<void>;
+  /** Finishes the batches in flight (handled and checkpointed), then releases every lease. */
+  stop(): Promise<void>;
+  /**
+   * Stops at once as a killed process would: no further handler call, checkpoint, renewal
+   * or release. Its leases stay owned until they expire. For crash tests and fatal errors.
+   */
+  halt(): void;
+  estimate(): Promise<LeaseEstimate[]>;
+  ownedLeases(): string[];
+  isRunning(): boolean;
+}
+
+interface Owned {
+  range: FeedRange;
+  lease: Stored<LeaseDoc>;
+  lost: boolean;
+  /** Lease writes of one host are serialised so renewals never race checkpoints. */
+  chain: Promise<unknown>;
+  worker?: Promise<void>;
+}
+
+type WriteOutcome = 'ok' | 'lost';
+
+/**
+ * A change-feed processor with the .NET SDK's model (the JavaScript SDK has none): one
+ * lease document per feed range in the lease container, every lease write an
+ * etag-conditional replace, equal balancing across hosts, a checkpoint after every
+ * batch (at-least-once delivery) and an estimator of the lag per lease.
+ */
+export function createChangeFeedProcessor(cfg: ChangeFeedProcessorConfig): ChangeFeedProcessor {
+  const opts = resolveProcessorOptions(cfg.options);
+  for (const [k, v] of Object.entries({
+    container: cfg.container,
+    processorName: cfg.processorName,
+    hostName: cfg.hostName,
+  })) {
+    if (typeof v !== 'string' || v.trim() === '' || v.includes(':')) {
+      throw new RangeError(
+        `change-feed processor ${k} must be a non-empty string without ':' (got ${JSON.stringify(v)})`,
+      );
+    }
+  }
+  const { store, hostName: me, processorName } = cfg;
+  const monitored: ProjectionContainer = store.container(cfg.container);
+  const leases: ProjectionContainer = store.container(opts.leaseContainer);
+  const log = cfg.log.child({
+    component: 'changefeed',
+    processor: processorName,
+    container: cfg.container,
+    host: me,
+  });
+  const metricLabels = { container: cfg.container };
+  const owned = new Map<string, Owned>();
+  const sleeper = new Sleeper();
+  let running = false;
+  let stopping = false;
+  let halted = false;
+  let loops: Promise<void>[] = [];
+
+  function stamp(body: LeaseDoc, owner: string | null): LeaseDoc {
+    const now = Date.now();
+    return {
+      ...body,
+      owner,
+      timestamp: new Date(now).toISOString(),
+      expiresAt: new Date(now + opts.leaseExpirationIntervalMs).toISOString(),
+    };
+  }
+
+  /** Every lease the processor should have, created when missing (idempotent across hosts). */
+  const loadLeases = () => ensureLeases(leases, monitored, processorName);
+
+  /** One conditional write of an owned lease, queued behind the host's other writes to it. */
+  function writeOwned(o: Owned, change: (body: LeaseDoc) => LeaseDoc): Promise<WriteOutcome> {
+    const run = async (): Promise<WriteOutcome> => {
+      if (o.lost || halted) return 'lost';
+      try {
+        const next = change(leaseBody(o.lease));
+        o.lease = (await leases.upsert(next, { ifMatch: o.lease._etag })).resource;
+        return 'ok';
+      } catch (err) {
+        // Someone else wrote the lease (took or stole it): it is no longer ours.
+        if (isProjectionError(err, 'precondition_failed') || isProjectionError(err, 'not_found')) {
+          markLost(o, 'lease changed by another host');
+          return 'lost';
+        }
+        throw err;
+      }
+    };
+    const p = o.chain.then(run, run);
+    o.chain = p.catch(() => undefined);
+    return p;
+  }
+
+  function markLost(o: Owned, why: string): void {
+    if (o.lost) return;
+    o.lost = true;
+    owned.delete(o.lease.id);
+    cfg.metrics?.changeFeedLeasesOwned.dec(metricLabels);
+    log.info({ lease: o.lease.id, why }, 'lease lost');
+  }
+
+  async function acquire(range: FeedRange, lease: Stored<LeaseDoc>): Promise<void> {
+    if (owned.has(lease.id) || stopping) return;
+    let took: Stored<LeaseDoc>;
+    try {
+      took = (await leases.upsert(stamp(leaseBody(lease), me), { ifMatch: lease._etag })).resource;
+    } catch (err) {
+      if (isProjectionError(err, 'precondition_failed') || isProjectionError(err, 'not_found'))
+        return; // lost the race
+      throw err;
+    }
+    if (halted) return; // a killed host never wrote again: the lease expires
+    if (stopping) {
+      // Taken while shutting down: hand it straight back.
+      await leases
+        .upsert({ ...leaseBody(took), owner: null }, { ifMatch: took._etag })
+        .catch(() => undefined);
+      return;
+    }
+    const o: Owned = { range, lease: took, lost: false, chain: Promise.resolve() };
+    owned.set(took.id, o);
+    cfg.metrics?.changeFeedLeasesOwned.inc(metricLabels);
+    log.info({ lease: took.id, from: lease.owner }, 'lease acquired');
+    o.worker = work(o);
+  }
+
+  async function balanceOnce(): Promise<void> {
+    const all = await loadLeases();
+    if (halted || stopping) return;
+    const now = Date.now();
+    // Our view against the store: a lease someone else now holds is lost to us.
+    for (const { lease } of all) {
+      const o = owned.get(lease.id);
+      if (o && lease.owner !== me) markLost(o, `now owned by ${lease.owner ?? 'nobody'}`);
+    }
+    // A lease the store says is ours but we are not running (we restarted under the same name).
+    const orphans = all.filter(
+      ({ lease }) => lease.owner === me && !owned.has(lease.id) && !isAvailable(lease, now),
+    );
+    const byId = new Map(all.map((x) => [x.lease.id, x]));
+    const wanted = [
+      ...orphans.map((x) => x.lease),
+      ...leasesToAcquire(
+        all.map((x) => x.lease),
+        me,
+        now,
+      ).filter((l) => !owned.has(l.id)),
+    ];
+    for (const l of wanted) {
+      const x = byId.get(l.id)!;
+      await acquire(x.range, x.lease);
+    }
+  }
+
+  async function renewOnce(): Promise<void> {
+    await Promise.all(
+      [...owned.values()].map(async (o) => {
+        try {
+          await writeOwned(o, (b) => stamp(b, me));
+        } catch (err) {
+          log.warn({ err, lease: o.lease.id }, 'lease renewal failed; will retry');
+        }
+      }),
+    );
+  }
+
+  async function work(o: Owned): Promise<void> {
+    let continuation = o.lease.continuation;
+    while (!o.lost && !stopping && !halted) {
+      try {
+        const page = await monitored.readChanges(o.range, continuation, opts.maxItemCount);
+        if (o.lost || stopping || halted) return;
+        if (page.items.length === 0) {
+          await sleeper.sleep(opts.feedPollDelayMs);
+          continue;
+        }
+        await cfg.handle(page.items, { id: o.lease.id });
+        if (halted) return; // killed between handling and checkpoint: the batch will be redelivered
+        observeDelay(page.items);
+        const next = page.continuation;
+        const outcome = await writeOwned(o, (b) => ({ ...stamp(b, me), continuation: next }));
+        if (outcome === 'lost') return; // the new owner re-reads from the last checkpoint
+        continuation = next;
+      } catch (err) {
+        if (halted) return;
+        // Not checkpointed: the same batch is read again after a pause (at-least-once).
+        log.error(
+          { err, lease: o.lease.id },
+          'change batch failed; retrying from the last checkpoint',
+        );
+        await sleeper.sleep(opts.feedPollDelayMs);
+      }
+    }
+  }
+
+  function observeDelay(items: Stored[]): void {
+    if (!cfg.metrics) return;
+    const now = Date.now() / 1000;
+    for (const item of items) {
+      if (typeof item._ts === 'number') {
+        cfg.metrics.changeFeedDelay.observe(
+          { container: cfg.container, handler: processorName },
+          Math.max(0, now - item._ts),
+        );
+      }
+    }
+  }
+
+  async function loop(intervalMs: number, what: string, fn: () => Promise<void>): Promise<void> {
+    while (!stopping && !halted) {
+      await sleeper.sleep(intervalMs);
+      if (stopping || halted) return;
+      try {
+        await fn();
+      } catch (err) {
+        log.warn({ err }, `${what} failed; will retry`);
+      }
+    }
+  }
+
+  async function estimate(): Promise<LeaseEstimate[]> {
+    const all = await loadLeases();
+    const now = Date.now();
+    const out: LeaseEstimate[] = [];
+    for (const { range, lease } of all) {
+      const lag = await countPendingChanges(
+        monitored,
+        range,
+        lease.continuation,
+        opts.estimateMaxItems,
+      );
+      cfg.metrics?.changeFeedLag.set({ container: cfg.container, lease: lease.id }, lag);
+      out.push({ leaseId: lease.id, owner: isAvailable(lease, now) ? null : lease.owner, lag });
+    }
+    return out;
+  }
+
+  return {
+    name: processorName,
+    container: cfg.container,
+    async start() {
+      if (running) return;
+      if (stopping || halted)
+        throw new Error('a stopped change-feed processor cannot be restarted; create a new one');
+      running = true;
+      try {
+        await balanceOnce();
+      } catch (err) {
+        log.warn({ err }, 'first lease round failed; will retry');
+      }
+      loops = [
+        loop(opts.leaseAcquireIntervalMs, 'lease balancing', balanceOnce),
+        loop(opts.leaseRenewIntervalMs, 'lease renewal', renewOnce),
+      ];
+      if (opts.estimateIntervalMs > 0) {
+        loops.push(
+          loop(opts.estimateIntervalMs, 'lag estimation', async () => void (await estimate())),
+        );
+      }
+    },
+    async stop() {
+      if (stopping) {
+        await Promise.all(loops);
+        return;
+      }
+      stopping = true;
+      sleeper.close();
+      await Promise.all(loops);
+      await Promise.all([...owned.values()].map((o) => o.worker));
+      // Release (owner cleared) so other hosts take the ranges at their next round, not after expiry.
+      await Promise.all(
+        [...owned.values()].map(async (o) => {
+          try {
+            const outcome = await writeOwned(o, (b) => ({
+              ...b,
+              owner: null,
+              timestamp: new Date().toISOString(),
+            }));
+            if (outcome === 'ok') {
+              owned.delete(o.lease.id);
+              cfg.metrics?.changeFeedLeasesOwned.dec(metricLabels);
+              log.info({ lease: o.lease.id }, 'lease released');
+            }
+          } catch (err) {
+            log.warn({ err, lease: o.lease.id }, 'lease release failed; it will expire');
+          }
+        }),
+      );
+      for (const o of owned.values()) markLost(o, 'stopped');
+      running = false;
+    },
+    halt() {
+      halted = true;
+      stopping = true;
+      running = false;
+      sleeper.close();
+      for (const o of [...owned.values()]) markLost(o, 'halted');
+    },
+    estimate,
+    ownedLeases: () => [...owned.keys()].sort(),
+    isRunning: () => running,
+  };
+}

@@ -1,0 +1,13 @@
+import type { Logger } from '../observability/logger.ts';
+import type { ProjectionStore } from '../projections/port.ts';
+import type { Db } from '../sql/db.ts';
+
+/** What every use case gets: the canonical store (always under an RLS session) and the projections. */
+export interface DomainContext {
+  /** Canonical primary. */
+  db: Db;
+  store: ProjectionStore;
+  /** Authors with more followers than this are not fanned out: their posts are merged in at read time. */
+  fanoutFollowerThreshold: number;
+  log: Logger;
+}

@@ -1,0 +1,187 @@
+import { asUser } from '../canonical/session.ts';
+import type { Filter } from '../projections/port.ts';
+import { CONTAINERS, type FeedItemDoc, type PostDoc } from '../readmodel/documents.ts';
+import type { DomainContext } from './context.ts';
+import { decodeKeyset, encodeKeyset, type Keyset } from './cursor.ts';
+import type { PostRow } from './post-doc.ts';
+import { type Post, presentPosts } from './posts.ts';
+import { type Candidate, type PageFetcher, SortedSource, takeNewest } from './sorted-source.ts';
+import { iso } from './time.ts';
+
+/** Who the caller does not want to see, and whose posts are merged in at read time. */
+interface ReadContext {
+  hidden: Set<string>;
+  bigFollowees: string[];
+}
+
+async function readContext(ctx: DomainContext, userId: string): Promise<ReadContext> {
+  return asUser(ctx.db, userId, async (tx) => {
+    const { rows: hidden } = await tx.query<{ id: string }>(
+      `SELECT blocked_id AS id FROM blocks WHERE blocker_id = $1
+       UNION SELECT blocker_id FROM blocks WHERE blocked_id = $1
+       UNION SELECT muted_id FROM mutes WHERE muter_id = $1`,
+      [userId],
+    );
+    // Followees above the fan-out threshold are not fanned out; the count stops at threshold + 1.
+    const { rows: big } = await tx.query<{ id: string }>(
+      `SELECT f.followee_id AS id FROM follows f
+        WHERE f.follower_id = $1
+          AND (SELECT count(*) FROM (SELECT 1 FROM follows g WHERE g.followee_id = f.followee_id LIMIT $2 + 1) x) > $2`,
+      [userId, ctx.fanoutFollowerThreshold],
+    );
+    return { hidden: new Set(hidden.map((r) => r.id)), bigFollowees: big.map((r) => r.id) };
+  });
+}
+
+const upTo = (after: Keyset | undefined): Filter[] =>
+  after ? [{ field: 'createdAt', op: '<=', value: after.t }] : [];
+
+const fromFeedItem = (d: FeedItemDoc): Candidate => ({
+  id: d.postId,
+  authorId: d.authorId,
+  text: d.text,
+  tags: d.tags ?? [],
+  createdAt: d.createdAt,
+  updatedAt: d.updatedAt,
+});
+
+/** The caller's fanned-out feed: one partition-scoped query per page (recipientId, createdAt DESC). */
+const userFeedSource =
+  (ctx: DomainContext, userId: string, after: Keyset | undefined): PageFetcher =>
+  async (batch, continuation) => {
+    const page = await ctx.store.container(CONTAINERS.userFeed).query<FeedItemDoc>({
+      partitionKey: userId,
+      filters: upTo(after),
+      orderBy: [{ field: 'createdAt', direction: 'DESC' }],
+      limit: batch,
+      continuation,
+    });
+    return { items: page.items.map(fromFeedItem), continuation: page.continuation };
+  };
+
+/** A high-follower author's posts from posts_v2 (authorId, createdAt DESC). */
+const authorSource =
+  (ctx: DomainContext, authorId: string, after: Keyset | undefined): PageFetcher =>
+  async (batch, continuation) => {
+    const page = await ctx.store.container(CONTAINERS.posts).query<PostDoc>({
+      filters: [
+        { field: 'authorId', op: '=', value: authorId },
+        { field: 'status', op: '=', value: 'published' },
+        ...upTo(after),
+      ],
+      orderBy: [{ field: 'createdAt', direction: 'DESC' }],
+      limit: batch,
+      continuation,
+    });
+    return {
+      items: page.items.map((d) => ({ ...d, id: d.postId, tags: d.tags ?? [] })),
+      continuation: page.continuation,
+    };
+  };
+
+/**
+ * The caller's own posts from canonical: read-after-write even before the pipeline delivered
+ * them (or if the direct posts_v2 write failed).
+ */
+const ownSource =
+  (ctx: DomainContext, userId: string, after: Keyset | undefined): PageFetcher =>
+  async (batch, continuation) => {
+    const from = continuation ? (JSON.parse(continuation) as Keyset) : after;
+    const rows = await asUser(ctx.db, userId, async (tx) => {
+      const r = await tx.query<PostRow>(
+        `SELECT id, author_id, text, tags, status, version, created_at, updated_at FROM posts
+          WHERE author_id = $1 AND status = 'published'
+            AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::uuid))
+          ORDER BY created_at DESC, id DESC LIMIT $4`,
+        [userId, from?.t ?? null, from?.id ?? null, batch],
+      );
+      return r.rows;
+    });
+    const items = rows.map((r) => ({
+      id: r.id,
+      authorId: r.author_id,
+      text: r.text,
+      tags: r.tags ?? [],
+      createdAt: iso(r.created_at),
+      updatedAt: iso(r.updated_at),
+    }));
+    const last = items.at(-1);
+    return {
+      items,
+      continuation:
+        items.length === batch && last ? JSON.stringify({ t: last.createdAt, id: last.id }) : null,
+    };
+  };
+
+/**
+ * Drops candidates whose post is gone or no longer published (posts_v2 is the freshest
+ * projection), and refreshes edited text. A candidate without a posts_v2 document is kept:
+ * it comes from canonical or the feed copy and the projection has not caught up yet.
+ */
+async function hydrate(ctx: DomainContext, candidates: Candidate[]): Promise<Candidate[]> {
+  if (candidates.length === 0) return [];
+  const { items } = await ctx.store
+    .container(CONTAINERS.posts)
+    .readMany<PostDoc>(candidates.map((c) => ({ id: c.id, partitionKey: c.id })));
+  const docs = new Map(items.map((d) => [d.postId, d]));
+  const out: Candidate[] = [];
+  for (const c of candidates) {
+    const d = docs.get(c.id);
+    if (!d) out.push(c);
+    else if (!d.deleted && d.status === 'published')
+      out.push({ ...c, text: d.text, tags: d.tags ?? [], updatedAt: d.updatedAt });
+  }
+  return out;
+}
+
+/**
+ * GET /v1/feed: newest first. Merges the fanned-out userFeed partition, posts of followed
+ * high-follower authors and the caller's own posts; filters blocked or muted authors and
+ * deleted posts at read time and refills, so a page is short only at the end.
+ */
+export async function readFeed(
+  ctx: DomainContext,
+  userId: string,
+  page: { limit: number; cursor?: string },
+): Promise<{ items: Post[]; cursor: string | null }> {
+  const after = decodeKeyset(page.cursor);
+  const rc = await readContext(ctx, userId);
+  const batch = Math.max(page.limit + 1, 20);
+  const sources = [
+    new SortedSource(userFeedSource(ctx, userId, after), batch, after),
+    new SortedSource(ownSource(ctx, userId, after), batch, after),
+    ...rc.bigFollowees
+      .filter((id) => !rc.hidden.has(id))
+      .map((id) => new SortedSource(authorSource(ctx, id, after), batch, after)),
+  ];
+  const seen = new Set<string>();
+  const accepted: Candidate[] = [];
+  let exhausted = false;
+  while (accepted.length <= page.limit && !exhausted) {
+    const wanted = page.limit + 1 - accepted.length;
+    const round: Candidate[] = [];
+    while (round.length < wanted) {
+      const next = await takeNewest(sources);
+      if (!next) {
+        exhausted = true;
+        break;
+      }
+      if (seen.has(next.id)) continue;
+      seen.add(next.id);
+      if (next.authorId !== userId && rc.hidden.has(next.authorId)) continue;
+      round.push(next);
+    }
+    accepted.push(...(await hydrate(ctx, round)));
+  }
+  const items = accepted.slice(0, page.limit);
+  const last = items.at(-1);
+  const cursor =
+    accepted.length > page.limit && last ? encodeKeyset({ t: last.createdAt, id: last.id }) : null;
+  return {
+    items: await presentPosts(
+      ctx,
+      items.map((c) => ({ ...c, status: 'published' as const })),
+    ),
+    cursor,
+  };
+}

@@ -1,0 +1,204 @@
+import { asUser, type Caller } from '../canonical/session.ts';
+import { ConflictError, ForbiddenError, NotFoundError } from '../errors.ts';
+import { emit } from '../outbox/emit.ts';
+import type { PostSnapshot, PostStatus } from '../outbox/events.ts';
+import { CONTAINERS, type PostDoc } from '../readmodel/documents.ts';
+import type { Queryable } from '../sql/db.ts';
+import type { DomainContext } from './context.ts';
+import { postCounts, type ReactionCounts } from './counts.ts';
+import { decodeStoreCursor, encodeStoreCursor } from './cursor.ts';
+import { POST_COLUMNS, type PostRow, postSnapshot, writePostDoc } from './post-doc.ts';
+import type { CreatePostInput, EditPostInput } from './schemas.ts';
+import { NOW_MS } from './time.ts';
+import { userExists } from './users.ts';
+
+export interface Post {
+  id: string;
+  authorId: string;
+  text: string;
+  tags: string[];
+  status: PostStatus;
+  createdAt: string;
+  updatedAt: string;
+  counts: ReactionCounts;
+}
+
+type PostLike = Pick<
+  PostSnapshot,
+  'id' | 'authorId' | 'text' | 'tags' | 'status' | 'createdAt' | 'updatedAt'
+>;
+
+/** Attaches reaction counts (one counters read for the whole list). */
+export async function presentPosts(ctx: DomainContext, posts: PostLike[]): Promise<Post[]> {
+  const counts = await postCounts(
+    ctx,
+    posts.map((p) => p.id),
+  );
+  return posts.map((p) => ({
+    id: p.id,
+    authorId: p.authorId,
+    text: p.text,
+    tags: p.tags,
+    status: p.status,
+    createdAt: p.createdAt,
+    updatedAt: p.updatedAt,
+    counts: counts.get(p.id)!,
+  }));
+}
+
+export const fromDoc = (d: PostDoc): PostLike => ({
+  id: d.postId,
+  authorId: d.authorId,
+  text: d.text,
+  tags: d.tags ?? [],
+  status: d.status,
+  createdAt: d.createdAt,
+  updatedAt: d.updatedAt,
+});
+
+/** Dual write: canonical row + post.created in one transaction, then posts_v2 directly. */
+export async function createPost(
+  ctx: DomainContext,
+  userId: string,
+  input: CreatePostInput,
+): Promise<Post> {
+  const snapshot = await asUser(ctx.db, userId, async (tx) => {
+    const { rows } = await tx.query<PostRow>(
+      `INSERT INTO posts (author_id, text, tags, created_at, updated_at) VALUES ($1, $2, $3, ${NOW_MS}, ${NOW_MS})
+       RETURNING ${POST_COLUMNS}`,
+      [userId, input.text, input.tags ?? []],
+    );
+    const s = postSnapshot(rows[0]!);
+    await emit(tx, { type: 'post', id: s.id }, 'post.created', s);
+    return s;
+  });
+  await writePostDoc(ctx, snapshot);
+  const [post] = await presentPosts(ctx, [snapshot]);
+  return post!;
+}
+
+const isModerator = (c: Caller) => c.role === 'admin' || c.role === 'moderator';
+
+/** A post as the caller may see it: published for everyone; hidden or removed only for its author and moderators. */
+export async function getPost(ctx: DomainContext, userId: string, postId: string): Promise<Post> {
+  const { resource } = await ctx.store.container(CONTAINERS.posts).read<PostDoc>(postId, postId);
+  if (resource && !resource.deleted && resource.status === 'published') {
+    const [post] = await presentPosts(ctx, [fromDoc(resource)]);
+    return post!;
+  }
+  // Not (yet) in the projection, or not public: canonical decides, under the caller's RLS.
+  const row = await asUser(ctx.db, userId, async (tx, caller) => {
+    const { rows } = await tx.query<PostRow>(`SELECT ${POST_COLUMNS} FROM posts WHERE id = $1`, [
+      postId,
+    ]);
+    const r = rows[0];
+    if (!r || r.status === 'deleted') return undefined;
+    if (r.status !== 'published' && r.author_id !== caller.userId && !isModerator(caller))
+      return undefined;
+    return r;
+  });
+  if (!row) throw new NotFoundError('post not found');
+  const [post] = await presentPosts(ctx, [postSnapshot(row)]);
+  return post!;
+}
+
+/** The live post (no FOR UPDATE: RLS would hide others' posts and turn a 403 into a 404). */
+async function livePost(tx: Queryable, postId: string): Promise<PostRow> {
+  const { rows } = await tx.query<PostRow>(`SELECT ${POST_COLUMNS} FROM posts WHERE id = $1`, [
+    postId,
+  ]);
+  const r = rows[0];
+  if (!r || r.status === 'deleted') throw new NotFoundError('post not found');
+  return r;
+}
+
+/** Edit by the author only; `version`, when given, must match (optimistic concurrency). */
+export async function editPost(
+  ctx: DomainContext,
+  userId: string,
+  postId: string,
+  input: EditPostInput,
+): Promise<Post> {
+  const snapshot = await asUser(ctx.db, userId, async (tx) => {
+    const current = await livePost(tx, postId);
+    if (current.author_id !== userId) throw new ForbiddenError('only the author can edit a post');
+    if (current.status !== 'published')
+      throw new ConflictError(`the post is ${current.status}`, 'post_not_editable');
+    if (input.version !== undefined && input.version !== Number(current.version)) {
+      throw new ConflictError(
+        `the post changed: it is at version ${current.version}`,
+        'version_conflict',
+      );
+    }
+    const { rows } = await tx.query<PostRow>(
+      `UPDATE posts SET text = $2, tags = $3, version = version + 1, updated_at = ${NOW_MS}
+        WHERE id = $1 AND version = $4 RETURNING ${POST_COLUMNS}`,
+      [postId, input.text ?? current.text, input.tags ?? current.tags, current.version],
+    );
+    if (!rows[0])
+      throw new ConflictError('the post changed concurrently; retry', 'version_conflict');
+    const s = postSnapshot(rows[0]);
+    await emit(tx, { type: 'post', id: postId }, 'post.updated', s);
+    return s;
+  });
+  await writePostDoc(ctx, snapshot);
+  const [post] = await presentPosts(ctx, [snapshot]);
+  return post!;
+}
+
+/** Delete by the author, an admin or a moderator: status 'deleted' (canonical soft delete). */
+export async function deletePost(
+  ctx: DomainContext,
+  userId: string,
+  postId: string,
+): Promise<void> {
+  const snapshot = await asUser(ctx.db, userId, async (tx, caller) => {
+    const current = await livePost(tx, postId);
+    if (current.author_id !== userId && !isModerator(caller)) {
+      throw new ForbiddenError('only the author or a moderator can delete a post');
+    }
+    if (current.status === 'removed' && !isModerator(caller)) {
+      throw new ConflictError('the post was removed by a moderator', 'post_removed');
+    }
+    const { rows } = await tx.query<PostRow>(
+      `UPDATE posts SET status = 'deleted', version = version + 1, updated_at = ${NOW_MS}, deleted_at = ${NOW_MS}
+        WHERE id = $1 AND version = $2 RETURNING ${POST_COLUMNS}`,
+      [postId, current.version],
+    );
+    if (!rows[0])
+      throw new ConflictError('the post changed concurrently; retry', 'version_conflict');
+    const s = postSnapshot(rows[0]);
+    await emit(tx, { type: 'post', id: postId }, 'post.deleted', s);
+    if (current.author_id !== userId) {
+      await tx.query(
+        `INSERT INTO audit_log (actor_id, action, subject_type, subject_id) VALUES ($1, 'post.delete', 'post', $2)`,
+        [userId, postId],
+      );
+    }
+    return s;
+  });
+  await writePostDoc(ctx, snapshot);
+}
+
+/** An author's published posts, newest first (posts_v2: authorId, createdAt DESC). */
+export async function listUserPosts(
+  ctx: DomainContext,
+  userId: string,
+  authorId: string,
+  page: { limit: number; cursor?: string },
+): Promise<{ items: Post[]; cursor: string | null }> {
+  const continuation = decodeStoreCursor(page.cursor);
+  const exists = await asUser(ctx.db, userId, (tx) => userExists(tx, authorId));
+  if (!exists) throw new NotFoundError('user not found');
+  const result = await ctx.store.container(CONTAINERS.posts).query<PostDoc>({
+    filters: [
+      { field: 'authorId', op: '=', value: authorId },
+      { field: 'status', op: '=', value: 'published' },
+    ],
+    orderBy: [{ field: 'createdAt', direction: 'DESC' }],
+    limit: page.limit,
+    continuation,
+  });
+  const items = await presentPosts(ctx, result.items.filter((d) => !d.deleted).map(fromDoc));
+  return { items, cursor: encodeStoreCursor(result.continuation) };
+}

@@ -1,0 +1,129 @@
+import { asUser, type UserRole } from '../canonical/session.ts';
+import { NotFoundError } from '../errors.ts';
+import { emit } from '../outbox/emit.ts';
+import type { PrivacyLevel } from '../outbox/events.ts';
+import { CONTAINERS, type PublicProfileDoc } from '../readmodel/documents.ts';
+import type { DomainContext } from './context.ts';
+import { type ProfileCounts, profileCounts } from './counts.ts';
+import {
+  PROFILE_COLUMNS,
+  type ProfileRow,
+  profileSnapshot,
+  readOwnProfile,
+  writeProfileDoc,
+} from './profile-doc.ts';
+import type { ProfilePatch } from './schemas.ts';
+import { iso, NOW_MS } from './time.ts';
+
+export interface Profile {
+  userId: string;
+  displayName: string;
+  bio: string | null;
+  avatarUrl: string | null;
+  privacyLevel: PrivacyLevel;
+  counts: ProfileCounts;
+}
+
+export interface Me {
+  user: { id: string; email: string; role: UserRole; createdAt: string };
+  profile: Profile;
+}
+
+async function present(
+  ctx: DomainContext,
+  p: {
+    userId: string;
+    displayName: string;
+    bio: string | null;
+    avatarUrl: string | null;
+    privacyLevel: PrivacyLevel;
+  },
+): Promise<Profile> {
+  return {
+    userId: p.userId,
+    displayName: p.displayName,
+    bio: p.bio,
+    avatarUrl: p.avatarUrl,
+    privacyLevel: p.privacyLevel,
+    counts: await profileCounts(ctx, p.userId),
+  };
+}
+
+/** The caller's own user row and profile, from canonical (read-your-writes). */
+export async function getMe(ctx: DomainContext, userId: string): Promise<Me> {
+  const { user, profile } = await asUser(ctx.db, userId, async (tx) => {
+    const { rows } = await tx.query<{
+      id: string;
+      email: string;
+      role: UserRole;
+      created_at: unknown;
+    }>('SELECT id, email, role, created_at FROM users WHERE id = $1', [userId]);
+    return { user: rows[0], profile: await readOwnProfile(tx, userId) };
+  });
+  if (!user || !profile) throw new NotFoundError('account not found');
+  return {
+    user: { id: user.id, email: user.email, role: user.role, createdAt: iso(user.created_at) },
+    profile: await present(ctx, profileSnapshot(profile)),
+  };
+}
+
+/** PATCH /me/profile: canonical update + profile.updated, then publicProfiles directly. */
+export async function updateProfile(
+  ctx: DomainContext,
+  userId: string,
+  patch: ProfilePatch,
+): Promise<Profile> {
+  const snapshot = await asUser(ctx.db, userId, async (tx) => {
+    const current = await readOwnProfile(tx, userId);
+    if (!current) throw new NotFoundError('profile not found');
+    const { rows } = await tx.query<ProfileRow>(
+      `UPDATE profiles SET display_name = $2, bio = $3, avatar_url = $4, privacy_level = $5,
+              version = version + 1, updated_at = ${NOW_MS}
+        WHERE user_id = $1 RETURNING ${PROFILE_COLUMNS}`,
+      [
+        userId,
+        patch.displayName ?? current.display_name,
+        patch.bio === undefined ? current.bio : patch.bio,
+        patch.avatarUrl === undefined ? current.avatar_url : patch.avatarUrl,
+        patch.privacyLevel ?? current.privacy_level,
+      ],
+    );
+    const s = profileSnapshot(rows[0]!);
+    await emit(tx, { type: 'profile', id: userId }, 'profile.updated', s);
+    return s;
+  });
+  await writeProfileDoc(ctx, snapshot);
+  return present(ctx, snapshot);
+}
+
+/**
+ * A user's profile from publicProfiles. Profiles that are not public (or not projected yet)
+ * are read from canonical, where RLS applies the privacy level for the caller.
+ */
+export async function getProfile(
+  ctx: DomainContext,
+  userId: string,
+  subjectId: string,
+): Promise<Profile> {
+  const { resource } = await ctx.store
+    .container(CONTAINERS.publicProfiles)
+    .read<PublicProfileDoc>(subjectId, subjectId);
+  if (
+    resource &&
+    !resource.deleted &&
+    (resource.privacyLevel === 'public' || subjectId === userId)
+  ) {
+    return present(ctx, resource);
+  }
+  const row = await asUser(ctx.db, userId, async (tx) => {
+    const live = await tx.query('SELECT 1 FROM auth_session_user($1::uuid)', [subjectId]);
+    if (live.rows.length === 0) return undefined;
+    const { rows } = await tx.query<ProfileRow>(
+      `SELECT ${PROFILE_COLUMNS} FROM profiles WHERE user_id = $1`,
+      [subjectId],
+    );
+    return rows[0];
+  });
+  if (!row) throw new NotFoundError('profile not found');
+  return present(ctx, profileSnapshot(row));
+}

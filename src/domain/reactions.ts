@@ -1,0 +1,112 @@
+import { asUser } from '../canonical/session.ts';
+import { NotFoundError } from '../errors.ts';
+import { emit, pairAggregateId } from '../outbox/emit.ts';
+import type { ReactionType } from '../outbox/events.ts';
+import type { QueryPage } from '../projections/port.ts';
+import { CONTAINERS, type ReactionDoc } from '../readmodel/documents.ts';
+import type { Queryable } from '../sql/db.ts';
+import type { DomainContext } from './context.ts';
+import { decodeStoreCursor, encodeStoreCursor } from './cursor.ts';
+import { iso } from './time.ts';
+
+export interface Reaction {
+  userId: string;
+  type: ReactionType;
+  createdAt: string;
+}
+
+/** The author of a post the caller can react to (published and visible), else 404. */
+async function reactablePostAuthor(tx: Queryable, postId: string): Promise<string> {
+  const { rows } = await tx.query<{ author_id: string }>(
+    `SELECT author_id FROM posts WHERE id = $1 AND status = 'published'`,
+    [postId],
+  );
+  if (!rows[0]) throw new NotFoundError('post not found');
+  return rows[0].author_id;
+}
+
+const aggregate = (postId: string, userId: string, type: ReactionType) => ({
+  type: 'reaction' as const,
+  id: pairAggregateId('reaction', postId, userId, type),
+});
+
+/** PUT: idempotent; a second PUT changes nothing and emits nothing. */
+export async function addReaction(
+  ctx: DomainContext,
+  userId: string,
+  postId: string,
+  type: ReactionType,
+) {
+  await asUser(ctx.db, userId, async (tx) => {
+    const postAuthorId = await reactablePostAuthor(tx, postId);
+    const { rows } = await tx.query<{ created_at: unknown }>(
+      `INSERT INTO reactions (post_id, user_id, type, created_at)
+       VALUES ($1, $2, $3, date_trunc('milliseconds', clock_timestamp()))
+       ON CONFLICT (post_id, user_id, type) DO NOTHING RETURNING created_at`,
+      [postId, userId, type],
+    );
+    if (!rows[0]) return;
+    await emit(tx, aggregate(postId, userId, type), 'reaction.added', {
+      postId,
+      postAuthorId,
+      userId,
+      type,
+      createdAt: iso(rows[0].created_at),
+    });
+  });
+}
+
+/** DELETE: idempotent; removing a reaction that is not there is a no-op. */
+export async function removeReaction(
+  ctx: DomainContext,
+  userId: string,
+  postId: string,
+  type: ReactionType,
+) {
+  await asUser(ctx.db, userId, async (tx) => {
+    const { rows: post } = await tx.query<{ author_id: string }>(
+      'SELECT author_id FROM posts WHERE id = $1',
+      [postId],
+    );
+    if (!post[0]) throw new NotFoundError('post not found');
+    const { rowCount } = await tx.query(
+      'DELETE FROM reactions WHERE post_id = $1 AND user_id = $2 AND type = $3 RETURNING id',
+      [postId, userId, type],
+    );
+    if (rowCount === 0) return;
+    await emit(tx, aggregate(postId, userId, type), 'reaction.removed', {
+      postId,
+      postAuthorId: post[0].author_id,
+      userId,
+      type,
+    });
+  });
+}
+
+/** Reactions on a post from the reactions container (partition postId), newest first. */
+export async function listReactions(
+  ctx: DomainContext,
+  userId: string,
+  postId: string,
+  q: { type?: ReactionType; limit: number; cursor?: string },
+): Promise<{ items: Reaction[]; cursor: string | null }> {
+  let continuation: string | null | undefined = decodeStoreCursor(q.cursor);
+  await asUser(ctx.db, userId, (tx) => reactablePostAuthor(tx, postId));
+  const container = ctx.store.container(CONTAINERS.reactions);
+  const items: Reaction[] = [];
+  // Soft-deleted reactions are skipped here, so keep reading until the page is full.
+  do {
+    const page: QueryPage<ReactionDoc> = await container.query<ReactionDoc>({
+      partitionKey: postId,
+      filters: q.type ? [{ field: 'type', op: '=', value: q.type }] : [],
+      orderBy: [{ field: 'createdAt', direction: 'DESC' }],
+      limit: q.limit - items.length,
+      continuation,
+    });
+    for (const d of page.items) {
+      if (!d.deleted) items.push({ userId: d.userId, type: d.type, createdAt: d.createdAt });
+    }
+    continuation = page.continuation;
+  } while (continuation && items.length < q.limit);
+  return { items, cursor: encodeStoreCursor(continuation ?? null) };
+}

@@ -1,0 +1,74 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../config/config.ts';
+import { createProjectionStore, describeProjectionStore } from '../projections/connect.ts';
+import { isProjectionError } from '../projections/port.ts';
+
+/** A store failure is reported as one line naming the store, with exit code 1. */
+async function reporting(where: string, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    if (!isProjectionError(err)) throw err;
+    console.error(`error: ${where}: ${err.message}`);
+    process.exitCode = 1;
+  }
+}
+
+/**
+ * `asora cosmos provision | update-indexes`: creates the projection containers from
+ * database/cosmos/containers.json, or brings their indexing policies up to date. On the
+ * embedded store the same definitions become tables and expression indexes. Idempotent.
+ */
+export function registerCosmos(program: Command): void {
+  const cosmos = program
+    .command('cosmos')
+    .description(
+      'projection store (Cosmos DB when COSMOS_ENDPOINT is set, else the embedded store): provisioning',
+    );
+
+  cosmos
+    .command('provision')
+    .description(
+      'create the database, containers (partition key, TTL, indexing policy) or tables/indexes that are missing',
+    )
+    .action(async () => {
+      const config = loadConfig();
+      const where = describeProjectionStore(config);
+      await reporting(where, async () => {
+        const store = await createProjectionStore(config, { sweepIntervalMs: 0 });
+        try {
+          await store.provision();
+          const names = store.definitions().map((d) => d.name);
+          console.log(`${where}: provisioned ${names.length} containers (${names.join(', ')})`);
+        } finally {
+          await store.close();
+        }
+      });
+    });
+
+  cosmos
+    .command('update-indexes')
+    .description('replace each container indexing policy (and TTL) with the one in containers.json')
+    .action(async () => {
+      const config = loadConfig();
+      const where = describeProjectionStore(config);
+      await reporting(where, async () => {
+        const store = await createProjectionStore(config, { sweepIntervalMs: 0 });
+        try {
+          if (store.kind === 'cosmos') {
+            const done = await store.updateIndexes();
+            console.log(
+              `${where}: indexing policies updated for ${done.length} containers (${done.join(', ')})`,
+            );
+          } else {
+            const r = await store.updateIndexes();
+            console.log(
+              `${where}: indexes up to date (created ${r.created.length}${r.created.length ? `: ${r.created.join(', ')}` : ''}; dropped ${r.dropped.length}${r.dropped.length ? `: ${r.dropped.join(', ')}` : ''})`,
+            );
+          }
+        } finally {
+          await store.close();
+        }
+      });
+    });
+}

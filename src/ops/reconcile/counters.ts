@@ -1,0 +1,75 @@
+import { canonicalCount, recomputeCounter } from '../../readmodel/counters.ts';
+import {
+  CONTAINERS,
+  type CounterDoc,
+  type CounterMetric,
+  REACTION_METRIC,
+} from '../../readmodel/documents.ts';
+import { forEachLimited } from './converge.ts';
+import type { KindReport, ReconcileContext, ReconcileOptions } from './types.ts';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const METRICS = new Set<string>([
+  ...Object.values(REACTION_METRIC),
+  'followers',
+  'following',
+  'posts',
+]);
+
+/**
+ * Every stored counter against its canonical count (`canonicalCount`). A missing counter
+ * is not drift: counters expire after 90 days and are recomputed on read. Repair is
+ * `recomputeCounter`, which is replay-safe (it stores the canonical count).
+ */
+export async function reconcileCounters(
+  ctx: ReconcileContext,
+  opts: ReconcileOptions,
+): Promise<KindReport> {
+  const counters = ctx.store.container(CONTAINERS.counters);
+  const report: KindReport = { checked: 0, drift: [], repaired: 0 };
+  let continuation: string | null = null;
+  do {
+    const page: Awaited<ReturnType<typeof counters.query<CounterDoc>>> =
+      await counters.query<CounterDoc>({
+        limit: 200,
+        continuation,
+      });
+    continuation = page.continuation;
+    await forEachLimited(page.items, 8, async (doc) => {
+      if (!UUID.test(doc.subjectId) || !METRICS.has(doc.metric)) {
+        report.drift.push({
+          kind: 'counters',
+          id: doc.id,
+          problem: 'stray',
+          detail: { subjectId: doc.subjectId, metric: doc.metric },
+        });
+        return;
+      }
+      const want = await canonicalCount(ctx.readDb, doc.subjectId, doc.metric as CounterMetric);
+      if (Number(doc.value) !== want) {
+        report.drift.push({
+          kind: 'counters',
+          id: doc.id,
+          problem: 'wrong_value',
+          detail: { have: doc.value, want },
+        });
+      }
+    });
+    report.checked += page.items.length;
+    opts.onProgress?.('counters', report.checked, report.checked + (continuation ? 1 : 0));
+  } while (continuation);
+
+  if (opts.repair) {
+    await forEachLimited(report.drift, 8, async (d) => {
+      const [subjectId, metric] = d.id.split(':');
+      if (d.problem === 'stray') {
+        const r = await counters.delete(d.id, String(d.detail?.subjectId ?? subjectId));
+        if (r.deleted) report.repaired++;
+        return;
+      }
+      await recomputeCounter(ctx.db, counters, subjectId!, metric as CounterMetric);
+      report.repaired++;
+    });
+  }
+  return report;
+}

@@ -1,0 +1,183 @@
+import { asWorker } from '../../canonical/session.ts';
+import { POST_COLUMNS, type PostRow, postSnapshot } from '../../domain/post-doc.ts';
+import { postDoc } from '../../pipeline/events/post.ts';
+import { TOMBSTONE_VERSION } from '../../pipeline/events/user-deleted.ts';
+import type { ProjectionContainer } from '../../projections/port.ts';
+import { CONTAINERS, type PostDoc, SOFT_DELETE_TTL_SECONDS } from '../../readmodel/documents.ts';
+import type { Db } from '../../sql/db.ts';
+import { convergeDoc, forEachLimited } from './converge.ts';
+import type { Drift, KindReport, ReconcileContext, ReconcileOptions } from './types.ts';
+
+const PAGE = 500;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+interface Row extends PostRow {
+  author_gone: boolean;
+}
+
+const SELECT = `SELECT ${POST_COLUMNS.split(', ')
+  .map((c) => `p.${c}`)
+  .join(', ')}, (u.deleted_at IS NOT NULL) AS author_gone
+  FROM posts p JOIN users u ON u.id = p.author_id`;
+
+async function canonicalPost(db: Db, id: string): Promise<Row | undefined> {
+  return asWorker(
+    db,
+    async (tx) => (await tx.query<Row>(`${SELECT} WHERE p.id = $1`, [id])).rows[0],
+  );
+}
+
+/** What posts_v2 should hold for a canonical row; `gone` = absent or soft-deleted is right. */
+function expected(row: Row): { doc: PostDoc; gone: boolean } {
+  if (row.author_gone) {
+    // Account deletion leaves tombstones above any canonical version (see user-deleted.ts).
+    const doc = { ...postDoc(postSnapshot(row)), status: 'deleted' as const, deleted: true };
+    return {
+      doc: { ...doc, ttl: SOFT_DELETE_TTL_SECONDS, sourceVersion: TOMBSTONE_VERSION },
+      gone: true,
+    };
+  }
+  const doc = postDoc(postSnapshot(row));
+  return { doc, gone: doc.deleted === true };
+}
+
+const sameTags = (a: unknown, b: string[]) =>
+  Array.isArray(a) && a.length === b.length && a.every((t, i) => t === b[i]);
+
+/** Compares one stored document with canonical; undefined when it matches. */
+function compare(row: Row, stored: PostDoc | undefined): Drift | undefined {
+  const { doc, gone } = expected(row);
+  const base = { kind: 'posts' as const, id: row.id };
+  if (gone) {
+    return stored && stored.deleted !== true
+      ? {
+          ...base,
+          problem: 'not_deleted',
+          detail: { status: row.status, authorDeleted: row.author_gone },
+        }
+      : undefined;
+  }
+  if (!stored) return { ...base, problem: 'missing', detail: { version: doc.sourceVersion } };
+  const have = Number(stored.sourceVersion);
+  if (have < doc.sourceVersion)
+    return { ...base, problem: 'stale', detail: { have, want: doc.sourceVersion } };
+  if (
+    have !== doc.sourceVersion ||
+    stored.deleted === true ||
+    stored.status !== doc.status ||
+    stored.text !== doc.text ||
+    stored.authorId !== doc.authorId ||
+    !sameTags(stored.tags, doc.tags)
+  ) {
+    return {
+      ...base,
+      problem: 'mismatch',
+      detail: { have, want: doc.sourceVersion, status: stored.status },
+    };
+  }
+  return undefined;
+}
+
+async function repairPost(
+  ctx: ReconcileContext,
+  posts: ProjectionContainer,
+  id: string,
+): Promise<boolean> {
+  return convergeDoc<PostDoc>(posts, id, id, async () => {
+    const row = await canonicalPost(ctx.db, id);
+    if (!row) return undefined;
+    const { doc, gone } = expected(row);
+    if (!gone) return doc;
+    // Should be gone: a soft delete (the change feed then retracts it from every feed).
+    const current = (await posts.read<PostDoc>(id, id)).resource;
+    return current && current.deleted !== true ? doc : undefined;
+  });
+}
+
+/**
+ * posts_v2 against canonical posts: every live post present at its version and content,
+ * every hidden, removed or deleted post (and every post of a deleted account) absent or
+ * soft-deleted, and no live document without a canonical post.
+ */
+export async function reconcilePosts(
+  ctx: ReconcileContext,
+  opts: ReconcileOptions,
+): Promise<KindReport> {
+  const posts = ctx.store.container(CONTAINERS.posts);
+  const report: KindReport = { checked: 0, drift: [], repaired: 0 };
+  const total = await asWorker(
+    ctx.readDb,
+    async (tx) =>
+      (await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM posts')).rows[0]!.n,
+  );
+
+  let after = '00000000-0000-0000-0000-000000000000';
+  for (;;) {
+    const rows = await asWorker(
+      ctx.readDb,
+      async (tx) =>
+        (await tx.query<Row>(`${SELECT} WHERE p.id > $1 ORDER BY p.id LIMIT $2`, [after, PAGE]))
+          .rows,
+    );
+    if (rows.length === 0) break;
+    after = rows[rows.length - 1]!.id;
+    const page = await posts.readMany<PostDoc>(rows.map((r) => ({ id: r.id, partitionKey: r.id })));
+    const stored = new Map(page.items.map((d) => [d.id, d]));
+    for (const row of rows) {
+      const d = compare(row, stored.get(row.id));
+      if (d) report.drift.push(d);
+    }
+    report.checked += rows.length;
+    opts.onProgress?.('posts', report.checked, total);
+  }
+
+  // Documents with no canonical post at all.
+  let continuation: string | null = null;
+  do {
+    const page: Awaited<ReturnType<typeof posts.query<PostDoc>>> = await posts.query<PostDoc>({
+      limit: PAGE,
+      continuation,
+    });
+    continuation = page.continuation;
+    const live = page.items.filter((d) => d.deleted !== true);
+    const ids = live.map((d) => d.id).filter((id) => UUID.test(id));
+    const known = new Set(
+      ids.length === 0
+        ? []
+        : await asWorker(ctx.readDb, async (tx) =>
+            (
+              await tx.query<{ id: string }>(
+                'SELECT id::text FROM posts WHERE id = ANY($1::uuid[])',
+                [ids],
+              )
+            ).rows.map((r) => r.id),
+          ),
+    );
+    for (const d of live) {
+      if (!known.has(d.id))
+        report.drift.push({
+          kind: 'posts',
+          id: d.id,
+          problem: 'stray',
+          detail: { authorId: d.authorId },
+        });
+    }
+  } while (continuation);
+
+  if (opts.repair) {
+    await forEachLimited(report.drift, 8, async (d) => {
+      const ok =
+        d.problem === 'stray'
+          ? await convergeDoc<PostDoc>(posts, d.id, d.id, async () => {
+              if (UUID.test(d.id) && (await canonicalPost(ctx.db, d.id))) return undefined; // appeared meanwhile
+              const current = (await posts.read<PostDoc>(d.id, d.id)).resource;
+              if (!current || current.deleted === true) return undefined;
+              const { _etag, _ts, ...body } = current;
+              return { ...body, deleted: true, ttl: SOFT_DELETE_TTL_SECONDS } as PostDoc;
+            })
+          : await repairPost(ctx, posts, d.id);
+      if (ok) report.repaired++;
+    });
+  }
+  return report;
+}

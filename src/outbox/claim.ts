@@ -1,0 +1,123 @@
+import { asWorker } from '../canonical/session.ts';
+import type { Db } from '../sql/db.ts';
+import type { AggregateType, EventType, OutboxEvent } from './events.ts';
+
+interface OutboxRow {
+  id: number;
+  aggregate_type: AggregateType;
+  aggregate_id: string;
+  aggregate_version: number;
+  event_type: EventType;
+  payload: unknown;
+  created_at: Date;
+  retry_count: number;
+}
+
+/** Only rows no one has finished with: the partial indexes in 0001 hold exactly these. */
+export const PENDING = 'processed_at IS NULL AND dead_lettered_at IS NULL';
+
+/**
+ * Claims up to `limit` due events, at most one per aggregate and only the oldest pending
+ * one of its aggregate (so per-aggregate order holds and one event per key is in
+ * flight). A row leased by another relay is skipped, and so is its whole aggregate,
+ * because the older pending row keeps the NOT EXISTS probe true. SKIP LOCKED lets
+ * concurrent relays take disjoint rows; a lease re-checked after the row lock (READ
+ * COMMITTED re-evaluates the row's own conditions) stops two relays taking one row.
+ * Dead-lettered rows are not pending, so they do not block the events behind them.
+ */
+export const CLAIM_SQL = `
+WITH candidates AS (
+  SELECT o.id FROM outbox o
+   WHERE o.processed_at IS NULL AND o.dead_lettered_at IS NULL
+     AND o.next_retry_at <= now()
+     AND (o.lease_until IS NULL OR o.lease_until < now())
+     AND NOT EXISTS (
+       SELECT 1 FROM outbox p
+        WHERE p.aggregate_type = o.aggregate_type AND p.aggregate_id = o.aggregate_id
+          AND p.id < o.id AND p.processed_at IS NULL AND p.dead_lettered_at IS NULL)
+   ORDER BY o.next_retry_at, o.id
+   LIMIT $1
+   FOR UPDATE OF o SKIP LOCKED
+)
+UPDATE outbox SET claimed_by = $2, lease_until = now() + make_interval(secs => $3)
+  FROM candidates
+ WHERE outbox.id = candidates.id
+RETURNING outbox.id, outbox.aggregate_type, outbox.aggregate_id::text, outbox.aggregate_version,
+          outbox.event_type, outbox.payload, outbox.created_at, outbox.retry_count`;
+
+function toEvent(r: OutboxRow): OutboxEvent {
+  return {
+    id: r.id,
+    aggregateType: r.aggregate_type,
+    aggregateId: r.aggregate_id,
+    aggregateVersion: r.aggregate_version,
+    eventType: r.event_type,
+    payload: (typeof r.payload === 'string'
+      ? JSON.parse(r.payload)
+      : r.payload) as OutboxEvent['payload'],
+    createdAt: r.created_at instanceof Date ? r.created_at : new Date(r.created_at),
+    retryCount: r.retry_count,
+  };
+}
+
+/** One short transaction: lease a batch to `workerId`, oldest due first. */
+export async function claimBatch(
+  db: Db,
+  workerId: string,
+  limit: number,
+  leaseSeconds: number,
+): Promise<OutboxEvent[]> {
+  const rows = await asWorker(
+    db,
+    async (tx) => (await tx.query<OutboxRow>(CLAIM_SQL, [limit, workerId, leaseSeconds])).rows,
+  );
+  return rows.map(toEvent).sort((a, b) => a.id - b.id);
+}
+
+/**
+ * Marks an event done, only while this relay still holds it: if the lease ran out and
+ * another relay took the row, that relay acknowledges it instead. Returns the
+ * creation-to-processing lag in seconds, or null when the row was no longer ours.
+ */
+export async function ackEvent(db: Db, workerId: string, id: number): Promise<number | null> {
+  const { rows } = await asWorker(db, (tx) =>
+    tx.query<{ lag: number }>(
+      `UPDATE outbox SET processed_at = now(), lease_until = NULL, last_error = NULL
+        WHERE id = $1 AND claimed_by = $2 AND ${PENDING}
+       RETURNING extract(epoch FROM processed_at - created_at)::float8 AS lag`,
+      [id, workerId],
+    ),
+  );
+  return rows[0]?.lag ?? null;
+}
+
+export type FailOutcome = 'retry' | 'dead_letter' | 'lost';
+
+/**
+ * Records a failed attempt: the next try waits `delaySeconds`; the attempt that brings
+ * retry_count to max_retries dead-letters the row instead. `lost` = no longer ours.
+ */
+export async function failEvent(
+  db: Db,
+  workerId: string,
+  id: number,
+  error: string,
+  delaySeconds: number,
+): Promise<FailOutcome> {
+  const { rows } = await asWorker(db, (tx) =>
+    tx.query<{ dead: boolean }>(
+      `UPDATE outbox
+          SET retry_count = retry_count + 1,
+              next_retry_at = now() + make_interval(secs => $3),
+              last_error = $4,
+              lease_until = NULL,
+              dead_lettered_at = CASE WHEN retry_count + 1 >= max_retries THEN now() END
+        WHERE id = $1 AND claimed_by = $2 AND ${PENDING}
+       RETURNING dead_lettered_at IS NOT NULL AS dead`,
+      [id, workerId, delaySeconds, error.slice(0, 4000)],
+    ),
+  );
+  const row = rows[0];
+  if (!row) return 'lost';
+  return row.dead ? 'dead_letter' : 'retry';
+}

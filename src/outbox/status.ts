@@ -1,0 +1,101 @@
+import { asWorker } from '../canonical/session.ts';
+import { ValidationError } from '../errors.ts';
+import { outboxCounts } from '../observability/outbox-stats.ts';
+import type { Db } from '../sql/db.ts';
+import { PENDING } from './claim.ts';
+
+export interface EventTypeStatus {
+  pending: number;
+  failed: number;
+  deadLettered: number;
+}
+
+export interface OutboxStatus {
+  pending: number;
+  /** Pending events that have failed at least once (retry_count > 0). */
+  failed: number;
+  deadLettered: number;
+  oldestPendingAgeSeconds: number;
+  byEventType: Record<string, EventTypeStatus>;
+}
+
+/** The seed's "outbox backlog" runbook query, as numbers. Served by the partial indexes. */
+export async function outboxStatus(db: Db): Promise<OutboxStatus> {
+  return asWorker(db, async (tx) => {
+    const counts = await outboxCounts(tx);
+    const { rows } = await tx.query<{
+      event_type: string;
+      pending: number;
+      failed: number;
+      dead: number;
+    }>(
+      `SELECT event_type,
+              count(*) FILTER (WHERE dead_lettered_at IS NULL)::int AS pending,
+              count(*) FILTER (WHERE dead_lettered_at IS NULL AND retry_count > 0)::int AS failed,
+              count(*) FILTER (WHERE dead_lettered_at IS NOT NULL)::int AS dead
+         FROM outbox
+        WHERE processed_at IS NULL
+        GROUP BY event_type
+        ORDER BY event_type`,
+    );
+    const byEventType: Record<string, EventTypeStatus> = {};
+    for (const r of rows)
+      byEventType[r.event_type] = { pending: r.pending, failed: r.failed, deadLettered: r.dead };
+    return { ...counts, byEventType };
+  });
+}
+
+export interface RedriveSelection {
+  /** Every dead-lettered event. */
+  deadLettered?: boolean;
+  /** Every pending event that has failed at least once (waiting for its next retry). */
+  failed?: boolean;
+  /** These events, if dead-lettered or failed (processed events are never touched). */
+  ids?: number[];
+}
+
+/**
+ * The seed's "reset failed events" runbook: selected events become due now with a fresh
+ * retry budget. last_error is kept (it says why the event stopped) until the next attempt
+ * succeeds or fails. Returns how many events were reset.
+ */
+export async function redrive(db: Db, sel: RedriveSelection): Promise<number> {
+  const ids = sel.ids ?? [];
+  if (!sel.deadLettered && !sel.failed && ids.length === 0) {
+    throw new ValidationError('redrive needs a selection: deadLettered, failed, or ids');
+  }
+  if (!ids.every((id) => Number.isSafeInteger(id) && id > 0)) {
+    throw new ValidationError('redrive ids must be positive integers');
+  }
+  const { rowCount } = await asWorker(db, (tx) =>
+    tx.query(
+      `UPDATE outbox
+          SET retry_count = 0, next_retry_at = now(), dead_lettered_at = NULL,
+              claimed_by = NULL, lease_until = NULL
+        WHERE processed_at IS NULL AND (dead_lettered_at IS NOT NULL OR retry_count > 0)
+          AND (   ($1 AND dead_lettered_at IS NOT NULL)
+               OR ($2 AND dead_lettered_at IS NULL AND retry_count > 0)
+               OR id = ANY($3::bigint[]))`,
+      [sel.deadLettered === true, sel.failed === true, ids],
+    ),
+  );
+  return rowCount;
+}
+
+/**
+ * Replay: marks processed events pending again so the relay applies them once more
+ * (handlers are idempotent and version-guarded, so projections end the same). `since`
+ * limits it to events created at or after that time. Returns how many were reset.
+ */
+export async function replayOutbox(db: Db, opts: { since?: Date } = {}): Promise<number> {
+  const { rowCount } = await asWorker(db, (tx) =>
+    tx.query(
+      `UPDATE outbox
+          SET processed_at = NULL, retry_count = 0, next_retry_at = now(), dead_lettered_at = NULL,
+              claimed_by = NULL, lease_until = NULL, last_error = NULL
+        WHERE NOT (${PENDING}) AND ($1::timestamptz IS NULL OR created_at >= $1)`,
+      [opts.since ?? null],
+    ),
+  );
+  return rowCount;
+}

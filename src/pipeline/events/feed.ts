@@ -1,0 +1,89 @@
+import type { FeedItemDoc } from '../../readmodel/documents.ts';
+import { CONTAINERS, feedItemId } from '../../readmodel/documents.ts';
+import { upsertIfNewer } from '../../readmodel/guarded-write.ts';
+import type { PipelineContext } from '../context.ts';
+import { recentPublishedPosts, relationshipState } from './canonical-reads.ts';
+import { deleteItems, deleteWhere, forEachLimited } from './util.ts';
+
+/** How many of a followee's recent posts a new follow brings into the follower's feed. */
+export const BACKFILL_POSTS = 20;
+
+/**
+ * Brings one follower's feed in line with the canonical relationship to one author: if
+ * the follower follows the author (no block either way, no mute, both accounts live) the
+ * author's recent posts are backfilled; otherwise every item by the author leaves the
+ * feed. Deciding from the current canonical state rather than from the event makes every
+ * relationship event idempotent and order-insensitive: replays converge to the truth.
+ */
+export async function syncFollowFeed(
+  ctx: PipelineContext,
+  followerId: string,
+  authorId: string,
+): Promise<void> {
+  const state = await relationshipState(ctx.db, followerId, authorId);
+  const visible = state.following && !state.blocked && !state.muted && state.bothActive;
+  if (!visible) {
+    await removeAuthorFromFeed(ctx, followerId, authorId);
+    return;
+  }
+  // Authors above the fan-out threshold are merged into feeds at read time, not copied.
+  if (state.followeeFollowers > ctx.fanoutFollowerThreshold) return;
+  await backfillFeed(ctx, followerId, authorId);
+}
+
+export async function removeAuthorFromFeed(
+  ctx: PipelineContext,
+  recipientId: string,
+  authorId: string,
+): Promise<number> {
+  return deleteWhere(ctx.store.container(CONTAINERS.userFeed), recipientId, [
+    { field: 'authorId', value: authorId },
+  ]);
+}
+
+async function backfillFeed(
+  ctx: PipelineContext,
+  recipientId: string,
+  authorId: string,
+): Promise<void> {
+  const posts = await recentPublishedPosts(ctx.readDb, authorId, BACKFILL_POSTS);
+  if (posts.length === 0) return;
+  const feed = ctx.store.container(CONTAINERS.userFeed);
+  await forEachLimited(posts, 8, async (p) => {
+    const doc: FeedItemDoc = {
+      id: feedItemId(recipientId, p.id),
+      recipientId,
+      postId: p.id,
+      authorId: p.authorId,
+      text: p.text,
+      tags: p.tags,
+      createdAt: p.createdAt.toISOString(),
+      updatedAt: p.updatedAt.toISOString(),
+      sourceVersion: p.version,
+    };
+    await upsertIfNewer(feed, doc);
+  });
+  await trimFeed(ctx, recipientId);
+}
+
+/** Keeps the newest ctx.feedCap items of a recipient's feed, deleting the oldest beyond it. */
+export async function trimFeed(ctx: PipelineContext, recipientId: string): Promise<number> {
+  const feed = ctx.store.container(CONTAINERS.userFeed);
+  const orderBy = [{ field: 'createdAt', direction: 'DESC' as const }];
+  let page = await feed.query<FeedItemDoc>({
+    partitionKey: recipientId,
+    orderBy,
+    limit: ctx.feedCap,
+  });
+  const excess: string[] = [];
+  while (page.continuation) {
+    page = await feed.query<FeedItemDoc>({
+      partitionKey: recipientId,
+      orderBy,
+      limit: 500,
+      continuation: page.continuation,
+    });
+    excess.push(...page.items.map((d) => d.id));
+  }
+  return excess.length > 0 ? deleteItems(feed, recipientId, excess) : 0;
+}

@@ -1,0 +1,32 @@
+import type { EventPayloads, OutboxEvent } from '../../outbox/events.ts';
+import {
+  CONTAINERS,
+  type ReactionDoc,
+  reactionDocId,
+  SOFT_DELETE_TTL_SECONDS,
+} from '../../readmodel/documents.ts';
+import { upsertIfNewer } from '../../readmodel/guarded-write.ts';
+import type { PipelineContext } from '../context.ts';
+
+/**
+ * reaction.added / removed → the reactions container, guarded by the event's aggregate
+ * version. Removal is a soft delete so the reactions change feed (counters, notification)
+ * sees it.
+ */
+export async function applyReactionEvent(
+  ctx: PipelineContext,
+  event: OutboxEvent,
+  p: EventPayloads['reaction.added'] | EventPayloads['reaction.removed'],
+): Promise<void> {
+  const added = event.eventType === 'reaction.added';
+  const doc: ReactionDoc = {
+    id: reactionDocId(p.userId, p.type),
+    postId: p.postId,
+    userId: p.userId,
+    type: p.type,
+    createdAt: 'createdAt' in p ? p.createdAt : event.createdAt.toISOString(),
+    sourceVersion: event.aggregateVersion,
+  };
+  if (!added) Object.assign(doc, { deleted: true, ttl: SOFT_DELETE_TTL_SECONDS });
+  await upsertIfNewer(ctx.store.container(CONTAINERS.reactions), doc);
+}

@@ -1,0 +1,59 @@
+import { asWorker } from '../canonical/session.ts';
+import type { Db } from '../sql/db.ts';
+
+/**
+ * Who a post reaches, from canonical data (the replica when one is configured), as the
+ * worker role. Kept to indexed keyset scans so a large audience streams in pages.
+ */
+
+/** Followers of `authorId`, counted only up to `limit` (cheap for very popular authors). */
+export async function countFollowersUpTo(db: Db, authorId: string, limit: number): Promise<number> {
+  return asWorker(db, async (tx) => {
+    const { rows } = await tx.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM (SELECT 1 FROM follows WHERE followee_id = $1 LIMIT $2) s`,
+      [authorId, limit],
+    );
+    return rows[0]!.n;
+  });
+}
+
+export interface AudienceOptions {
+  pageSize: number;
+  /**
+   * true: only followers who should see the author's new posts (no block either way, not
+   * muted by the follower, account not deleted). false: every follower (for removals,
+   * which must reach whoever may hold an item).
+   */
+  visibleOnly: boolean;
+}
+
+/** Follower ids of `authorId` in pages of at most pageSize, ordered by id. */
+export async function* followerPages(
+  db: Db,
+  authorId: string,
+  opts: AudienceOptions,
+): AsyncGenerator<string[]> {
+  const filter = opts.visibleOnly
+    ? `AND NOT EXISTS (SELECT 1 FROM blocks b
+                        WHERE (b.blocker_id = f.follower_id AND b.blocked_id = $1)
+                           OR (b.blocker_id = $1 AND b.blocked_id = f.follower_id))
+       AND NOT EXISTS (SELECT 1 FROM mutes m WHERE m.muter_id = f.follower_id AND m.muted_id = $1)
+       AND EXISTS (SELECT 1 FROM users u WHERE u.id = f.follower_id AND u.deleted_at IS NULL)`
+    : '';
+  let after = '00000000-0000-0000-0000-000000000000';
+  for (;;) {
+    const ids = await asWorker(db, async (tx) => {
+      const { rows } = await tx.query<{ id: string }>(
+        `SELECT f.follower_id AS id FROM follows f
+          WHERE f.followee_id = $1 AND f.follower_id > $2 ${filter}
+          ORDER BY f.follower_id LIMIT $3`,
+        [authorId, after, opts.pageSize],
+      );
+      return rows.map((r) => r.id);
+    });
+    if (ids.length === 0) return;
+    yield ids;
+    if (ids.length < opts.pageSize) return;
+    after = ids[ids.length - 1]!;
+  }
+}

@@ -1,0 +1,132 @@
+import { asWorker } from '../canonical/session.ts';
+import { NotFoundError, ValidationError } from '../errors.ts';
+import type { BulkOp } from '../projections/port.ts';
+import { CONTAINERS, type FeedItemDoc, type PostDoc } from '../readmodel/documents.ts';
+import type { PipelineContext } from './context.ts';
+import { assertBulkOk, feedItemFor } from './fanout-feed.ts';
+import { FEED_ORDER } from './feed-trim.ts';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export interface RegenerateResult {
+  userId: string;
+  /** Items the feed should hold (at most feedCap). */
+  wanted: number;
+  written: number;
+  deleted: number;
+  unchanged: number;
+}
+
+interface PostRow {
+  id: string;
+  author_id: string;
+  text: string;
+  tags: string[];
+  version: number;
+  created_at: Date | string;
+  updated_at: Date | string;
+}
+
+const iso = (v: Date | string) => (v instanceof Date ? v : new Date(v)).toISOString();
+
+/**
+ * The newest published posts the user's feed should hold, from canonical: their own and
+ * those of every followee they may see (no block either way, not muted, account live),
+ * except followees above the fan-out threshold, whose posts are merged at read time.
+ */
+async function wantedPosts(ctx: PipelineContext, userId: string): Promise<PostDoc[]> {
+  return asWorker(ctx.db, async (tx) => {
+    const user = await tx.query('SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL', [
+      userId,
+    ]);
+    if (user.rows.length === 0) throw new NotFoundError(`user ${userId} not found`);
+    const { rows } = await tx.query<PostRow>(
+      `WITH authors AS (
+         SELECT $1::uuid AS id
+         UNION
+         SELECT f.followee_id FROM follows f
+           JOIN users u ON u.id = f.followee_id AND u.deleted_at IS NULL
+          WHERE f.follower_id = $1
+            AND NOT EXISTS (SELECT 1 FROM blocks b
+                             WHERE (b.blocker_id = $1 AND b.blocked_id = f.followee_id)
+                                OR (b.blocker_id = f.followee_id AND b.blocked_id = $1))
+            AND NOT EXISTS (SELECT 1 FROM mutes m WHERE m.muter_id = $1 AND m.muted_id = f.followee_id)
+            AND (SELECT count(*) FROM (SELECT 1 FROM follows x WHERE x.followee_id = f.followee_id LIMIT $3::int + 1) s) <= $3::int
+       )
+       SELECT p.id, p.author_id, p.text, p.tags, p.version, p.created_at, p.updated_at
+         FROM authors a JOIN posts p ON p.author_id = a.id
+        WHERE p.status = 'published' AND p.deleted_at IS NULL
+        ORDER BY p.created_at DESC, p.id DESC
+        LIMIT $2`,
+      [userId, ctx.feedCap, ctx.fanoutFollowerThreshold],
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      postId: r.id,
+      authorId: r.author_id,
+      text: r.text,
+      tags: r.tags ?? [],
+      status: 'published' as const,
+      createdAt: iso(r.created_at),
+      updatedAt: iso(r.updated_at),
+      sourceVersion: Number(r.version),
+    }));
+  });
+}
+
+async function currentItems(ctx: PipelineContext, userId: string): Promise<FeedItemDoc[]> {
+  const feed = ctx.store.container(CONTAINERS.userFeed);
+  const out: FeedItemDoc[] = [];
+  let continuation: string | null = null;
+  do {
+    const page: Awaited<ReturnType<typeof feed.query<FeedItemDoc>>> = await feed.query<FeedItemDoc>(
+      {
+        partitionKey: userId,
+        orderBy: FEED_ORDER,
+        limit: 500,
+        continuation,
+      },
+    );
+    out.push(...page.items);
+    continuation = page.continuation;
+  } while (continuation);
+  return out;
+}
+
+/**
+ * The feed-rebuild runbook (`regenerateUserFeed`): makes one user's userFeed exactly what
+ * canonical data says it should be, newest first up to feedCap. Writes only what differs
+ * (missing or outdated items) and deletes what should not be there (unfollowed, blocked,
+ * muted, deleted or moderated posts, items beyond the cap). Safe to run while the
+ * pipeline runs: every write is idempotent, and fan-out re-delivers anything newer.
+ * Reads the canonical primary: a replica behind it could make the rebuild drop a post
+ * that was just delivered.
+ */
+export async function regenerateUserFeed(
+  ctx: PipelineContext,
+  userId: string,
+): Promise<RegenerateResult> {
+  if (typeof userId !== 'string' || !UUID.test(userId))
+    throw new ValidationError('userId must be a UUID');
+  const feed = ctx.store.container(CONTAINERS.userFeed);
+  const wanted = await wantedPosts(ctx, userId);
+  const have = new Map((await currentItems(ctx, userId)).map((i) => [i.postId, i]));
+  const ops: BulkOp[] = [];
+  let unchanged = 0;
+  const keep = new Set<string>();
+  for (const post of wanted) {
+    keep.add(post.postId);
+    const item = have.get(post.postId);
+    if (item && Number(item.sourceVersion) >= post.sourceVersion) unchanged++;
+    else ops.push({ op: 'upsert', doc: feedItemFor(userId, post) });
+  }
+  const written = ops.length;
+  for (const item of have.values()) {
+    if (!keep.has(item.postId)) ops.push({ op: 'delete', id: item.id, partitionKey: userId });
+  }
+  for (let i = 0; i < ops.length; i += 100) {
+    const chunk = ops.slice(i, i + 100);
+    assertBulkOk(feed, chunk, await feed.bulk(chunk));
+  }
+  return { userId, wanted: wanted.length, written, deleted: ops.length - written, unchanged };
+}

@@ -1,0 +1,201 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './api/app.ts';
+import { type CanonicalDbs, connectCanonical } from './canonical/connect.ts';
+import { migrate } from './canonical/migrations.ts';
+import type { Config } from './config/config.ts';
+import type { DomainContext } from './domain/context.ts';
+import { registerCollectors } from './observability/collectors.ts';
+import {
+  canonicalCheck,
+  Health,
+  outboxBacklogCheck,
+  processorsCheck,
+  projectionsCheck,
+  replicaLagCheck,
+} from './observability/health.ts';
+import { createLogger, type Logger } from './observability/logger.ts';
+import { Metrics } from './observability/metrics.ts';
+import type { PipelineContext } from './pipeline/context.ts';
+import {
+  createPipelineWorkers,
+  type PipelineWorkerOptions,
+  type PipelineWorkers,
+} from './pipeline/workers.ts';
+import { createProjectionStore } from './projections/connect.ts';
+import type { ProjectionStore } from './projections/port.ts';
+
+export interface PlatformOptions {
+  /** Serve the HTTP API. */
+  api: boolean;
+  /** Run the outbox relay and the change-feed processors in this process. */
+  workers: boolean;
+  log?: Logger;
+  workerOptions?: PipelineWorkerOptions;
+}
+
+export interface Platform {
+  config: Config;
+  log: Logger;
+  metrics: Metrics;
+  canonical: CanonicalDbs;
+  store: ProjectionStore;
+  ctx: DomainContext;
+  health: Health;
+  workers?: PipelineWorkers;
+  app?: FastifyInstance;
+  /** Starts listening on config.host:config.port; resolves to the address. */
+  listen(): Promise<string>;
+  /** Graceful: stop taking requests, finish in-flight ones, stop workers (leases released), close stores. */
+  close(): Promise<void>;
+}
+
+/**
+ * The embedded default generates its signing secret once into DATA_DIR (mode 600) and
+ * reuses it, so tokens survive restarts. A server deployment passes JWT_SECRET (config
+ * refuses DATABASE_URL without it).
+ */
+export async function jwtSecretFor(config: Config): Promise<string> {
+  if (config.jwtSecret) return config.jwtSecret;
+  const file = path.join(config.dataDir, 'jwt-secret');
+  try {
+    const existing = (await readFile(file, 'utf8')).trim();
+    if (existing.length >= 32) return existing;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  await mkdir(config.dataDir, { recursive: true });
+  const secret = randomBytes(48).toString('base64url');
+  await writeFile(file, `${secret}\n`, { mode: 0o600 });
+  return secret;
+}
+
+/**
+ * Opens everything one process runs: canonical (migrated), the projection store
+ * (provisioned), metrics and health, the pipeline workers (started) and the HTTP app.
+ */
+export async function createPlatform(config: Config, opts: PlatformOptions): Promise<Platform> {
+  const log = opts.log ?? createLogger(config.logLevel);
+  const metrics = new Metrics({ defaultMetrics: true });
+  const closers: (() => Promise<void>)[] = [];
+  const closeAll = async () => {
+    for (const close of closers.splice(0).reverse()) {
+      try {
+        await close();
+      } catch (err) {
+        log.error({ err }, 'error while shutting down');
+      }
+    }
+  };
+  try {
+    const canonical = await connectCanonical(config);
+    closers.push(() => canonical.close());
+    const migrated = await migrate(canonical.db);
+    if (migrated.applied.length)
+      log.info({ applied: migrated.applied }, 'canonical migrations applied');
+
+    const store = await createProjectionStore(config, {
+      observer: metrics.storeObserver,
+      onSweepError: (err) => log.warn({ err }, 'TTL sweep failed'),
+    });
+    closers.push(() => store.close());
+    await store.provision();
+
+    const ctx: DomainContext = {
+      db: canonical.db,
+      store,
+      fanoutFollowerThreshold: config.pipeline.fanoutFollowerThreshold,
+      log,
+    };
+    const health = new Health({
+      canonical: canonicalCheck(canonical.db),
+      projections: projectionsCheck(store),
+      outbox: outboxBacklogCheck(canonical.db, config.readiness.maxOutboxBacklog),
+      replica: replicaLagCheck(canonical.readDb !== canonical.db ? canonical.readDb : undefined),
+    });
+
+    let workers: PipelineWorkers | undefined;
+    if (opts.workers) {
+      const pipeline: PipelineContext = {
+        db: canonical.db,
+        readDb: canonical.readDb,
+        store,
+        fanoutFollowerThreshold: config.pipeline.fanoutFollowerThreshold,
+        feedCap: config.pipeline.feedCap,
+        log: log.child({ component: 'pipeline' }),
+        metrics,
+      };
+      const w = createPipelineWorkers(pipeline, opts.workerOptions);
+      await w.start();
+      closers.push(() => w.stop());
+      workers = w;
+      const all = Object.values(w.processors);
+      health.register(
+        'processors',
+        processorsCheck(
+          () => ({
+            running: all.every((p) => p.isRunning()),
+            leasesOwned: Object.fromEntries(all.map((p) => [p.name, p.ownedLeases().length])),
+          }),
+          async () =>
+            Object.values(await w.estimate())
+              .flat()
+              .map((l) => ({ lease: l.leaseId, lag: l.lag })),
+        ),
+      );
+    }
+    registerCollectors(metrics, {
+      db: canonical.db,
+      readDb: canonical.readDb,
+      estimateLag: workers
+        ? async () => {
+            const out: { container: string; lease: string; lag: number }[] = [];
+            for (const [container, leases] of Object.entries(await workers.estimate())) {
+              for (const l of leases) out.push({ container, lease: l.leaseId, lag: l.lag });
+            }
+            return out;
+          }
+        : undefined,
+    });
+
+    let app: FastifyInstance | undefined;
+    if (opts.api) {
+      const a = await buildApp({
+        ctx,
+        jwtSecret: await jwtSecretFor(config),
+        log,
+        metrics,
+        ops: { health, metrics },
+      });
+      // Closed first on shutdown: no new requests, in-flight ones finish.
+      closers.push(() => a.close());
+      app = a;
+    }
+
+    let closing: Promise<void> | undefined;
+    return {
+      config,
+      log,
+      metrics,
+      canonical,
+      store,
+      ctx,
+      health,
+      workers,
+      app,
+      async listen() {
+        if (!app) throw new Error('this platform was created without the API');
+        return app.listen({ port: config.port, host: config.host });
+      },
+      close() {
+        closing ??= closeAll();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}

@@ -1,0 +1,13 @@
+/**
+ * The embedded store's request charge: a deterministic unit shaped like Cosmos RUs, so
+ * dashboards and cost tests read the same on both adapters (not a measurement).
+ */
+export const charge = {
+  read: 1,
+  readMany: (found: number) => Math.max(1, found),
+  write: (bytes: number) => 5 + Math.floor(bytes / 1024),
+  delete: 5,
+  patch: (ops: number) => 6 + ops * 0.5,
+  query: (rows: number) => 2 + rows,
+  changes: (rows: number) => 1 + rows,
+};

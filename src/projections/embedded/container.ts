@@ -1,0 +1,381 @@
+import { randomUUID } from 'node:crypto';
+import type { Db, Queryable } from '../../sql/db.ts';
+import { hashKey } from '../hash.ts';
+import { observed } from '../observed.ts';
+import { applyPatch } from '../patch.ts';
+import {
+  type BulkOp,
+  type BulkResult,
+  type ChangePage,
+  type Charged,
+  type ContainerDef,
+  type Doc,
+  type FeedRange,
+  type PatchOp,
+  type ProjectionContainer,
+  ProjectionError,
+  type Query,
+  type QueryPage,
+  type ReadResult,
+  type StoreObserver,
+  type WriteOptions,
+  type WriteResult,
+} from '../port.ts';
+import {
+  checkId,
+  checkPartitionKey,
+  checkPatch,
+  checkQuery,
+  effectiveTtl,
+  partitionKeyOf,
+  prepareDoc,
+} from '../validate.ts';
+import { feedRanges, readChanges } from './change-feed.ts';
+import { charge } from './charge.ts';
+import { buildQuery, encodeToken, LIVE } from './query-sql.ts';
+import { type DocRow, storeError, toStored } from './rows.ts';
+import { LSN_SEQUENCE, q, tableName } from './schema.ts';
+
+const newEtag = (): string => `"${randomUUID()}"`;
+
+/** Advisory-lock key of one partition key: every writer of it serialises on this lock. */
+const lockKey = (containerNo: number, pk: string): [number, number] => [
+  containerNo,
+  hashKey(pk) | 0,
+];
+
+const EXPIRES = (p: string) =>
+  `CASE WHEN ${p}::int IS NULL THEN NULL ELSE statement_timestamp() + make_interval(secs => ${p}::int) END`;
+const NOW_TS = 'extract(epoch FROM statement_timestamp())::bigint';
+
+export interface EmbeddedContainerOptions {
+  db: Db;
+  def: ContainerDef;
+  /** Position of the container in containers.json (namespace of its advisory locks). */
+  containerNo: number;
+  feedRanges: number;
+  observer?: StoreObserver;
+}
+
+export class EmbeddedContainer implements ProjectionContainer {
+  readonly def: ContainerDef;
+  private readonly db: Db;
+  private readonly table: string;
+  private readonly no: number;
+  private readonly ranges: number;
+  private readonly observer?: StoreObserver;
+
+  constructor(o: EmbeddedContainerOptions) {
+    this.db = o.db;
+    this.def = o.def;
+    this.table = q(tableName(o.def));
+    this.no = o.containerNo;
+    this.ranges = o.feedRanges;
+    this.observer = o.observer;
+  }
+
+  private run<T extends Charged>(operation: string, fn: () => Promise<T>): Promise<T> {
+    return observed(this.observer, this.def.name, operation, async () => {
+      try {
+        return await fn();
+      } catch (err) {
+        throw storeError(err);
+      }
+    });
+  }
+
+  partitionKeyOf(doc: Doc): string {
+    return partitionKeyOf(this.def, doc);
+  }
+
+  upsert<T extends Doc>(doc: T, opts?: WriteOptions): Promise<WriteResult<T>> {
+    return this.run(
+      'upsert',
+      async () =>
+        (await this.write<T>(doc, opts?.ifMatch ? 'replace' : 'upsert', opts?.ifMatch)).result,
+    );
+  }
+
+  create<T extends Doc>(doc: T): Promise<WriteResult<T>> {
+    return this.run('create', async () => (await this.write<T>(doc, 'create')).result);
+  }
+
+  /** One statement per write: lock the partition key, then take the txid and lsn. */
+  private async write<T extends Doc>(
+    doc: T,
+    mode: 'upsert' | 'create' | 'replace',
+    ifMatch?: string,
+  ): Promise<{ result: WriteResult<T>; inserted: boolean }> {
+    const { body, pk } = prepareDoc(this.def, doc);
+    if (ifMatch !== undefined && (typeof ifMatch !== 'string' || ifMatch === '')) {
+      throw new ProjectionError('bad_request', 'ifMatch must be a non-empty etag string');
+    }
+    const json = JSON.stringify(body);
+    const etag = newEtag();
+    const ttl = effectiveTtl(this.def, body);
+    const [k1, k2] = lockKey(this.no, pk);
+    const lock =
+      'WITH l AS MATERIALIZED (SELECT 1 AS locked FROM pg_advisory_xact_lock($1::int, $2::int))';
+    let rows: { ts: number; inserted: boolean }[];
+    if (mode === 'replace') {
+      ({ rows } = await this.db.query<{ ts: number; inserted: boolean }>(
+        `${lock}
+         UPDATE ${this.table} AS x SET body = $5::jsonb, etag = $6, ts = ${NOW_TS}, lsn = nextval('${LSN_SEQUENCE}'),
+                txid = pg_current_xact_id(), expires_at = ${EXPIRES('$7')}
+           FROM l WHERE x.pk = $3 AND x.id = $4 AND x.etag = $8 AND ${LIVE.replaceAll('expires_at', 'x.expires_at')}
+         RETURNING x.ts, false AS inserted`,
+        [k1, k2, pk, body.id, json, etag, ttl, ifMatch],
+      ));
+      if (rows.length === 0) {
+        throw new ProjectionError(
+          'precondition_failed',
+          `${this.def.name}/${body.id}: etag does not match (or the item is gone)`,
+        );
+      }
+    } else {
+      const onConflict =
+        mode === 'create'
+          ? `WHERE x.expires_at IS NOT NULL AND x.expires_at <= statement_timestamp()` // only an expired (invisible) item may be replaced
+          : '';
+      ({ rows } = await this.db.query<{ ts: number; inserted: boolean }>(
+        `${lock}
+         INSERT INTO ${this.table} AS x (pk, id, body, etag, ts, lsn, txid, feed_range, expires_at)
+         SELECT $3, $4, $5::jsonb, $6, ${NOW_TS}, nextval('${LSN_SEQUENCE}'), pg_current_xact_id(), $8::int, ${EXPIRES('$7')}
+           FROM l
+         ON CONFLICT (pk, id) DO UPDATE SET body = excluded.body, etag = excluded.etag, ts = excluded.ts,
+                lsn = excluded.lsn, txid = excluded.txid, feed_range = excluded.feed_range, expires_at = excluded.expires_at
+                ${onConflict}
+         RETURNING x.ts, (x.xmax = 0) AS inserted`,
+        [k1, k2, pk, body.id, json, etag, ttl, hashKey(pk) % this.ranges],
+      ));
+      if (rows.length === 0)
+        throw new ProjectionError('conflict', `${this.def.name}/${body.id} already exists`);
+    }
+    const row = rows[0] as { ts: number; inserted: boolean };
+    return {
+      result: {
+        resource: toStored<T>({ body, etag, ts: row.ts }),
+        requestCharge: charge.write(Buffer.byteLength(json)),
+      },
+      inserted: row.inserted,
+    };
+  }
+
+  read<T extends Doc>(id: string, partitionKey: string): Promise<ReadResult<T>> {
+    return this.run('read', async () => {
+      checkId(id);
+      checkPartitionKey(partitionKey);
+      const { rows } = await this.db.query<DocRow>(
+        `SELECT body, etag, ts FROM ${this.table} WHERE pk = $1 AND id = $2 AND ${LIVE}`,
+        [partitionKey, id],
+      );
+      const r = rows[0];
+      return { resource: r ? toStored<T>(r) : undefined, requestCharge: charge.read };
+    });
+  }
+
+  readMany<T extends Doc>(keys: { id: string; partitionKey: string }[]): Promise<QueryPage<T>> {
+    return this.run('readMany', async () => {
+      if (!Array.isArray(keys))
+        throw new ProjectionError('bad_request', 'readMany needs an array of keys');
+      for (const k of keys) {
+        checkId(k?.id);
+        checkPartitionKey(k?.partitionKey);
+      }
+      if (keys.length === 0)
+        return { items: [], continuation: null, requestCharge: charge.readMany(0) };
+      const { rows } = await this.db.query<DocRow & { pk: string; id: string }>(
+        `SELECT pk, id, body, etag, ts FROM ${this.table}
+          WHERE (pk, id) IN (SELECT * FROM unnest($1::text[], $2::text[])) AND ${LIVE}`,
+        [keys.map((k) => k.partitionKey), keys.map((k) => k.id)],
+      );
+      const found = new Map(rows.map((r) => [`${r.pk}\u0000${r.id}`, r]));
+      const items: ReturnType<typeof toStored<T>>[] = [];
+      for (const k of keys) {
+        const key = `${k.partitionKey}\u0000${k.id}`;
+        const r = found.get(key);
+        if (r) {
+          items.push(toStored<T>(r));
+          found.delete(key);
+        }
+      }
+      return { items, continuation: null, requestCharge: charge.readMany(items.length) };
+    });
+  }
+
+  delete(
+    id: string,
+    partitionKey: string,
+    opts?: WriteOptions,
+  ): Promise<Charged & { deleted: boolean }> {
+    return this.run('delete', () => this.remove(id, partitionKey, opts?.ifMatch));
+  }
+
+  private async remove(
+    id: string,
+    partitionKey: string,
+    ifMatch?: string,
+  ): Promise<Charged & { deleted: boolean }> {
+    checkId(id);
+    checkPartitionKey(partitionKey);
+    const params: unknown[] = [partitionKey, id];
+    if (ifMatch !== undefined) params.push(ifMatch);
+    const { rows } = await this.db.query<{ live: boolean }>(
+      `DELETE FROM ${this.table} WHERE pk = $1 AND id = $2 ${ifMatch !== undefined ? 'AND etag = $3' : ''}
+       RETURNING ${LIVE} AS live`,
+      params,
+    );
+    if (rows.length === 0 && ifMatch !== undefined) {
+      const exists = await this.db.query(
+        `SELECT 1 FROM ${this.table} WHERE pk = $1 AND id = $2 AND ${LIVE}`,
+        [partitionKey, id],
+      );
+      if (exists.rows.length > 0) {
+        throw new ProjectionError(
+          'precondition_failed',
+          `${this.def.name}/${id}: etag does not match`,
+        );
+      }
+    }
+    return { deleted: rows[0]?.live === true, requestCharge: charge.delete };
+  }
+
+  patch<T extends Doc>(
+    id: string,
+    partitionKey: string,
+    ops: PatchOp[],
+    opts?: WriteOptions,
+  ): Promise<WriteResult<T>> {
+    return this.run('patch', async () => {
+      checkId(id);
+      checkPartitionKey(partitionKey);
+      checkPatch(this.def, ops);
+      const [k1, k2] = lockKey(this.no, partitionKey);
+      // One transaction: lock the partition key (before any txid exists), read, apply, write.
+      return this.db.transaction(async (tx: Queryable) => {
+        await tx.query('SELECT pg_advisory_xact_lock($1::int, $2::int)', [k1, k2]);
+        const { rows } = await tx.query<DocRow>(
+          `SELECT body, etag, ts FROM ${this.table} WHERE pk = $1 AND id = $2 AND ${LIVE} FOR UPDATE`,
+          [partitionKey, id],
+        );
+        const cur = rows[0];
+        if (!cur) throw new ProjectionError('not_found', `${this.def.name}/${id} does not exist`);
+        if (opts?.ifMatch !== undefined && cur.etag !== opts.ifMatch) {
+          throw new ProjectionError(
+            'precondition_failed',
+            `${this.def.name}/${id}: etag does not match`,
+          );
+        }
+        const next = applyPatch(cur.body, ops);
+        const { body } = prepareDoc(this.def, next);
+        const etag = newEtag();
+        const ttl = effectiveTtl(this.def, body);
+        const json = JSON.stringify(body);
+        const upd = await tx.query<{ ts: number }>(
+          `UPDATE ${this.table} SET body = $3::jsonb, etag = $4, ts = ${NOW_TS}, lsn = nextval('${LSN_SEQUENCE}'),
+                  txid = pg_current_xact_id(), expires_at = ${EXPIRES('$5')}
+            WHERE pk = $1 AND id = $2 RETURNING ts`,
+          [partitionKey, id, json, etag, ttl],
+        );
+        const ts = (upd.rows[0] as { ts: number }).ts;
+        return {
+          resource: toStored<T>({ body, etag, ts }),
+          requestCharge: charge.patch(ops.length),
+        };
+      });
+    });
+  }
+
+  query<T extends Doc>(query: Query): Promise<QueryPage<T>> {
+    return this.run('query', async () => {
+      checkQuery(query);
+      const built = buildQuery(this.def, query);
+      const { rows } = await this.db.query<DocRow & Record<string, string | null>>(
+        built.sql,
+        built.params,
+      );
+      const page = rows.slice(0, query.limit);
+      const last = page[page.length - 1];
+      const continuation =
+        rows.length > query.limit && last
+          ? encodeToken(
+              built.shape,
+              Array.from(
+                { length: built.keys },
+                (_, i) => (last[`k${i}`] as string | null) ?? null,
+              ),
+            )
+          : null;
+      return {
+        items: page.map((r) => toStored<T>(r)),
+        continuation,
+        requestCharge: charge.query(page.length),
+      };
+    });
+  }
+
+  bulk(ops: BulkOp[]): Promise<BulkResult> {
+    return this.run('bulk', async () => {
+      if (!Array.isArray(ops))
+        throw new ProjectionError('bad_request', 'bulk needs an array of operations');
+      // Validate everything first: bad input writes nothing.
+      for (const op of ops) {
+        if (op?.op === 'upsert') prepareDoc(this.def, op.doc);
+        else if (op?.op === 'delete') {
+          checkId(op.id);
+          checkPartitionKey(op.partitionKey);
+        } else
+          throw new ProjectionError(
+            'bad_request',
+            `unknown bulk operation ${JSON.stringify((op as { op?: unknown })?.op)}`,
+          );
+      }
+      const statuses = new Array<number>(ops.length).fill(0);
+      let total = 0;
+      let failure: unknown;
+      // Partition keys run in parallel; the ops of one partition key run in the given order.
+      const groups = new Map<string, number[]>();
+      ops.forEach((op, i) => {
+        const pk = op.op === 'upsert' ? partitionKeyOf(this.def, op.doc) : op.partitionKey;
+        const g = groups.get(pk);
+        if (g) g.push(i);
+        else groups.set(pk, [i]);
+      });
+      const queue = [...groups.values()];
+      const worker = async () => {
+        for (let group = queue.shift(); group && failure === undefined; group = queue.shift()) {
+          for (const i of group) {
+            if (failure !== undefined) break;
+            const op = ops[i] as BulkOp;
+            try {
+              if (op.op === 'upsert') {
+                const w = await this.write(op.doc, 'upsert');
+                statuses[i] = w.inserted ? 201 : 200;
+                total += w.result.requestCharge;
+              } else {
+                const d = await this.remove(op.id, op.partitionKey);
+                statuses[i] = d.deleted ? 204 : 404;
+                total += d.requestCharge;
+              }
+            } catch (err) {
+              failure = err;
+            }
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(8, queue.length) }, worker));
+      if (failure !== undefined) throw failure;
+      return { statuses, requestCharge: total };
+    });
+  }
+
+  async feedRanges(): Promise<FeedRange[]> {
+    return feedRanges(this.ranges);
+  }
+
+  readChanges(range: FeedRange, continuation: string | null, maxItems = 100): Promise<ChangePage> {
+    return this.run('readChanges', () =>
+      readChanges(this.db, this.def, this.ranges, range, continuation, maxItems),
+    );
+  }
+}

@@ -1,0 +1,129 @@
+import { createHash } from 'node:crypto';
+import type { Db, Queryable } from '../../sql/db.ts';
+import type { ContainerDef } from '../port.ts';
+import { splitPath } from '../validate.ts';
+
+/**
+ * DDL for the embedded store, generated from containers.json: one table per container,
+ * and one B-tree expression index per composite index. Strings compare byte-wise
+ * (COLLATE "C"), like Cosmos, and the same expressions are used by the query builder
+ * so the planner can match them.
+ */
+
+export const LSN_SEQUENCE = 'proj_lsn';
+
+export function tableName(def: ContainerDef): string {
+  return `proj_${def.name.toLowerCase()}`;
+}
+
+export const q = (ident: string): string => `"${ident.replaceAll('"', '""')}"`;
+
+/** SQL literal for a text value (only used for names from containers.json / field names). */
+export const lit = (s: string): string => `'${s.replaceAll("'", "''")}'`;
+
+/** The SQL expression for a document property given as path segments. */
+export function fieldExpr(def: ContainerDef, segs: string[]): string {
+  const pkSegs = splitPath(def.partitionKey);
+  if (segs.length === pkSegs.length && segs.every((s, i) => s === pkSegs[i])) return 'pk';
+  if (segs.length === 1 && segs[0] === 'id') return 'id';
+  if (segs.length === 1) return `((body ->> ${lit(segs[0] as string)}) COLLATE "C")`;
+  return `((body #>> ${lit(`{${segs.map((s) => `"${s.replaceAll('"', '\\"')}"`).join(',')}}`)}) COLLATE "C")`;
+}
+
+export interface IndexSpec {
+  name: string;
+  sql: string;
+}
+
+/** Composite indexes → expression indexes, each ending with id so keyset pages are index-ordered. */
+export function compositeIndexes(def: ContainerDef): IndexSpec[] {
+  const table = tableName(def);
+  return (def.indexingPolicy.compositeIndexes ?? []).map((paths) => {
+    const cols = paths.map(
+      (p) => `${fieldExpr(def, splitPath(p.path))} ${p.order === 'descending' ? 'DESC' : 'ASC'}`,
+    );
+    const lastDir = paths[paths.length - 1]?.order === 'descending' ? 'DESC' : 'ASC';
+    const hasPk = cols.some((c) => c.startsWith('pk '));
+    // Partition-scoped queries always filter pk: lead with it unless the definition already has it.
+    const all = [...(hasPk ? [] : ['pk ASC']), ...cols, `id ${lastDir}`];
+    const hash = createHash('sha1').update(all.join(',')).digest('hex').slice(0, 10);
+    const name = `${table}_ci_${hash}`;
+    return {
+      name,
+      sql: `CREATE INDEX IF NOT EXISTS ${q(name)} ON ${q(table)} (${all.join(', ')})`,
+    };
+  });
+}
+
+function tableDdl(def: ContainerDef): string {
+  const t = tableName(def);
+  return `
+    CREATE TABLE IF NOT EXISTS ${q(t)} (
+      pk text COLLATE "C" NOT NULL,
+      id text COLLATE "C" NOT NULL,
+      body jsonb NOT NULL,
+      etag text NOT NULL,
+      ts bigint NOT NULL,
+      lsn bigint NOT NULL,
+      txid xid8 NOT NULL,
+      feed_range int NOT NULL,
+      expires_at timestamptz,
+      PRIMARY KEY (pk, id)
+    );
+    CREATE INDEX IF NOT EXISTS ${q(`${t}_feed`)} ON ${q(t)} (feed_range, txid, lsn);
+    CREATE INDEX IF NOT EXISTS ${q(`${t}_expiry`)} ON ${q(t)} (expires_at) WHERE expires_at IS NOT NULL;`;
+}
+
+// Serialises concurrent provisioning from several processes (CREATE ... IF NOT EXISTS races).
+const PROVISION_LOCK = 0x5072_6f6a;
+
+/** Creates the sequence, tables and every declared index that is missing. Idempotent. */
+export async function provisionTables(
+  db: Db,
+  defs: ContainerDef[],
+  opts: { indexes?: boolean } = {},
+): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.query(`SELECT pg_advisory_xact_lock(${PROVISION_LOCK})`);
+    await tx.exec(`CREATE SEQUENCE IF NOT EXISTS ${LSN_SEQUENCE}`);
+    for (const def of defs) {
+      await tx.exec(tableDdl(def));
+      if (opts.indexes !== false) for (const ix of compositeIndexes(def)) await tx.exec(ix.sql);
+    }
+  });
+}
+
+export interface IndexChanges {
+  created: string[];
+  dropped: string[];
+}
+
+/** Makes each table's composite indexes exactly the declared ones (drops stale, creates missing). */
+export async function updateIndexes(db: Db, defs: ContainerDef[]): Promise<IndexChanges> {
+  const out: IndexChanges = { created: [], dropped: [] };
+  await db.transaction(async (tx: Queryable) => {
+    await tx.query(`SELECT pg_advisory_xact_lock(${PROVISION_LOCK})`);
+    for (const def of defs) {
+      const t = tableName(def);
+      const wanted = compositeIndexes(def);
+      const { rows } = await tx.query<{ indexname: string }>(
+        `SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = $1 AND indexname LIKE $2`,
+        [t, `${t}\\_ci\\_%`],
+      );
+      const have = new Set(rows.map((r) => r.indexname));
+      for (const name of have) {
+        if (!wanted.some((w) => w.name === name)) {
+          await tx.exec(`DROP INDEX IF EXISTS ${q(name)}`);
+          out.dropped.push(name);
+        }
+      }
+      for (const w of wanted) {
+        if (!have.has(w.name)) {
+          await tx.exec(w.sql);
+          out.created.push(w.name);
+        }
+      }
+    }
+  });
+  return out;
+}

@@ -1,0 +1,106 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config/config.ts';
+
+const SECRET = 's'.repeat(32);
+
+/** The error loadConfig throws for env, or fails the test when it does not throw. */
+function configError(env: NodeJS.ProcessEnv): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error(`expected a ConfigError for ${JSON.stringify(env)}`);
+}
+
+describe('configuration', () => {
+  it('defaults to the embedded stores with no environment', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      port: 3000,
+      host: '0.0.0.0',
+      logLevel: 'info',
+      canonical: { url: undefined, readUrl: undefined, poolMax: 10 },
+      projections: { kind: 'embedded', url: undefined, feedRanges: 4 },
+      jwtSecret: undefined,
+    });
+    expect(path.isAbsolute(c.dataDir)).toBe(true);
+    expect(c.dataDir).toBe(path.resolve('./data'));
+  });
+
+  it('reads a server deployment', () => {
+    const c = loadConfig({
+      PORT: '8080',
+      DATABASE_URL: 'postgres://app@db:5432/asora',
+      DATABASE_READ_URL: 'postgresql://app@replica:5432/asora',
+      JWT_SECRET: SECRET,
+      DATABASE_POOL_MAX: '25',
+      COSMOS_ENDPOINT: 'https://acct.documents.azure.com:443/',
+      COSMOS_KEY: 'k',
+    });
+    expect(c.port).toBe(8080);
+    expect(c.canonical).toEqual({
+      url: 'postgres://app@db:5432/asora',
+      readUrl: 'postgresql://app@replica:5432/asora',
+      poolMax: 25,
+    });
+    expect(c.projections).toEqual({
+      kind: 'cosmos',
+      endpoint: 'https://acct.documents.azure.com:443/',
+      key: 'k',
+      database: 'asora',
+    });
+  });
+
+  it('treats empty variables as unset', () => {
+    expect(loadConfig({ PORT: '', DATABASE_URL: '' }).port).toBe(3000);
+  });
+
+  it.each([
+    ['PORT', { PORT: 'abc' }],
+    ['PORT', { PORT: '70000' }],
+    ['PORT', { PORT: '-1' }],
+    ['PORT', { PORT: '80.5' }],
+    ['DATABASE_URL', { DATABASE_URL: 'mysql://db/asora', JWT_SECRET: SECRET }],
+    ['DATABASE_URL', { DATABASE_URL: 'not a url', JWT_SECRET: SECRET }],
+    ['DATABASE_READ_URL', { DATABASE_READ_URL: 'http://replica' }],
+    ['JWT_SECRET', { DATABASE_URL: 'postgres://db/asora' }],
+    ['JWT_SECRET', { JWT_SECRET: 'too-short' }],
+    ['COSMOS_KEY', { COSMOS_ENDPOINT: 'https://acct.documents.azure.com' }],
+    ['COSMOS_ENDPOINT', { COSMOS_ENDPOINT: 'not-a-url', COSMOS_KEY: 'k' }],
+    ['LOG_LEVEL', { LOG_LEVEL: 'loud' }],
+    ['DATABASE_POOL_MAX', { DATABASE_POOL_MAX: '0' }],
+  ] as [string, NodeJS.ProcessEnv][])('names %s when it is invalid (%j)', (variable, env) => {
+    const err = configError(env);
+    expect(err.message).toMatch(new RegExp(`^invalid configuration:\\n  ${variable}: `, 'm'));
+  });
+
+  it('names every bad variable at once', () => {
+    const err = configError({ PORT: 'x', LOG_LEVEL: 'loud', DATABASE_URL: 'mysql://db' });
+    expect(err.message).toContain('PORT:');
+    expect(err.message).toContain('LOG_LEVEL:');
+    expect(err.message).toContain('DATABASE_URL:');
+  });
+
+  it('a bad variable stops the CLI at start with the variable named and exit 1', async () => {
+    const bin = fileURLToPath(new URL('../../bin/asora.mjs', import.meta.url));
+    const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        [bin, 'migrate'],
+        {
+          env: { PATH: process.env.PATH, DATABASE_URL: 'postgres://127.0.0.1:1/x' },
+          timeout: 60_000,
+        },
+        (err, _stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stderr }),
+      );
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('error: invalid configuration:');
+    expect(r.stderr).toContain('JWT_SECRET: required when DATABASE_URL is set');
+  }, 60_000);
+});

@@ -1,0 +1,125 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Command } from 'commander';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ValidationError } from '../../src/errors.ts';
+import { registerFeed } from '../../src/ops/feed.ts';
+import { registerOutbox } from '../../src/ops/outbox.ts';
+import type { Output } from '../../src/ops/output.ts';
+import { registerReconcile } from '../../src/ops/reconcile.ts';
+import { canonicalDb, engineName, type ScratchDb, scratchDb } from '../support/databases.ts';
+
+const BIN = path.resolve('bin/asora.mjs');
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function asora(args: string[], env: Record<string, string>): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'error', ...env }, timeout: 170_000 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+describe(`runbook CLI exit codes and messages (${engineName})`, () => {
+  let env: Record<string, string>;
+  let dataDir: string;
+  let canon: ScratchDb | undefined;
+  let projDb: ScratchDb | undefined;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), 'asora-cli-'));
+    env = { DATA_DIR: dataDir };
+    if (process.env.TEST_DATABASE_URL) {
+      // A real server: canonical and projections in scratch databases of their own.
+      canon = await canonicalDb();
+      projDb = await scratchDb();
+      env = {
+        ...env,
+        DATABASE_URL: canon.url!,
+        PROJECTIONS_DATABASE_URL: projDb.url!,
+        JWT_SECRET: 'x'.repeat(40),
+      };
+    }
+  }, 120_000);
+  afterAll(async () => {
+    await canon?.close();
+    await projDb?.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('bad input fails before any store is opened, with a clear message and exit 1', async () => {
+    const cases: [string[], RegExp][] = [
+      [['feed', 'rebuild', 'not-a-uuid'], /error: userId must be a UUID, got 'not-a-uuid'/],
+      [['outbox', 'redrive', '--id', '12x'], /error: --id must be a positive integer, got '12x'/],
+      [['reconcile', '--only', 'posts,bogus'], /error: unknown projection 'bogus'/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await asora(args, env);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr).toMatch(message);
+    }
+  }, 240_000);
+
+  it('the same checks in-process, for every option', async () => {
+    const cases: [string[], RegExp][] = [
+      [['feed', 'rebuild'], /pass a userId or --all/],
+      [['feed', 'rebuild', randomUUID(), '--all'], /pass either a userId or --all, not both/],
+      [
+        ['feed', 'rebuild', '--all', '--concurrency', '0'],
+        /--concurrency must be an integer from 1 to 64/,
+      ],
+      [['outbox', 'redrive'], /nothing selected/],
+      [['outbox', 'redrive', '--id', '0'], /--id must be a positive integer, got '0'/],
+      [['reconcile', '--sample', '0'], /--sample must be a positive integer/],
+    ];
+    for (const [args, message] of cases) {
+      const program = new Command('asora').exitOverride();
+      const out: Output = { log: () => {}, error: () => {}, interactive: false };
+      registerOutbox(program, out);
+      registerFeed(program, out);
+      registerReconcile(program, out);
+      const err = await program.parseAsync(['node', 'asora', ...args]).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err, args.join(' ')).toBeInstanceOf(ValidationError);
+      expect((err as Error).message).toMatch(message);
+    }
+  });
+
+  it('--help describes each runbook', async () => {
+    const r = await asora(['reconcile', '--help'], env);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/--repair/);
+    expect(r.stdout).toMatch(/Exit status/);
+  }, 120_000);
+
+  it('an unknown user id is a not-found error (exit 1), and status / reconcile work on empty stores', async () => {
+    const unknown = randomUUID();
+    const r = await asora(['feed', 'rebuild', unknown], env);
+    expect(r.stderr).toContain(`error: user ${unknown} not found`);
+    expect(r.code).toBe(1);
+
+    const status = await asora(['outbox', 'status', '--json'], env);
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ pending: 0, failed: 0, deadLettered: 0 });
+
+    const rec = await asora(['reconcile'], env);
+    expect(rec.code).toBe(0);
+    expect(rec.stdout).toMatch(/no drift/);
+  }, 180_000);
+});

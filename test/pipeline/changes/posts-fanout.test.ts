@@ -1,0 +1,260 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPostFanoutHandler } from '../../../src/pipeline/changes/posts-fanout.ts';
+import type { PipelineContext } from '../../../src/pipeline/context.ts';
+import { shouldCheckCap } from '../../../src/pipeline/feed-trim.ts';
+import type { Stored } from '../../../src/projections/port.ts';
+import {
+  type FeedItemDoc,
+  feedItemId,
+  type PostDoc,
+  SOFT_DELETE_TTL_SECONDS,
+} from '../../../src/readmodel/documents.ts';
+import { canonicalDb, engineName, type ScratchDb } from '../../support/databases.ts';
+import { embeddedStore, type TestStore } from '../../support/projections.ts';
+import { block, bulkFollowers, createUser, follow, mute } from './canonical-fixtures.ts';
+import { feedOf, pipelineContext, resetStores } from './pipeline-context.ts';
+
+describe(`posts_v2 → userFeed fan-out (${engineName})`, () => {
+  let canon: ScratchDb;
+  let proj: TestStore;
+  let ctx: PipelineContext;
+  let n = 0;
+
+  beforeAll(async () => {
+    canon = await canonicalDb();
+    proj = await embeddedStore();
+  }, 120_000);
+  afterAll(async () => {
+    await proj?.close();
+    await canon?.close();
+  });
+
+  async function fresh(over: Partial<PipelineContext> = {}) {
+    await resetStores(canon, proj);
+    ctx = pipelineContext(canon.db, proj.store, over);
+  }
+
+  /** Writes a posts_v2 document as the relay would and returns it as the change feed delivers it. */
+  async function postDoc(authorId: string, over: Partial<PostDoc> = {}): Promise<Stored<PostDoc>> {
+    n++;
+    const id = over.postId ?? `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+    const doc: PostDoc = {
+      id,
+      postId: id,
+      authorId,
+      text: `post ${n}`,
+      tags: [],
+      status: 'published',
+      createdAt: new Date(Date.UTC(2026, 0, 1, 0, 0, n)).toISOString(),
+      updatedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, n)).toISOString(),
+      sourceVersion: 1,
+      ...over,
+    };
+    return (await proj.store.container('posts_v2').upsert(doc)).resource;
+  }
+
+  const item = async (recipientId: string, postId: string) =>
+    (
+      await proj.store
+        .container('userFeed')
+        .read<FeedItemDoc>(feedItemId(recipientId, postId), recipientId)
+    ).resource;
+
+  it('delivers to the author and visible followers only, in small batches, idempotently', async () => {
+    await fresh();
+    const db = canon.db;
+    const author = await createUser(db, 'author');
+    const fans = await Promise.all(['f1', 'f2', 'f3', 'f4', 'f5'].map((x) => createUser(db, x)));
+    const [blocker, muter, blocked] = await Promise.all(
+      ['blocker', 'muter', 'blocked'].map((x) => createUser(db, x)),
+    );
+    for (const f of [...fans, blocker!, muter!, blocked!]) await follow(db, f, author);
+    await block(db, blocker!, author);
+    await mute(db, muter!, author);
+    await block(db, author, blocked!);
+    const handle = createPostFanoutHandler(ctx, { batchSize: 2 });
+    const post = await postDoc(author);
+    const [first] = await handle([post]);
+    expect(first).toMatchObject({ action: 'delivered', written: 6 });
+    for (const who of [author, ...fans])
+      expect(await item(who, post.postId)).toMatchObject({ sourceVersion: 1, text: post.text });
+    for (const who of [blocker!, muter!, blocked!])
+      expect(await item(who, post.postId)).toBeUndefined();
+    // Redelivery writes nothing new.
+    const [again] = await handle([post]);
+    expect(again).toMatchObject({ action: 'delivered', written: 0 });
+  });
+
+  it('an older version never overwrites a newer one, and a late old delivery is repaired', async () => {
+    await fresh();
+    const db = canon.db;
+    const author = await createUser(db, 'author');
+    const fan = await createUser(db, 'fan');
+    await follow(db, fan, author);
+    const handle = createPostFanoutHandler(ctx);
+    const v1 = await postDoc(author, { text: 'v1' });
+    const v2 = await postDoc(author, { postId: v1.postId, text: 'v2', sourceVersion: 2 });
+    await handle([v2]);
+    await handle([v1]); // a redelivered stale batch
+    expect(await item(fan, v1.postId)).toMatchObject({ text: 'v2', sourceVersion: 2 });
+
+    // The stale version arrives first (v2 not yet handled): it re-reads posts_v2 and applies v2.
+    const w1 = await postDoc(author, { text: 'w1' });
+    await postDoc(author, { postId: w1.postId, text: 'w2', sourceVersion: 2 });
+    await handle([w1]);
+    expect(await item(fan, w1.postId)).toMatchObject({ text: 'w2', sourceVersion: 2 });
+  });
+
+  it('deleted, removed and hidden posts leave every feed, including followers who blocked meanwhile', async () => {
+    await fresh();
+    const db = canon.db;
+    const author = await createUser(db, 'author');
+    const fans = await Promise.all(['a', 'b', 'c'].map((x) => createUser(db, x)));
+    for (const f of fans) await follow(db, f, author);
+    const handle = createPostFanoutHandler(ctx, { batchSize: 2 });
+    const keep = await postDoc(author);
+    const gone = await postDoc(author);
+    const modded = await postDoc(author);
+    await handle([keep, gone, modded]);
+    await block(db, fans[0]!, author); // blocked after delivery: removal must still reach them
+    const deleted = await postDoc(author, {
+      postId: gone.postId,
+      status: 'deleted',
+      deleted: true,
+      ttl: SOFT_DELETE_TTL_SECONDS,
+      sourceVersion: 2,
+    });
+    const removed = await postDoc(author, {
+      postId: modded.postId,
+      status: 'removed',
+      sourceVersion: 2,
+    });
+    const outcomes = await handle([deleted, removed]);
+    expect(outcomes.map((o) => o.action)).toEqual(['retracted', 'retracted']);
+    expect(outcomes.map((o) => o.removed)).toEqual([4, 4]);
+    for (const who of [author, ...fans]) {
+      const feed = await feedOf(proj.store, who);
+      expect(feed).toContain(keep.postId);
+      expect(feed).not.toContain(gone.postId);
+      expect(feed).not.toContain(modded.postId);
+    }
+    // Restored by a moderator (published again, newer version): back in the feeds that may see it.
+    const restored = await postDoc(author, {
+      postId: modded.postId,
+      status: 'published',
+      sourceVersion: 3,
+    });
+    await handle([restored]);
+    expect(await item(fans[1]!, modded.postId)).toMatchObject({ sourceVersion: 3 });
+    expect(await item(fans[0]!, modded.postId)).toBeUndefined(); // fans[0] now blocks the author
+  });
+
+  it('caps each feed at feedCap, dropping the oldest items', async () => {
+    await fresh({ feedCap: 5 });
+    const db = canon.db;
+    const author = await createUser(db, 'author');
+    const fan = await createUser(db, 'fan');
+    await follow(db, fan, author);
+    const handle = createPostFanoutHandler(ctx, { capCheckEvery: 1 });
+    const posts: Stored<PostDoc>[] = [];
+    for (let i = 0; i < 8; i++) posts.push(await postDoc(author));
+    const outcomes = await handle(posts);
+    expect(outcomes.reduce((s, o) => s + o.removed, 0)).toBe(6); // 3 trimmed from each of 2 feeds
+    const newestFirst = posts
+      .map((p) => p.postId)
+      .reverse()
+      .slice(0, 5);
+    expect(await feedOf(proj.store, fan)).toEqual(newestFirst);
+    expect(await feedOf(proj.store, author)).toEqual(newestFirst);
+  });
+
+  it('the sampled cap check is deterministic and about 1 in capCheckEvery', () => {
+    expect(shouldCheckCap('r', 'p', 1)).toBe(true);
+    const hits = Array.from({ length: 4000 }, (_, i) => shouldCheckCap(`r${i}`, 'p', 32)).filter(
+      Boolean,
+    ).length;
+    expect(hits).toBeGreaterThan(4000 / 32 / 2);
+    expect(hits).toBeLessThan((4000 / 32) * 2);
+    expect(shouldCheckCap('r7', 'p9', 32)).toBe(shouldCheckCap('r7', 'p9', 32));
+  });
+
+  it('authors above the follower threshold are not fanned out (merged at read time)', async () => {
+    await fresh({ fanoutFollowerThreshold: 3 });
+    const db = canon.db;
+    const popular = await createUser(db, 'popular');
+    const modest = await createUser(db, 'modest');
+    const popularFans = await bulkFollowers(db, popular, 4);
+    const modestFans = await bulkFollowers(db, modest, 3);
+    const handle = createPostFanoutHandler(ctx);
+    const [p, m] = await handle([await postDoc(popular), await postDoc(modest)]);
+    expect(p).toMatchObject({ action: 'skipped-popular-author', written: 1 }); // only the author's own feed
+    expect(m).toMatchObject({ action: 'delivered', written: 4 });
+    for (const f of popularFans) expect(await feedOf(proj.store, f)).toEqual([]);
+    for (const f of modestFans) expect(await feedOf(proj.store, f)).toEqual([m!.postId]);
+    expect(await feedOf(proj.store, popular)).toEqual([p!.postId]);
+  });
+
+  it('two hosts handling different versions of one post at once converge on the newest', async () => {
+    await fresh();
+    const db = canon.db;
+    const author = await createUser(db, 'author');
+    const fans = await bulkFollowers(db, author, 12);
+    const handle = createPostFanoutHandler(ctx, { batchSize: 3, concurrency: 2 });
+    for (let round = 0; round < 3; round++) {
+      const v1 = await postDoc(author, { text: 'v1' });
+      const v2 = await postDoc(author, { postId: v1.postId, text: 'v2', sourceVersion: 2 });
+      await Promise.all([handle([v1]), handle([v2]), handle([v1])]);
+      for (const f of [author, ...fans]) {
+        expect(await item(f, v1.postId)).toMatchObject({ text: 'v2', sourceVersion: 2 });
+      }
+    }
+  });
+
+  it('a store failure mid fan-out fails the batch; the redelivery completes it', async () => {
+    await fresh();
+    const db = canon.db;
+    const author = await createUser(db, 'author');
+    const fans = await bulkFollowers(db, author, 9);
+    let bulkCalls = 0;
+    const flaky = {
+      ...proj.store,
+      container: (name: string) => {
+        const c = proj.store.container(name);
+        if (name !== 'userFeed') return c;
+        return new Proxy(c, {
+          get(target, prop, recv) {
+            const v = Reflect.get(target, prop, recv);
+            if (prop !== 'bulk' || typeof v !== 'function')
+              return typeof v === 'function' ? v.bind(target) : v;
+            return (...args: unknown[]) => {
+              if (++bulkCalls === 3)
+                return Promise.reject(new Error('userFeed unavailable (injected)'));
+              return v.apply(target, args);
+            };
+          },
+        });
+      },
+    };
+    const handle = createPostFanoutHandler(
+      { ...ctx, store: flaky },
+      { batchSize: 3, concurrency: 1 },
+    );
+    const post = await postDoc(author);
+    await expect(handle([post])).rejects.toThrow(/injected/);
+    const partial = await Promise.all(fans.map((f) => item(f, post.postId)));
+    expect(partial.filter(Boolean).length).toBeLessThan(fans.length);
+    await handle([post]); // what the processor does: the batch was not checkpointed
+    for (const f of [author, ...fans])
+      expect(await item(f, post.postId)).toMatchObject({ sourceVersion: 1 });
+  });
+
+  it('skips malformed change documents instead of failing the batch', async () => {
+    await fresh();
+    const author = await createUser(canon.db, 'author');
+    const handle = createPostFanoutHandler(ctx);
+    const good = await postDoc(author);
+    const bad = { id: 'x', _etag: 'e', _ts: 0 } as unknown as Stored<PostDoc>;
+    const out = await handle([bad, good]);
+    expect(out.map((o) => o.postId)).toEqual([good.postId]);
+  });
+});

@@ -1,0 +1,40 @@
+/**
+ * A relay process for the crash test: applies every event it claims with the real
+ * handlers, reports it on stdout, then hangs before acknowledging, until the test kills
+ * it with SIGKILL. Usage: node --import tsx relay-child.ts <canonicalUrl> <projectionsUrl>
+ */
+import { silentLogger } from '../../../src/observability/logger.ts';
+import { Metrics } from '../../../src/observability/metrics.ts';
+import { createRelay } from '../../../src/outbox/relay.ts';
+import { createEventApplier } from '../../../src/pipeline/apply-event.ts';
+import { createEmbeddedStore } from '../../../src/projections/embedded/store.ts';
+import { createPgDb } from '../../../src/sql/pg.ts';
+
+const [canonicalUrl, projectionsUrl] = process.argv.slice(2);
+if (!canonicalUrl || !projectionsUrl)
+  throw new Error('usage: relay-child <canonicalUrl> <projectionsUrl>');
+const db = createPgDb(canonicalUrl, { max: 4 });
+const store = await createEmbeddedStore(createPgDb(projectionsUrl, { max: 4 }));
+const apply = createEventApplier({
+  db,
+  readDb: db,
+  store,
+  fanoutFollowerThreshold: 10_000,
+  feedCap: 800,
+  log: silentLogger,
+  metrics: new Metrics(),
+});
+const relay = createRelay({
+  db,
+  workerId: 'child',
+  listen: false,
+  pollIntervalMs: 20,
+  concurrency: 4,
+  apply: async (event) => {
+    await apply(event);
+    process.stdout.write(`applied ${event.id}\n`);
+    await new Promise(() => {}); // never acknowledges: killed here
+  },
+});
+relay.start();
+process.stdout.write('ready\n');

@@ -1,0 +1,111 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { containerDefs } from '../../src/projections/containers.ts';
+import { compositeIndexes, tableName } from '../../src/projections/embedded/schema.ts';
+import type { ContainerDef } from '../../src/projections/port.ts';
+import { engineName, scratchDb, serverUrl } from '../support/databases.ts';
+import { cosmosStore, embeddedStore } from '../support/projections.ts';
+
+const run = promisify(execFile);
+const root = path.resolve(import.meta.dirname, '../..');
+
+describe(`provisioning on the embedded store (${engineName})`, () => {
+  // The first call in a worker may start PGlite (seconds; far more on a loaded machine).
+  it('provision is idempotent; update-indexes drops stale and creates declared indexes', {
+    timeout: 180_000,
+  }, async () => {
+    const s = await embeddedStore();
+    try {
+      await s.store.provision();
+      await s.store.provision();
+      const feed = containerDefs.find((d) => d.name === 'userFeed') as ContainerDef;
+      const t = tableName(feed);
+      // An index from an older containers.json, and a declared one missing.
+      await s.db.exec(`CREATE INDEX ${t}_ci_stale ON ${t} (pk, (body->>'old'))`);
+      const declared = compositeIndexes(feed)[0]?.name as string;
+      await s.db.exec(`DROP INDEX "${declared}"`);
+      const r = await s.store.updateIndexes();
+      expect(r.dropped).toEqual([`${t}_ci_stale`]);
+      expect(r.created).toEqual([declared]);
+      expect(await s.store.updateIndexes()).toEqual({ created: [], dropped: [] });
+      const { rows } = await s.db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_tables WHERE tablename = ANY($1)`,
+        [containerDefs.map(tableName)],
+      );
+      expect(rows[0]?.n).toBe(containerDefs.length);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('the CLI and its shell wrappers provision the embedded store and say which store they acted on', {
+    timeout: 180_000,
+  }, async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'asora-proj-'));
+    const scratch = serverUrl ? await scratchDb() : undefined;
+    const env = {
+      ...process.env,
+      DATA_DIR: dataDir,
+      PROJECTIONS_DATABASE_URL: scratch?.url ?? '',
+      COSMOS_ENDPOINT: '',
+      COSMOS_KEY: '',
+      DATABASE_URL: '',
+    };
+    try {
+      const a = await run(path.join(root, 'database/create_cosmos_containers.sh'), [], {
+        env,
+        cwd: os.tmpdir(),
+      });
+      expect(a.stdout).toMatch(
+        /embedded store on (PGlite|PostgreSQL) .*: provisioned 7 containers \(posts_v2, userFeed/,
+      );
+      if (scratch) {
+        // Twice: idempotent; then the index update finds nothing to do.
+        await run(path.join(root, 'database/create_cosmos_containers.sh'), [], { env });
+        const b = await run(path.join(root, 'database/update-cosmos-indexes.sh'), [], { env });
+        expect(b.stdout).toMatch(/indexes up to date \(created 0; dropped 0\)/);
+        const { rows } = await scratch.db.query(
+          `SELECT 1 FROM pg_tables WHERE tablename = 'proj_userfeed'`,
+        );
+        expect(rows).toHaveLength(1);
+      }
+    } finally {
+      await scratch?.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('provisioning on Cosmos (emulator unless COSMOS_ENDPOINT is set)', () => {
+  it('creates every container with its partition key, TTL and indexing policy; both steps are idempotent', async () => {
+    const c = await cosmosStore();
+    try {
+      await c.store.provision(); // second time
+      expect(await c.store.updateIndexes()).toEqual(containerDefs.map((d) => d.name));
+      expect(c.store.container('notifications').def.defaultTtl).toBe(2_592_000);
+      // Read the containers back through a client of our own.
+      const client = c.client();
+      try {
+        const db = client.database(c.database);
+        for (const def of containerDefs) {
+          const { resource } = await db.container(def.name).read();
+          expect(resource?.partitionKey?.paths).toEqual([def.partitionKey]);
+          if (c.real) {
+            expect(resource?.defaultTtl).toBe(def.defaultTtl);
+            expect(resource?.indexingPolicy?.compositeIndexes ?? []).toEqual(
+              def.indexingPolicy.compositeIndexes ?? [],
+            );
+          }
+        }
+      } finally {
+        client.dispose();
+      }
+    } finally {
+      await c.close();
+    }
+  });
+});
