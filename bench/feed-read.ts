@@ -199,13 +199,13 @@ for (const engine of ENGINES) {
 }
 
 writeSection(
-  'feed-read',
-  'a. Feed read: userFeed projection vs canonical JOIN',
+  `feed-read-${AUTHORS}`,
+  `a. Feed read: userFeed projection vs canonical JOIN (${AUTHORS.toLocaleString('en-US')} authors)`,
   `npx tsx bench/feed-read.ts --seconds ${SECONDS} --engines ${ENGINES.join(',')} --authors ${AUTHORS} --posts-per-author ${POSTS_PER_AUTHOR}`,
   [
     `${AUTHORS.toLocaleString('en-US')} authors × ${POSTS_PER_AUTHOR} posts (${(AUTHORS * POSTS_PER_AUTHOR).toLocaleString('en-US')} posts over 30 days); one reader per row following N authors chosen at random (so the newest posts overall are mostly not theirs, as in a real graph); feeds built by regenerateUserFeed (800-item cap). GET /v1/feed?limit=50 with autocannon (${CONNECTIONS} connections, ${SECONDS} s, separate process, loopback) through the whole API (JWT, canonical read context for blocks/mutes/popular followees, userFeed page, posts_v2 hydration, counters). "userFeed query" is the projection's one partition-scoped indexed query and "canonical JOIN" the alternative, each timed directly and sequentially against the same databases in the same run (up to 5 s or 1,000 calls each).`,
     '',
-    ...sections,
+    sections.join('\n\n'),
   ].join('\n'),
 );
 process.exit(0);

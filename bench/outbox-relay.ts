@@ -21,7 +21,9 @@ const arg = (name: string, def: number) => {
 const N = arg('events', 50_000);
 const LATENCY_SAMPLES = arg('samples', 300);
 const list = (name: string, def: string) =>
-  (process.argv.includes(`--${name}`) ? process.argv[process.argv.indexOf(`--${name}`) + 1]! : def).split(',').map(Number);
+  (process.argv.includes(`--${name}`) ? process.argv[process.argv.indexOf(`--${name}`) + 1]! : def)
+    .split(',')
+    .map(Number);
 const RELAYS = list('relays', '1,4');
 const GW_CONCURRENCY = list('gw', '8,24');
 const silent = new Logger(() => () => {});

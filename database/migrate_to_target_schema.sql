@@ -451,4 +451,69 @@ CREATE POLICY users_admin_select ON users FOR SELECT TO asora_admin USING (true)
 
 INSERT INTO schema_migrations (version, name, checksum) VALUES ('0002', 'users_admin_read_only', 'a0a4290d7288c652a4d865311397a4e27af3de59071809b4bd3441febbf9297f');
 
+-- ======================================== migration 0003_moderators_change_post_status_only
+
+-- Moderators and admins act on other users' posts only through status (moderation
+-- removal, restore on appeal). They inherit the application role's UPDATE grant on
+-- text and tags for their own posts, and posts_admin_all covers every row, so without
+-- this guard a moderator's session could rewrite anyone's words.
+CREATE FUNCTION posts_guard_moderator_edit() RETURNS trigger
+  LANGUAGE plpgsql
+  AS $$
+BEGIN
+  IF current_user = 'asora_admin'
+     AND OLD.author_id IS DISTINCT FROM app_current_user_id()
+     AND (NEW.text IS DISTINCT FROM OLD.text
+          OR NEW.tags IS DISTINCT FROM OLD.tags
+          OR NEW.author_id IS DISTINCT FROM OLD.author_id
+          OR NEW.created_at IS DISTINCT FROM OLD.created_at) THEN
+    RAISE EXCEPTION 'moderators may change only the status of another user''s post'
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER posts_guard_moderator_edit
+  BEFORE UPDATE ON posts
+  FOR EACH ROW EXECUTE FUNCTION posts_guard_moderator_edit();
+
+INSERT INTO schema_migrations (version, name, checksum) VALUES ('0003', 'moderators_change_post_status_only', 'bdef4667502059640394dc55cd0eebdae18837dd3d6539396aedf7e44d0c44d6');
+
+-- ======================================== migration 0004_account_deletion_and_appeal_owners
+
+-- Account deletion removes the profile row itself instead of scrubbing it.
+GRANT DELETE ON profiles TO asora_app;
+CREATE POLICY profiles_own_delete ON profiles FOR DELETE TO asora_app
+  USING (user_id = app_current_user_id());
+
+-- Only the owner of moderated content may appeal its case. The application role cannot
+-- read other reporters' cases, so a narrow definer function answers "does this case
+-- exist, and whose content is it" (a post's author, or the reported profile's user).
+CREATE FUNCTION appeal_target(p_case_id uuid)
+  RETURNS TABLE (case_exists boolean, owner_id uuid)
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = public, pg_temp
+  AS $$
+    SELECT true,
+           CASE c.content_type
+             WHEN 'post' THEN (SELECT p.author_id FROM posts p WHERE p.id = c.content_id)
+             WHEN 'profile' THEN c.content_id
+           END
+      FROM moderation_cases c
+     WHERE c.id = p_case_id
+  $$;
+REVOKE ALL ON FUNCTION appeal_target(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION appeal_target(uuid) TO asora_app;
+
+DROP POLICY appeals_own_insert ON appeals;
+CREATE POLICY appeals_own_insert ON appeals FOR INSERT TO asora_app
+  WITH CHECK (
+    appellant_id = app_current_user_id()
+    AND status = 'pending'
+    AND (SELECT t.owner_id FROM appeal_target(case_id) t) = app_current_user_id()
+  );
+
+INSERT INTO schema_migrations (version, name, checksum) VALUES ('0004', 'account_deletion_and_appeal_owners', 'a7387eabb86765ab85dd96b9fa0e61d33210f10d6061240660aaa5ff2ed22e23');
+
 COMMIT;

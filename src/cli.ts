@@ -1,8 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from './config/config.ts';
 import { AppError } from './errors.ts';
-import { registerFeed } from './ops/feed.ts';
 import { registerCosmos } from './ops/cosmos.ts';
+import { registerFeed } from './ops/feed.ts';
 import { registerMigrate } from './ops/migrate.ts';
 import { registerOutbox } from './ops/outbox.ts';
 import { registerReconcile } from './ops/reconcile.ts';
@@ -16,7 +16,9 @@ import { registerUsers } from './ops/users.ts';
  * registers its own commands here.
  */
 const program = new Command('asora')
-  .description('Asora data platform: canonical PostgreSQL, Cosmos DB projections, outbox and change feed')
+  .description(
+    'Asora data platform: canonical PostgreSQL, Cosmos DB projections, outbox and change feed',
+  )
   .showHelpAfterError()
   .exitOverride();
 

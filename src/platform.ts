@@ -14,6 +14,7 @@ import {
   outboxBacklogCheck,
   processorsCheck,
   projectionsCheck,
+  relayCheck,
   replicaLagCheck,
 } from './observability/health.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
@@ -127,11 +128,18 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
         log: log.child({ component: 'pipeline' }),
         metrics,
       };
-      const w = createPipelineWorkers(pipeline, opts.workerOptions);
+      const w = createPipelineWorkers(pipeline, {
+        ...opts.workerOptions,
+        processor: {
+          feedPollDelayMs: config.pipeline.changeFeedPollMs,
+          ...opts.workerOptions?.processor,
+        },
+      });
       await w.start();
       closers.push(() => w.stop());
       workers = w;
       const all = Object.values(w.processors);
+      health.register('relay', relayCheck({ db: canonical.db }));
       health.register(
         'processors',
         processorsCheck(
@@ -152,7 +160,10 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
       estimateLag: workers
         ? async () => {
             const out: { container: string; lease: string; lag: number }[] = [];
-            for (const [container, leases] of Object.entries(await workers.estimate())) {
+            // Same labels as the processors' own estimator: the monitored container.
+            const byName = new Map(Object.values(workers.processors).map((p) => [p.name, p]));
+            for (const [name, leases] of Object.entries(await workers.estimate())) {
+              const container = byName.get(name)?.container ?? name;
               for (const l of leases) out.push({ container, lease: l.leaseId, lag: l.lag });
             }
             return out;

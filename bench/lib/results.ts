@@ -40,8 +40,13 @@ export function writeSection(key: string, title: string, command: string, body: 
   console.log(`\nwrote section "${title}" to ${path.relative(process.cwd(), RESULTS)}`);
 }
 
-/** A markdown table from rows of cells. */
+/** A markdown table from rows of cells, padded the way the formatter (biome) lays tables out. */
 export function table(head: string[], rows: (string | number)[][]): string {
-  const line = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
-  return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
+  const cells = [head, ...rows.map((r) => r.map(String))];
+  const widths = head.map((_, i) => Math.max(3, ...cells.map((r) => [...(r[i] ?? '')].length)));
+  const pad = (c: string, w: number) => c + ' '.repeat(w - [...c].length);
+  const line = (r: string[]) => `| ${r.map((c, i) => pad(c, widths[i]!)).join(' | ')} |`;
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...cells.slice(1).map(line)].join(
+    '\n',
+  );
 }

@@ -28,6 +28,7 @@ const envSchema = z.object({
   FANOUT_FOLLOWER_THRESHOLD: intFrom(10_000, 1),
   FEED_CAP: intFrom(800, 1),
   READY_MAX_OUTBOX_BACKLOG: intFrom(10_000, 1),
+  CHANGEFEED_POLL_MS: z.coerce.number().int().min(10).optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -42,7 +43,7 @@ export interface Config {
     | { kind: 'cosmos'; endpoint: string; key: string; database: string }
     | { kind: 'embedded'; url?: string; feedRanges: number };
   jwtSecret?: string;
-  pipeline: { fanoutFollowerThreshold: number; feedCap: number };
+  pipeline: { fanoutFollowerThreshold: number; feedCap: number; changeFeedPollMs: number };
   readiness: { maxOutboxBacklog: number };
 }
 
@@ -62,13 +63,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
   if (e.COSMOS_ENDPOINT && !e.COSMOS_KEY) {
-    throw new ConfigError('invalid configuration:\n  COSMOS_KEY: required when COSMOS_ENDPOINT is set');
+    throw new ConfigError(
+      'invalid configuration:\n  COSMOS_KEY: required when COSMOS_ENDPOINT is set',
+    );
   }
   if (e.DATABASE_URL && !e.JWT_SECRET) {
     throw new ConfigError(
       'invalid configuration:\n  JWT_SECRET: required when DATABASE_URL is set (a server deployment must not generate its own secret)',
     );
   }
+  const cosmos = Boolean(e.COSMOS_ENDPOINT && e.COSMOS_KEY);
   return {
     port: e.PORT,
     host: e.HOST,
@@ -77,10 +81,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     canonical: { url: e.DATABASE_URL, readUrl: e.DATABASE_READ_URL, poolMax: e.DATABASE_POOL_MAX },
     projections:
       e.COSMOS_ENDPOINT && e.COSMOS_KEY
-        ? { kind: 'cosmos', endpoint: e.COSMOS_ENDPOINT, key: e.COSMOS_KEY, database: e.COSMOS_DATABASE }
+        ? {
+            kind: 'cosmos',
+            endpoint: e.COSMOS_ENDPOINT,
+            key: e.COSMOS_KEY,
+            database: e.COSMOS_DATABASE,
+          }
         : { kind: 'embedded', url: e.PROJECTIONS_DATABASE_URL, feedRanges: e.FEED_RANGES },
     jwtSecret: e.JWT_SECRET,
-    pipeline: { fanoutFollowerThreshold: e.FANOUT_FOLLOWER_THRESHOLD, feedCap: e.FEED_CAP },
+    pipeline: {
+      fanoutFollowerThreshold: e.FANOUT_FOLLOWER_THRESHOLD,
+      feedCap: e.FEED_CAP,
+      // An empty poll costs request units on Cosmos (the .NET default, 5 s); on the
+      // embedded store it is one indexed query, so it polls every second.
+      changeFeedPollMs: e.CHANGEFEED_POLL_MS ?? (cosmos ? 5_000 : 1_000),
+    },
     readiness: { maxOutboxBacklog: e.READY_MAX_OUTBOX_BACKLOG },
   };
 }

@@ -97,8 +97,8 @@ export type AccountExport = Awaited<ReturnType<typeof exportAccount>>;
 
 /**
  * DELETE /v1/me: canonical soft delete in one transaction. The email is scrubbed to a unique
- * placeholder (so it can register again), credentials and relationship rows are removed, the
- * profile is scrubbed (the application role may not delete profile rows), posts become
+ * placeholder (so it can register again), credentials, relationship rows and the profile
+ * are removed, posts become
  * 'deleted'. user.deleted carries what was removed so the relay can purge projections; the
  * per-aggregate events (post.deleted, follow.removed, reaction.removed) keep each aggregate's
  * own order intact.
@@ -160,11 +160,7 @@ export async function deleteAccount(ctx: DomainContext, userId: string): Promise
     await tx.query('DELETE FROM blocks WHERE blocker_id = $1', [userId]);
     await tx.query('DELETE FROM mutes WHERE muter_id = $1', [userId]);
     await tx.query('DELETE FROM auth_identities WHERE user_id = $1', [userId]);
-    await tx.query(
-      `UPDATE profiles SET display_name = 'Deleted user', bio = NULL, avatar_url = NULL, privacy_level = 'private',
-              version = version + 1, updated_at = ${NOW_MS} WHERE user_id = $1`,
-      [userId],
-    );
+    await tx.query('DELETE FROM profiles WHERE user_id = $1', [userId]);
     const { rows: deleted } = await tx.query<{ deleted_at: unknown }>(
       `UPDATE users SET email = 'deleted+' || id::text || '@deleted.invalid', password_hash = NULL,
               updated_at = ${NOW_MS}, deleted_at = ${NOW_MS}

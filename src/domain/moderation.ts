@@ -1,5 +1,5 @@
 import { asUser } from '../canonical/session.ts';
-import { ConflictError, NotFoundError } from '../errors.ts';
+import { ConflictError, ForbiddenError, NotFoundError } from '../errors.ts';
 import type { DomainContext } from './context.ts';
 import { FOREIGN_KEY_VIOLATION, sqlState, UNIQUE_VIOLATION } from './pg-errors.ts';
 import type { AppealInput, ReportInput } from './schemas.ts';
@@ -111,7 +111,7 @@ export async function report(
   });
 }
 
-/** POST /v1/appeals: one appeal per case and appellant. */
+/** POST /v1/appeals: one appeal per case, by the owner of the moderated content. */
 export async function appeal(
   ctx: DomainContext,
   userId: string,
@@ -119,6 +119,14 @@ export async function appeal(
 ): Promise<Appeal> {
   try {
     return await asUser(ctx.db, userId, async (tx) => {
+      const { rows: target } = await tx.query<{ owner_id: string | null }>(
+        'SELECT owner_id FROM appeal_target($1::uuid)',
+        [input.caseId],
+      );
+      if (!target[0]) throw new NotFoundError('moderation case not found');
+      if (target[0].owner_id !== userId) {
+        throw new ForbiddenError('only the author of the moderated content can appeal');
+      }
       const { rows } = await tx.query<AppealRow>(
         `INSERT INTO appeals (case_id, appellant_id, reason, created_at) VALUES ($1, $2, $3, ${NOW_MS})
          RETURNING ${APPEAL_COLUMNS}`,

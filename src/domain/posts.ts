@@ -1,7 +1,7 @@
 import { asUser, type Caller } from '../canonical/session.ts';
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors.ts';
 import { emit } from '../outbox/emit.ts';
-import type { PostSnapshot, PostStatus } from '../outbox/events.ts';
+import { type PostSnapshot, type PostStatus, REACTION_TYPES } from '../outbox/events.ts';
 import { CONTAINERS, type PostDoc } from '../readmodel/documents.ts';
 import type { Queryable } from '../sql/db.ts';
 import type { DomainContext } from './context.ts';
@@ -73,8 +73,10 @@ export async function createPost(
     return s;
   });
   await writePostDoc(ctx, snapshot);
-  const [post] = await presentPosts(ctx, [snapshot]);
-  return post!;
+  // A new post has no reactions: no counters read, so a projection outage cannot fail a committed create.
+  const counts = Object.fromEntries(REACTION_TYPES.map((t) => [t, 0])) as ReactionCounts;
+  const { version: _version, ...post } = snapshot;
+  return { ...post, counts };
 }
 
 const isModerator = (c: Caller) => c.role === 'admin' || c.role === 'moderator';

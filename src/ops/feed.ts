@@ -81,7 +81,10 @@ export function registerFeed(program: Command, out: Output = consoleOutput): voi
     .argument('[userId]', 'the user whose feed to rebuild (UUID)')
     .option('--all', "rebuild every live user's feed")
     .option('--concurrency <n>', 'feeds rebuilt in parallel with --all', '4')
-    .addHelpText('after', '\nExamples:\n  asora feed rebuild 6f1c2a7e-3c1b-4f7e-9a55-1b2c3d4e5f60\n  asora feed rebuild --all')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  asora feed rebuild 6f1c2a7e-3c1b-4f7e-9a55-1b2c3d4e5f60\n  asora feed rebuild --all',
+    )
     .action(async (userId: string | undefined, opts: { all?: boolean; concurrency: string }) => {
       // Every input check happens before any store is opened.
       if (opts.all && userId) throw new ValidationError('pass either a userId or --all, not both');

@@ -6,7 +6,9 @@ import { loadConfig } from '../config/config.ts';
 export function registerMigrate(program: Command): void {
   program
     .command('migrate')
-    .description('apply pending canonical migrations (database/migrations) to DATABASE_URL or the embedded store')
+    .description(
+      'apply pending canonical migrations (database/migrations) to DATABASE_URL or the embedded store',
+    )
     .action(async () => {
       const config = loadConfig();
       const { db, close } = await connectCanonical(config);

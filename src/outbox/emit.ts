@@ -22,6 +22,8 @@ export async function emit<E extends EventType>(
 
 /** A stable UUID for a composite key (e.g. a follow is the aggregate of its two users). */
 export function pairAggregateId(kind: AggregateType, ...parts: string[]): string {
-  const h = createHash('sha256').update(`${kind}:${parts.join(':')}`).digest('hex');
+  const h = createHash('sha256')
+    .update(`${kind}:${parts.join(':')}`)
+    .digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }

@@ -6,7 +6,14 @@
  */
 
 export type ReactionType = 'like' | 'heart' | 'laugh' | 'wow' | 'sad' | 'angry';
-export const REACTION_TYPES: readonly ReactionType[] = ['like', 'heart', 'laugh', 'wow', 'sad', 'angry'];
+export const REACTION_TYPES: readonly ReactionType[] = [
+  'like',
+  'heart',
+  'laugh',
+  'wow',
+  'sad',
+  'angry',
+];
 
 export type PostStatus = 'published' | 'hidden' | 'removed' | 'deleted';
 export type PrivacyLevel = 'public' | 'followers' | 'private';
@@ -39,7 +46,13 @@ export interface EventPayloads {
   'post.updated': PostSnapshot;
   'post.deleted': PostSnapshot;
   'post.moderated': PostSnapshot;
-  'reaction.added': { postId: string; postAuthorId: string; userId: string; type: ReactionType; createdAt: string };
+  'reaction.added': {
+    postId: string;
+    postAuthorId: string;
+    userId: string;
+    type: ReactionType;
+    createdAt: string;
+  };
   'reaction.removed': { postId: string; postAuthorId: string; userId: string; type: ReactionType };
   'follow.created': { followerId: string; followeeId: string; createdAt: string };
   'follow.removed': { followerId: string; followeeId: string };

@@ -121,7 +121,11 @@ export interface ProjectionContainer {
   read<T extends Doc>(id: string, partitionKey: string): Promise<ReadResult<T>>;
   readMany<T extends Doc>(keys: { id: string; partitionKey: string }[]): Promise<QueryPage<T>>;
   /** Deletes; resolves even if the item was already gone (deleted: false). */
-  delete(id: string, partitionKey: string, opts?: WriteOptions): Promise<Charged & { deleted: boolean }>;
+  delete(
+    id: string,
+    partitionKey: string,
+    opts?: WriteOptions,
+  ): Promise<Charged & { deleted: boolean }>;
   /** Applies up to 10 operations atomically; 'not_found' if the item is missing. */
   patch<T extends Doc>(
     id: string,
@@ -134,7 +138,11 @@ export interface ProjectionContainer {
   bulk(ops: BulkOp[]): Promise<BulkResult>;
   feedRanges(): Promise<FeedRange[]>;
   /** Changes in one feed range after `continuation` (null = from the beginning). */
-  readChanges(range: FeedRange, continuation: string | null, maxItems?: number): Promise<ChangePage>;
+  readChanges(
+    range: FeedRange,
+    continuation: string | null,
+    maxItems?: number,
+  ): Promise<ChangePage>;
 }
 
 export interface ProjectionStore {

@@ -9,10 +9,17 @@ const REACTION_OF_METRIC = Object.fromEntries(
 ) as Record<string, ReactionType>;
 
 /** The canonical count behind a counter: the truth a counter document caches. */
-export async function canonicalCount(db: Db, subjectId: string, metric: CounterMetric): Promise<number> {
+export async function canonicalCount(
+  db: Db,
+  subjectId: string,
+  metric: CounterMetric,
+): Promise<number> {
   const reaction = REACTION_OF_METRIC[metric];
   const [sql, params]: [string, unknown[]] = reaction
-    ? ['SELECT count(*)::int AS n FROM reactions WHERE post_id = $1 AND type = $2', [subjectId, reaction]]
+    ? [
+        'SELECT count(*)::int AS n FROM reactions WHERE post_id = $1 AND type = $2',
+        [subjectId, reaction],
+      ]
     : metric === 'followers'
       ? ['SELECT count(*)::int AS n FROM follows WHERE followee_id = $1', [subjectId]]
       : metric === 'following'

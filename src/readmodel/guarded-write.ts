@@ -7,11 +7,9 @@ export type GuardedOutcome = 'written' | 'stale';
  * stored one (by `sourceVersion`), with etag-conditional writes so concurrent writers
  * (relay, direct write, replays) can land in any order without regressing a document.
  */
-export async function upsertIfNewer<T extends { id: string; sourceVersion: number; [k: string]: unknown }>(
-  container: ProjectionContainer,
-  doc: T,
-  maxAttempts = 8,
-): Promise<GuardedOutcome> {
+export async function upsertIfNewer<
+  T extends { id: string; sourceVersion: number; [k: string]: unknown },
+>(container: ProjectionContainer, doc: T, maxAttempts = 8): Promise<GuardedOutcome> {
   const pk = container.partitionKeyOf(doc);
   for (let attempt = 0; attempt < maxAttempts; attempt++) {
     const current = await container.read<T>(doc.id, pk);
@@ -25,7 +23,8 @@ export async function upsertIfNewer<T extends { id: string; sourceVersion: numbe
       return 'written';
     } catch (err) {
       // Someone wrote between our read and write: read again and re-decide.
-      if (isProjectionError(err, 'conflict') || isProjectionError(err, 'precondition_failed')) continue;
+      if (isProjectionError(err, 'conflict') || isProjectionError(err, 'precondition_failed'))
+        continue;
       throw err;
     }
   }

@@ -295,6 +295,15 @@ describe(`HTTP API v1 walk-through (${engineName})`, () => {
     const own = await call(h, 'GET', `/v1/posts/${target.body.id}`, { token: alice.token });
     expect(own.body.status).toBe('removed');
 
+    // Only the author of the moderated post may appeal it; the reporter may not.
+    const notMine = await call(h, 'POST', '/v1/appeals', {
+      token: bob.token,
+      body: { caseId: rep.body.id, reason: 'on her behalf' },
+    });
+    expect(notMine.status).toBe(403);
+    expect(notMine.body.error.code).toBe('forbidden');
+    expect((await call(h, 'GET', '/v1/me/appeals', { token: bob.token })).body.items).toEqual([]);
+
     const ap = await call(h, 'POST', '/v1/appeals', {
       token: alice.token,
       body: { caseId: rep.body.id, reason: 'satire' },
@@ -349,10 +358,11 @@ describe(`HTTP API v1 walk-through (${engineName})`, () => {
     const live = await h.canon.db.query(
       `SELECT (SELECT count(*) FROM posts WHERE author_id = $1 AND status = 'published')::int AS posts,
               (SELECT count(*) FROM reactions WHERE user_id = $1)::int AS reactions,
-              (SELECT count(*) FROM auth_identities WHERE user_id = $1)::int AS identities`,
+              (SELECT count(*) FROM auth_identities WHERE user_id = $1)::int AS identities,
+              (SELECT count(*) FROM profiles WHERE user_id = $1)::int AS profiles`,
       [alice.id],
     );
-    expect(live.rows[0]).toEqual({ posts: 0, reactions: 0, identities: 0 });
+    expect(live.rows[0]).toEqual({ posts: 0, reactions: 0, identities: 0, profiles: 0 });
     const user = await h.canon.db.query(
       `SELECT 1 FROM outbox WHERE event_type = 'user.deleted' AND aggregate_id = $1`,
       [alice.id],

@@ -244,6 +244,60 @@ describe(`row level security (${engineName})`, () => {
     }
   });
 
+  it("a moderator or admin changes only the status of another's post (0003)", async () => {
+    for (const uid of [moderator, admin]) {
+      await expect(
+        asUser(db, uid, (tx) =>
+          tx.query(`UPDATE posts SET text = 'rewritten' WHERE id = $1`, [bobPost]),
+        ),
+      ).rejects.toThrow(/only the status/);
+      await expect(
+        asUser(db, uid, (tx) => tx.query(`UPDATE posts SET tags = '{x}' WHERE id = $1`, [bobPost])),
+      ).rejects.toThrow(/only the status/);
+    }
+    const removed = await asUser(db, moderator, async (tx) => {
+      const u = await tx.query(
+        `UPDATE posts SET status = 'removed', version = version + 1 WHERE id = $1`,
+        [bobPost],
+      );
+      return u.rowCount;
+    });
+    expect(removed).toBe(1);
+    const { rows } = await db.query<{ text: string; status: string }>(
+      'SELECT text, status FROM posts WHERE id = $1',
+      [bobPost],
+    );
+    expect(rows).toEqual([{ text: 'bob says hi', status: 'removed' }]);
+  });
+
+  it('only the author of moderated content may appeal its case (0004)', async () => {
+    // aliceCase is alice's report about bob's post: alice may not appeal it, bob may.
+    await expect(
+      asUser(db, alice, (tx) =>
+        tx.query(`INSERT INTO appeals (case_id, appellant_id, reason) VALUES ($1, $2, 'x')`, [
+          aliceCase,
+          alice,
+        ]),
+      ),
+    ).rejects.toThrow(/row-level security/);
+    const n = await asUser(db, bob, async (tx) => {
+      const r = await tx.query(
+        `INSERT INTO appeals (case_id, appellant_id, reason) VALUES ($1, $2, 'satire')`,
+        [aliceCase, bob],
+      );
+      return r.rowCount;
+    });
+    expect(n).toBe(1);
+    expect(await count(db, 'appeals')).toBe(1);
+    // The profile row goes with account deletion: its owner may delete it, nobody else.
+    const others = await asUser(db, alice, async (tx) => {
+      const r = await tx.query('DELETE FROM profiles WHERE user_id <> $1', [alice]);
+      return r.rowCount;
+    });
+    expect(others).toBe(0);
+    expect(await count(db, 'profiles')).toBe(4);
+  });
+
   it("a moderator or admin reads every account but cannot change another's (0002)", async () => {
     for (const uid of [moderator, admin]) {
       const r = await asUser(db, uid, async (tx) => {

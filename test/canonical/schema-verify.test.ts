@@ -57,6 +57,7 @@ describe(`schema verify (${engineName})`, () => {
         'policy',
         'role',
         'table',
+        'trigger',
       ].sort(),
     );
   }, 180_000); // the first call starts the in-memory PGlite that holds the expected catalog
