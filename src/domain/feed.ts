@@ -22,11 +22,12 @@ async function readContext(ctx: DomainContext, userId: string): Promise<ReadCont
        UNION SELECT muted_id FROM mutes WHERE muter_id = $1`,
       [userId],
     );
-    // Followees above the fan-out threshold are not fanned out; the count stops at threshold + 1.
+    // Followees above the fan-out threshold are not fanned out. Few accounts are that
+    // popular: walk them by follower count (trigger-kept, 0005) and keep the ones I follow.
     const { rows: big } = await tx.query<{ id: string }>(
-      `SELECT f.followee_id AS id FROM follows f
-        WHERE f.follower_id = $1
-          AND (SELECT count(*) FROM (SELECT 1 FROM follows g WHERE g.followee_id = f.followee_id LIMIT $2 + 1) x) > $2`,
+      `SELECT c.user_id AS id FROM follower_counts c
+        WHERE c.followers > $2
+          AND EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.followee_id = c.user_id)`,
       [userId, ctx.fanoutFollowerThreshold],
     );
     return { hidden: new Set(hidden.map((r) => r.id)), bigFollowees: big.map((r) => r.id) };

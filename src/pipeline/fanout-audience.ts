@@ -6,11 +6,11 @@ import type { Db } from '../sql/db.ts';
  * worker role. Kept to indexed keyset scans so a large audience streams in pages.
  */
 
-/** Followers of `authorId`, counted only up to `limit` (cheap for very popular authors). */
+/** Followers of `authorId`, at most `limit` (from the trigger-kept follower_counts). */
 export async function countFollowersUpTo(db: Db, authorId: string, limit: number): Promise<number> {
   return asWorker(db, async (tx) => {
     const { rows } = await tx.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM (SELECT 1 FROM follows WHERE followee_id = $1 LIMIT $2) s`,
+      `SELECT LEAST(COALESCE((SELECT followers FROM follower_counts WHERE user_id = $1), 0), $2)::int AS n`,
       [authorId, limit],
     );
     return rows[0]!.n;

@@ -51,7 +51,7 @@ async function wantedPosts(ctx: PipelineContext, userId: string): Promise<PostDo
                              WHERE (b.blocker_id = $1 AND b.blocked_id = f.followee_id)
                                 OR (b.blocker_id = f.followee_id AND b.blocked_id = $1))
             AND NOT EXISTS (SELECT 1 FROM mutes m WHERE m.muter_id = $1 AND m.muted_id = f.followee_id)
-            AND (SELECT count(*) FROM (SELECT 1 FROM follows x WHERE x.followee_id = f.followee_id LIMIT $3::int + 1) s) <= $3::int
+            AND COALESCE((SELECT c.followers FROM follower_counts c WHERE c.user_id = f.followee_id), 0) <= $3::int
        )
        SELECT p.id, p.author_id, p.text, p.tags, p.version, p.created_at, p.updated_at
          FROM authors a JOIN posts p ON p.author_id = a.id

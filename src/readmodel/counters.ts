@@ -21,7 +21,11 @@ export async function canonicalCount(
         [subjectId, reaction],
       ]
     : metric === 'followers'
-      ? ['SELECT count(*)::int AS n FROM follows WHERE followee_id = $1', [subjectId]]
+      ? // Trigger-kept in the same transaction as follows (0005): O(1) even for celebrities.
+        [
+          'SELECT COALESCE((SELECT followers FROM follower_counts WHERE user_id = $1), 0) AS n',
+          [subjectId],
+        ]
       : metric === 'following'
         ? ['SELECT count(*)::int AS n FROM follows WHERE follower_id = $1', [subjectId]]
         : [

@@ -27,7 +27,7 @@ const AUTHORS = `
                         WHERE (b.blocker_id = $1 AND b.blocked_id = f.followee_id)
                            OR (b.blocker_id = f.followee_id AND b.blocked_id = $1))
        AND NOT EXISTS (SELECT 1 FROM mutes m WHERE m.muter_id = $1 AND m.muted_id = f.followee_id)
-       AND (SELECT count(*) FROM (SELECT 1 FROM follows x WHERE x.followee_id = f.followee_id LIMIT $3::int + 1) s) <= $3::int
+       AND COALESCE((SELECT c.followers FROM follower_counts c WHERE c.user_id = f.followee_id), 0) <= $3::int
   )`;
 
 interface Wanted {

@@ -30,7 +30,7 @@ export function relationshipState(
                                               OR (blocker_id = $2 AND blocked_id = $1)) AS blocked,
               EXISTS (SELECT 1 FROM mutes WHERE muter_id = $1 AND muted_id = $2) AS muted,
               (SELECT count(*) FROM users WHERE id IN ($1, $2) AND deleted_at IS NULL) = 2 AS "bothActive",
-              (SELECT count(*)::int FROM follows WHERE followee_id = $2) AS "followeeFollowers"`,
+              COALESCE((SELECT followers FROM follower_counts WHERE user_id = $2), 0) AS "followeeFollowers"`,
       [followerId, followeeId],
     );
     return rows[0]!;
