@@ -1,14 +1,13 @@
 import type { Command } from 'commander';
 import { asWorker } from '../canonical/session.ts';
 import { ValidationError } from '../errors.ts';
+import { isUuid } from '../ids.ts';
 import type { PipelineContext } from '../pipeline/context.ts';
 import { type RegenerateResult, regenerateUserFeed } from '../pipeline/regenerate-feed.ts';
 import { consoleOutput, type Output } from './output.ts';
 import { progress } from './progress.ts';
 import { forEachLimited } from './reconcile/converge.ts';
 import { withRunbookContext } from './runbook-context.ts';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface FeedRebuildSummary {
   users: number;
@@ -27,7 +26,7 @@ export async function rebuildOne(
   userId: string,
   out: Output,
 ): Promise<RegenerateResult> {
-  if (!UUID.test(userId)) throw new ValidationError(`userId must be a UUID, got '${userId}'`);
+  if (!isUuid(userId)) throw new ValidationError(`userId must be a UUID, got '${userId}'`);
   const r = await regenerateUserFeed(ctx, userId);
   out.log(describe(r));
   return r;
@@ -89,7 +88,7 @@ export function registerFeed(program: Command, out: Output = consoleOutput): voi
       // Every input check happens before any store is opened.
       if (opts.all && userId) throw new ValidationError('pass either a userId or --all, not both');
       if (!opts.all && !userId) throw new ValidationError('pass a userId or --all');
-      if (userId && !UUID.test(userId))
+      if (userId && !isUuid(userId))
         throw new ValidationError(`userId must be a UUID, got '${userId}'`);
       const concurrency = Number(opts.concurrency);
       if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {

@@ -1,12 +1,11 @@
 import { asWorker } from '../canonical/session.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
+import { isUuid } from '../ids.ts';
 import type { BulkOp } from '../projections/port.ts';
 import { CONTAINERS, type FeedItemDoc, type PostDoc } from '../readmodel/documents.ts';
 import type { PipelineContext } from './context.ts';
 import { assertBulkOk, feedItemFor } from './fanout-feed.ts';
 import { FEED_ORDER } from './feed-trim.ts';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface RegenerateResult {
   userId: string;
@@ -106,7 +105,7 @@ export async function regenerateUserFeed(
   ctx: PipelineContext,
   userId: string,
 ): Promise<RegenerateResult> {
-  if (typeof userId !== 'string' || !UUID.test(userId))
+  if (typeof userId !== 'string' || !isUuid(userId))
     throw new ValidationError('userId must be a UUID');
   const feed = ctx.store.container(CONTAINERS.userFeed);
   const wanted = await wantedPosts(ctx, userId);

@@ -1,3 +1,4 @@
+import { isUuid } from '../../ids.ts';
 import { canonicalCount, recomputeCounter } from '../../readmodel/counters.ts';
 import {
   CONTAINERS,
@@ -8,7 +9,6 @@ import {
 import { forEachLimited } from './converge.ts';
 import type { KindReport, ReconcileContext, ReconcileOptions } from './types.ts';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const METRICS = new Set<string>([
   ...Object.values(REACTION_METRIC),
   'followers',
@@ -36,7 +36,7 @@ export async function reconcileCounters(
       });
     continuation = page.continuation;
     await forEachLimited(page.items, 8, async (doc) => {
-      if (!UUID.test(doc.subjectId) || !METRICS.has(doc.metric)) {
+      if (!isUuid(doc.subjectId) || !METRICS.has(doc.metric)) {
         report.drift.push({
           kind: 'counters',
           id: doc.id,

@@ -1,4 +1,5 @@
 import { asWorker } from '../../canonical/session.ts';
+import { isUuid } from '../../ids.ts';
 import { FEED_ORDER } from '../../pipeline/feed-trim.ts';
 import { regenerateUserFeed } from '../../pipeline/regenerate-feed.ts';
 import { CONTAINERS, type FeedItemDoc } from '../../readmodel/documents.ts';
@@ -73,8 +74,6 @@ async function eligible(
   return new Set(rows.map((r) => r.id));
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** One recipient's feed against canonical follows, blocks, mutes and posts. */
 export async function checkFeed(ctx: ReconcileContext, userId: string): Promise<Drift | undefined> {
   const feed = ctx.store.container(CONTAINERS.userFeed);
@@ -102,7 +101,7 @@ export async function checkFeed(ctx: ReconcileContext, userId: string): Promise<
       tx,
       userId,
       ctx.fanoutFollowerThreshold,
-      outside.map((i) => i.postId).filter((id) => UUID.test(id)),
+      outside.map((i) => i.postId).filter(isUuid),
     );
     const stray = outside.filter((i) => !ok.has(i.postId)).map((i) => i.postId);
     const stale = want

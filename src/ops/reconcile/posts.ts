@@ -1,15 +1,14 @@
 import { asWorker } from '../../canonical/session.ts';
 import { POST_COLUMNS, type PostRow, postSnapshot } from '../../domain/post-doc.ts';
+import { isUuid } from '../../ids.ts';
 import { postDoc } from '../../pipeline/events/post.ts';
 import { TOMBSTONE_VERSION } from '../../pipeline/events/user-deleted.ts';
 import type { ProjectionContainer } from '../../projections/port.ts';
 import { CONTAINERS, type PostDoc, SOFT_DELETE_TTL_SECONDS } from '../../readmodel/documents.ts';
 import type { Db } from '../../sql/db.ts';
 import { convergeDoc, forEachLimited } from './converge.ts';
+import { checkKeyedProjection, softDeleted } from './scan.ts';
 import type { Drift, KindReport, ReconcileContext, ReconcileOptions } from './types.ts';
-
-const PAGE = 500;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 interface Row extends PostRow {
   author_gone: boolean;
@@ -104,76 +103,24 @@ export async function reconcilePosts(
   opts: ReconcileOptions,
 ): Promise<KindReport> {
   const posts = ctx.store.container(CONTAINERS.posts);
-  const report: KindReport = { checked: 0, drift: [], repaired: 0 };
-  const total = await asWorker(
-    ctx.readDb,
-    async (tx) =>
-      (await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM posts')).rows[0]!.n,
-  );
-
-  let after = '00000000-0000-0000-0000-000000000000';
-  for (;;) {
-    const rows = await asWorker(
-      ctx.readDb,
-      async (tx) =>
-        (await tx.query<Row>(`${SELECT} WHERE p.id > $1 ORDER BY p.id LIMIT $2`, [after, PAGE]))
-          .rows,
-    );
-    if (rows.length === 0) break;
-    after = rows[rows.length - 1]!.id;
-    const page = await posts.readMany<PostDoc>(rows.map((r) => ({ id: r.id, partitionKey: r.id })));
-    const stored = new Map(page.items.map((d) => [d.id, d]));
-    for (const row of rows) {
-      const d = compare(row, stored.get(row.id));
-      if (d) report.drift.push(d);
-    }
-    report.checked += rows.length;
-    opts.onProgress?.('posts', report.checked, total);
-  }
-
-  // Documents with no canonical post at all.
-  let continuation: string | null = null;
-  do {
-    const page: Awaited<ReturnType<typeof posts.query<PostDoc>>> = await posts.query<PostDoc>({
-      limit: PAGE,
-      continuation,
-    });
-    continuation = page.continuation;
-    const live = page.items.filter((d) => d.deleted !== true);
-    const ids = live.map((d) => d.id).filter((id) => UUID.test(id));
-    const known = new Set(
-      ids.length === 0
-        ? []
-        : await asWorker(ctx.readDb, async (tx) =>
-            (
-              await tx.query<{ id: string }>(
-                'SELECT id::text FROM posts WHERE id = ANY($1::uuid[])',
-                [ids],
-              )
-            ).rows.map((r) => r.id),
-          ),
-    );
-    for (const d of live) {
-      if (!known.has(d.id))
-        report.drift.push({
-          kind: 'posts',
-          id: d.id,
-          problem: 'stray',
-          detail: { authorId: d.authorId },
-        });
-    }
-  } while (continuation);
+  const report = await checkKeyedProjection<Row, PostDoc>(ctx, opts, {
+    kind: 'posts',
+    container: posts,
+    countSql: 'SELECT count(*)::int AS n FROM posts',
+    pageSql: `${SELECT} WHERE p.id > $1 ORDER BY p.id LIMIT $2`,
+    keyOf: (r) => r.id,
+    compare,
+    knownSql: 'SELECT id::text FROM posts WHERE id = ANY($1::uuid[])',
+    strayDetail: (d) => ({ authorId: d.authorId }),
+  });
 
   if (opts.repair) {
     await forEachLimited(report.drift, 8, async (d) => {
       const ok =
         d.problem === 'stray'
           ? await convergeDoc<PostDoc>(posts, d.id, d.id, async () => {
-              if (UUID.test(d.id) && (await canonicalPost(ctx.db, d.id))) return undefined; // appeared meanwhile
-              const current = (await posts.read<PostDoc>(d.id, d.id)).resource;
-              if (!current || current.deleted === true) return undefined;
-              const { _etag, _ts, ...body } = current;
-              return { ...body, deleted: true, ttl: SOFT_DELETE_TTL_SECONDS } as PostDoc;
+              if (isUuid(d.id) && (await canonicalPost(ctx.db, d.id))) return undefined; // appeared meanwhile
+              return softDeleted((await posts.read<PostDoc>(d.id, d.id)).resource);
             })
           : await repairPost(ctx, posts, d.id);
       if (ok) report.repaired++;

@@ -1,5 +1,6 @@
 import { asWorker } from '../../canonical/session.ts';
 import { PROFILE_COLUMNS, type ProfileRow, profileSnapshot } from '../../domain/profile-doc.ts';
+import { isUuid } from '../../ids.ts';
 import { TOMBSTONE_VERSION } from '../../pipeline/events/user-deleted.ts';
 import type { ProjectionContainer } from '../../projections/port.ts';
 import {
@@ -9,10 +10,8 @@ import {
 } from '../../readmodel/documents.ts';
 import type { Db } from '../../sql/db.ts';
 import { convergeDoc, forEachLimited } from './converge.ts';
+import { checkKeyedProjection, softDeleted } from './scan.ts';
 import type { Drift, KindReport, ReconcileContext, ReconcileOptions } from './types.ts';
-
-const PAGE = 500;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 interface Row extends ProfileRow {
   user_gone: boolean;
@@ -87,64 +86,15 @@ export async function reconcileProfiles(
   opts: ReconcileOptions,
 ): Promise<KindReport> {
   const docs = ctx.store.container(CONTAINERS.publicProfiles);
-  const report: KindReport = { checked: 0, drift: [], repaired: 0 };
-  const total = await asWorker(
-    ctx.readDb,
-    async (tx) =>
-      (await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM profiles')).rows[0]!.n,
-  );
-
-  let after = '00000000-0000-0000-0000-000000000000';
-  for (;;) {
-    const rows = await asWorker(
-      ctx.readDb,
-      async (tx) =>
-        (
-          await tx.query<Row>(`${SELECT} WHERE p.user_id > $1 ORDER BY p.user_id LIMIT $2`, [
-            after,
-            PAGE,
-          ])
-        ).rows,
-    );
-    if (rows.length === 0) break;
-    after = rows[rows.length - 1]!.user_id;
-    const page = await docs.readMany<PublicProfileDoc>(
-      rows.map((r) => ({ id: r.user_id, partitionKey: r.user_id })),
-    );
-    const stored = new Map(page.items.map((d) => [d.id, d]));
-    for (const row of rows) {
-      const d = compare(row, stored.get(row.user_id));
-      if (d) report.drift.push(d);
-    }
-    report.checked += rows.length;
-    opts.onProgress?.('profiles', report.checked, total);
-  }
-
-  let continuation: string | null = null;
-  do {
-    const page: Awaited<ReturnType<typeof docs.query<PublicProfileDoc>>> =
-      await docs.query<PublicProfileDoc>({
-        limit: PAGE,
-        continuation,
-      });
-    continuation = page.continuation;
-    const live = page.items.filter((d) => d.deleted !== true);
-    const ids = live.map((d) => d.id).filter((id) => UUID.test(id));
-    const known = new Set(
-      ids.length === 0
-        ? []
-        : await asWorker(ctx.readDb, async (tx) =>
-            (
-              await tx.query<{ id: string }>(
-                'SELECT user_id::text AS id FROM profiles WHERE user_id = ANY($1::uuid[])',
-                [ids],
-              )
-            ).rows.map((r) => r.id),
-          ),
-    );
-    for (const d of live)
-      if (!known.has(d.id)) report.drift.push({ kind: 'profiles', id: d.id, problem: 'stray' });
-  } while (continuation);
+  const report = await checkKeyedProjection<Row, PublicProfileDoc>(ctx, opts, {
+    kind: 'profiles',
+    container: docs,
+    countSql: 'SELECT count(*)::int AS n FROM profiles',
+    pageSql: `${SELECT} WHERE p.user_id > $1 ORDER BY p.user_id LIMIT $2`,
+    keyOf: (r) => r.user_id,
+    compare,
+    knownSql: 'SELECT user_id::text AS id FROM profiles WHERE user_id = ANY($1::uuid[])',
+  });
 
   if (opts.repair) {
     await forEachLimited(report.drift, 8, async (d) => {
@@ -160,14 +110,10 @@ function repairProfile(
   id: string,
 ): Promise<boolean> {
   return convergeDoc<PublicProfileDoc>(docs, id, id, async () => {
-    const row = UUID.test(id) ? await canonicalProfile(ctx.db, id) : undefined;
+    const row = isUuid(id) ? await canonicalProfile(ctx.db, id) : undefined;
     const current = (await docs.read<PublicProfileDoc>(id, id)).resource;
-    if (!row) {
-      // No canonical profile: a stray document becomes a soft delete.
-      if (!current || current.deleted === true) return undefined;
-      const { _etag, _ts, ...body } = current;
-      return { ...body, deleted: true, ttl: SOFT_DELETE_TTL_SECONDS } as PublicProfileDoc;
-    }
+    // No canonical profile: a stray document becomes a soft delete.
+    if (!row) return softDeleted(current);
     const want = expected(row);
     if (want.deleted && (!current || current.deleted === true)) return undefined;
     return want;
