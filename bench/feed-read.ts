@@ -5,10 +5,10 @@
  *   npx tsx bench/feed-read.ts [--seconds 8] [--engines embedded,server]
  */
 import { asWorker } from '../src/canonical/session.ts';
-import { postDoc } from '../src/pipeline/events/post.ts';
 import { FEED_ORDER } from '../src/pipeline/feed-trim.ts';
 import { regenerateUserFeed } from '../src/pipeline/regenerate-feed.ts';
 import type { BulkOp } from '../src/projections/port.ts';
+import { postDoc } from '../src/readmodel/builders.ts';
 import { CONTAINERS, type FeedItemDoc } from '../src/readmodel/documents.ts';
 import { autocannon, type LoadResult } from './lib/autocannon.ts';
 import { serverVersion } from './lib/pg.ts';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { reactionType } from '../domain/schemas.ts';
-import { REACTION_TYPES } from '../outbox/events.ts';
+import { postStatus, privacyLevel, REACTION_TYPES, userRole } from '../events/vocabulary.ts';
 
 /** Response schemas: they serialize every reply and document it in OpenAPI. */
 export const timestamp = z.string().describe('ISO 8601 UTC timestamp');
@@ -33,7 +33,7 @@ export const post = z.object({
   authorId: z.string(),
   text: z.string(),
   tags: z.array(z.string()),
-  status: z.enum(['published', 'hidden', 'removed', 'deleted']),
+  status: postStatus,
   createdAt: timestamp,
   updatedAt: timestamp,
   counts: reactionCounts,
@@ -44,7 +44,7 @@ export const profile = z.object({
   displayName: z.string(),
   bio: z.string().nullable(),
   avatarUrl: z.string().nullable(),
-  privacyLevel: z.enum(['public', 'followers', 'private']),
+  privacyLevel,
   counts: z.object({
     followers: z.number().int(),
     following: z.number().int(),
@@ -59,7 +59,7 @@ export const me = z.object({
   user: z.object({
     id: z.string(),
     email: z.string(),
-    role: z.enum(['user', 'moderator', 'admin']),
+    role: userRole,
     createdAt: timestamp,
   }),
   profile,

@@ -1,7 +1,9 @@
 import { UnauthenticatedError } from '../errors.ts';
 import type { Db, Queryable } from '../sql/db.ts';
 
-export type UserRole = 'user' | 'moderator' | 'admin';
+export type { UserRole } from '../events/vocabulary.ts';
+
+import type { UserRole } from '../events/vocabulary.ts';
 
 export interface Caller {
   userId: string;

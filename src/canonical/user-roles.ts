@@ -1,8 +1,8 @@
 import { NotFoundError, ValidationError } from '../errors.ts';
+import { USER_ROLES, type UserRole } from '../events/vocabulary.ts';
 import type { Db } from '../sql/db.ts';
-import type { UserRole } from './session.ts';
 
-export const USER_ROLES: readonly UserRole[] = ['user', 'moderator', 'admin'];
+export { USER_ROLES };
 
 export const isUserRole = (v: string): v is UserRole =>
   (USER_ROLES as readonly string[]).includes(v);

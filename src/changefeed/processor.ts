@@ -1,3 +1,4 @@
+import { Sleeper } from '../lib/sleeper.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import {
@@ -12,7 +13,6 @@ import { countPendingChanges } from './estimator.ts';
 import { isAvailable, type LeaseDoc, leaseBody } from './lease.ts';
 import { ensureLeases } from './lease-store.ts';
 import { type ProcessorOptions, resolveProcessorOptions } from './options.ts';
-import { Sleeper } from './sleeper.ts';
 
 export type ChangeHandler = (items: Stored[], lease: { id: string }) => Promise<void>;
 

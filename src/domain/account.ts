@@ -1,6 +1,9 @@
 import { asUser } from '../canonical/session.ts';
-import { emit, pairAggregateId } from '../outbox/emit.ts';
-import type { ReactionType } from '../outbox/events.ts';
+import { POST_COLUMNS, type PostRow, postSnapshot } from '../canonical/tables/posts.ts';
+import { PROFILE_COLUMNS, type ProfileRow, profileSnapshot } from '../canonical/tables/profiles.ts';
+import { iso, NOW_MS } from '../canonical/time.ts';
+import type { ReactionType } from '../events/catalogue.ts';
+import { emit, pairAggregateId } from '../events/emit.ts';
 import type { DomainContext } from './context.ts';
 import {
   APPEAL_COLUMNS,
@@ -10,9 +13,6 @@ import {
   presentAppeal,
   presentCase,
 } from './moderation.ts';
-import { POST_COLUMNS, type PostRow, postSnapshot } from './post-doc.ts';
-import { PROFILE_COLUMNS, type ProfileRow, profileSnapshot } from './profile-doc.ts';
-import { iso, NOW_MS } from './time.ts';
 
 type Row = Record<string, unknown>;
 const isoRows = (rows: Row[]) =>

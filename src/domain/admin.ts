@@ -1,7 +1,10 @@
 import { asUser, type Caller } from '../canonical/session.ts';
+import { postSnapshot, setPostStatus as updatePostStatus } from '../canonical/tables/posts.ts';
+import { type MirroredPost, searchMirror } from '../canonical/tables/posts-admin-mirror.ts';
+import { iso, NOW_MS } from '../canonical/time.ts';
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors.ts';
-import { emit } from '../outbox/emit.ts';
-import type { PostSnapshot, PostStatus } from '../outbox/events.ts';
+import type { PostSnapshot, PostStatus } from '../events/catalogue.ts';
+import { emit } from '../events/emit.ts';
 import type { Queryable } from '../sql/db.ts';
 import type { DomainContext } from './context.ts';
 import { decodeKeyset, encodeKeyset } from './cursor.ts';
@@ -15,9 +18,8 @@ import {
   presentAppeal,
   presentCase,
 } from './moderation.ts';
-import { POST_COLUMNS, type PostRow, postSnapshot, writePostDoc } from './post-doc.ts';
+import { writePostDoc } from './post-doc.ts';
 import type { AppealDecisionInput, CaseDecisionInput } from './schemas.ts';
-import { iso, NOW_MS } from './time.ts';
 
 /** Runs fn as an admin or moderator (the asora_admin database role), else 403. */
 function asModerator<T>(
@@ -49,13 +51,9 @@ async function audit(
 
 /** Sets a post's moderation status and emits post.moderated; undefined when already there or gone. */
 async function setPostStatus(tx: Queryable, postId: string, from: PostStatus, to: PostStatus) {
-  const { rows } = await tx.query<PostRow>(
-    `UPDATE posts SET status = $3, version = version + 1, updated_at = ${NOW_MS}
-      WHERE id = $1 AND status = $2 RETURNING ${POST_COLUMNS}`,
-    [postId, from, to],
-  );
-  if (!rows[0]) return undefined;
-  const s = postSnapshot(rows[0]);
+  const row = await updatePostStatus(tx, postId, from, to);
+  if (!row) return undefined;
+  const s = postSnapshot(row);
   await emit(tx, { type: 'post', id: postId }, 'post.moderated', s);
   return s;
 }
@@ -170,15 +168,7 @@ export async function decideAppeal(
   return result;
 }
 
-export interface AdminPost {
-  id: string;
-  authorId: string;
-  text: string;
-  tags: string[];
-  status: PostStatus;
-  createdAt: string;
-  updatedAt: string;
-}
+export type AdminPost = MirroredPost;
 
 /** GET /v1/admin/posts/search?q=: full-text search on posts_admin_mirror. */
 export async function searchPosts(
@@ -187,31 +177,6 @@ export async function searchPosts(
   q: { q: string; limit: number },
 ): Promise<{ items: AdminPost[]; cursor: string | null }> {
   return asModerator(ctx, userId, async (tx) => {
-    const { rows } = await tx.query<{
-      post_id: string;
-      author_id: string;
-      text: string;
-      tags: string[];
-      status: PostStatus;
-      created_at: unknown;
-      updated_at: unknown;
-    }>(
-      `SELECT post_id, author_id, text, tags, status, created_at, updated_at FROM posts_admin_mirror
-        WHERE search @@ plainto_tsquery('simple', $1)
-        ORDER BY created_at DESC, post_id DESC LIMIT $2`,
-      [q.q, q.limit],
-    );
-    return {
-      items: rows.map((r) => ({
-        id: r.post_id,
-        authorId: r.author_id,
-        text: r.text,
-        tags: r.tags ?? [],
-        status: r.status,
-        createdAt: iso(r.created_at),
-        updatedAt: iso(r.updated_at),
-      })),
-      cursor: null,
-    };
+    return { items: await searchMirror(tx, q.q, q.limit), cursor: null };
   });
 }

@@ -1,18 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { asAnonymous, type UserRole } from '../canonical/session.ts';
+import { PROFILE_COLUMNS, type ProfileRow, profileSnapshot } from '../canonical/tables/profiles.ts';
+import { NOW_MS } from '../canonical/time.ts';
 import { ConflictError, UnauthenticatedError } from '../errors.ts';
-import { emit } from '../outbox/emit.ts';
+import { emit } from '../events/emit.ts';
 import type { DomainContext } from './context.ts';
 import { dummyHash, hashPassword, verifyPassword } from './password.ts';
 import { sqlState, UNIQUE_VIOLATION } from './pg-errors.ts';
-import {
-  PROFILE_COLUMNS,
-  type ProfileRow,
-  profileSnapshot,
-  writeProfileDoc,
-} from './profile-doc.ts';
+import { writeProfileDoc } from './profile-doc.ts';
 import type { LoginInput, RegisterInput } from './schemas.ts';
-import { NOW_MS } from './time.ts';
 
 export interface AuthUser {
   id: string;

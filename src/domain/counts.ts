@@ -1,5 +1,5 @@
 import { asWorker } from '../canonical/session.ts';
-import { REACTION_TYPES, type ReactionType } from '../outbox/events.ts';
+import { REACTION_TYPES, type ReactionType } from '../events/catalogue.ts';
 import type { BulkOp } from '../projections/port.ts';
 import { recomputeCounter } from '../readmodel/counters.ts';
 import {

@@ -1,12 +1,12 @@
 import { asUser } from '../canonical/session.ts';
+import type { PostRow } from '../canonical/tables/posts.ts';
+import { iso } from '../canonical/time.ts';
 import type { Filter } from '../projections/port.ts';
 import { CONTAINERS, type FeedItemDoc, type PostDoc } from '../readmodel/documents.ts';
 import type { DomainContext } from './context.ts';
 import { decodeKeyset, encodeKeyset, type Keyset } from './cursor.ts';
-import type { PostRow } from './post-doc.ts';
 import { type Post, presentPosts } from './posts.ts';
 import { type Candidate, type PageFetcher, SortedSource, takeNewest } from './sorted-source.ts';
-import { iso } from './time.ts';
 
 /** Who the caller does not want to see, and whose posts are merged in at read time. */
 interface ReadContext {

@@ -1,8 +1,8 @@
 import { asUser } from '../canonical/session.ts';
+import { iso } from '../canonical/time.ts';
 import { NotFoundError } from '../errors.ts';
 import type { DomainContext } from './context.ts';
 import { decodeKeyset, encodeKeyset } from './cursor.ts';
-import { iso } from './time.ts';
 import { userExists } from './users.ts';
 
 export interface FollowEntry {

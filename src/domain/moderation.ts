@@ -1,9 +1,9 @@
 import { asUser } from '../canonical/session.ts';
+import { iso, isoOrNull, NOW_MS } from '../canonical/time.ts';
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors.ts';
 import type { DomainContext } from './context.ts';
 import { FOREIGN_KEY_VIOLATION, sqlState, UNIQUE_VIOLATION } from './pg-errors.ts';
 import type { AppealInput, ReportInput } from './schemas.ts';
-import { iso, isoOrNull, NOW_MS } from './time.ts';
 import { userExists } from './users.ts';
 
 export interface ModerationCase {

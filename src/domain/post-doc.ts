@@ -1,33 +1,8 @@
-import type { PostSnapshot, PostStatus } from '../outbox/events.ts';
-import { postDoc } from '../pipeline/events/post.ts';
+import type { PostSnapshot } from '../events/catalogue.ts';
+import { postDoc } from '../readmodel/builders.ts';
 import { CONTAINERS } from '../readmodel/documents.ts';
 import { upsertIfNewer } from '../readmodel/guarded-write.ts';
 import type { DomainContext } from './context.ts';
-import { iso } from './time.ts';
-
-export interface PostRow {
-  id: string;
-  author_id: string;
-  text: string;
-  tags: string[];
-  status: PostStatus;
-  version: number;
-  created_at: unknown;
-  updated_at: unknown;
-}
-
-export const POST_COLUMNS = 'id, author_id, text, tags, status, version, created_at, updated_at';
-
-export const postSnapshot = (r: PostRow): PostSnapshot => ({
-  id: r.id,
-  authorId: r.author_id,
-  text: r.text,
-  tags: r.tags ?? [],
-  status: r.status,
-  version: Number(r.version),
-  createdAt: iso(r.created_at),
-  updatedAt: iso(r.updated_at),
-});
 
 /**
  * The seed's dual write, second half: after the canonical transaction committed, write

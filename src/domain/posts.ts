@@ -1,15 +1,16 @@
 import { asUser, type Caller } from '../canonical/session.ts';
+import { POST_COLUMNS, type PostRow, postSnapshot } from '../canonical/tables/posts.ts';
+import { NOW_MS } from '../canonical/time.ts';
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors.ts';
-import { emit } from '../outbox/emit.ts';
-import { type PostSnapshot, type PostStatus, REACTION_TYPES } from '../outbox/events.ts';
+import { type PostSnapshot, type PostStatus, REACTION_TYPES } from '../events/catalogue.ts';
+import { emit } from '../events/emit.ts';
 import { CONTAINERS, type PostDoc } from '../readmodel/documents.ts';
 import type { Queryable } from '../sql/db.ts';
 import type { DomainContext } from './context.ts';
 import { postCounts, type ReactionCounts } from './counts.ts';
 import { decodeStoreCursor, encodeStoreCursor } from './cursor.ts';
-import { POST_COLUMNS, type PostRow, postSnapshot, writePostDoc } from './post-doc.ts';
+import { writePostDoc } from './post-doc.ts';
 import type { CreatePostInput, EditPostInput } from './schemas.ts';
-import { NOW_MS } from './time.ts';
 import { userExists } from './users.ts';
 
 export interface Post {

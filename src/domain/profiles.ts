@@ -1,19 +1,19 @@
 import { asUser, type UserRole } from '../canonical/session.ts';
-import { NotFoundError } from '../errors.ts';
-import { emit } from '../outbox/emit.ts';
-import type { PrivacyLevel } from '../outbox/events.ts';
-import { CONTAINERS, type PublicProfileDoc } from '../readmodel/documents.ts';
-import type { DomainContext } from './context.ts';
-import { type ProfileCounts, profileCounts } from './counts.ts';
 import {
   PROFILE_COLUMNS,
   type ProfileRow,
   profileSnapshot,
   readOwnProfile,
-  writeProfileDoc,
-} from './profile-doc.ts';
+} from '../canonical/tables/profiles.ts';
+import { iso, NOW_MS } from '../canonical/time.ts';
+import { NotFoundError } from '../errors.ts';
+import type { PrivacyLevel } from '../events/catalogue.ts';
+import { emit } from '../events/emit.ts';
+import { CONTAINERS, type PublicProfileDoc } from '../readmodel/documents.ts';
+import type { DomainContext } from './context.ts';
+import { type ProfileCounts, profileCounts } from './counts.ts';
+import { writeProfileDoc } from './profile-doc.ts';
 import type { ProfilePatch } from './schemas.ts';
-import { iso, NOW_MS } from './time.ts';
 
 export interface Profile {
   userId: string;

@@ -1,13 +1,13 @@
 import { asUser } from '../canonical/session.ts';
+import { iso } from '../canonical/time.ts';
 import { NotFoundError } from '../errors.ts';
-import { emit, pairAggregateId } from '../outbox/emit.ts';
-import type { ReactionType } from '../outbox/events.ts';
+import type { ReactionType } from '../events/catalogue.ts';
+import { emit, pairAggregateId } from '../events/emit.ts';
 import type { QueryPage } from '../projections/port.ts';
 import { CONTAINERS, type ReactionDoc } from '../readmodel/documents.ts';
 import type { Queryable } from '../sql/db.ts';
 import type { DomainContext } from './context.ts';
 import { decodeStoreCursor, encodeStoreCursor } from './cursor.ts';
-import { iso } from './time.ts';
 
 export interface Reaction {
   userId: string;

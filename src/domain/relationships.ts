@@ -1,9 +1,9 @@
 import { asUser } from '../canonical/session.ts';
+import { iso, NOW_MS } from '../canonical/time.ts';
 import { ForbiddenError, NotFoundError, ValidationError } from '../errors.ts';
-import { emit, pairAggregateId } from '../outbox/emit.ts';
+import { emit, pairAggregateId } from '../events/emit.ts';
 import type { Queryable } from '../sql/db.ts';
 import type { DomainContext } from './context.ts';
-import { iso, NOW_MS } from './time.ts';
 import { userExists } from './users.ts';
 
 export type Relation = 'follow' | 'block' | 'mute';

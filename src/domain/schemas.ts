@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { REACTION_TYPES } from '../outbox/events.ts';
+import { privacyLevel, reactionType } from '../events/vocabulary.ts';
 
 /**
  * Input schemas shared by the use cases and the HTTP API (which validates with them and
@@ -16,13 +16,10 @@ export const password = z.string().min(8, 'must be at least 8 characters').max(2
 export const displayName = z.string().trim().min(1).max(50);
 export const bio = z.string().max(500);
 export const avatarUrl = z.url().max(2048);
-export const privacyLevel = z.enum(['public', 'followers', 'private']);
+export { privacyLevel, reactionType };
 export const postText = z.string().trim().min(1).max(5000);
 export const tag = z.string().trim().min(1).max(50);
 export const tags = z.array(tag).max(20);
-export const reactionType = z.enum(
-  REACTION_TYPES as ['like', 'heart', 'laugh', 'wow', 'sad', 'angry'],
-);
 export const reason = z.string().trim().min(1).max(1000);
 export const cursor = z.string().max(2000);
 export const limit = z.coerce.number().int().min(1).max(100).default(50);

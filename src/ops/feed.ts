@@ -2,11 +2,11 @@ import type { Command } from 'commander';
 import { asWorker } from '../canonical/session.ts';
 import { ValidationError } from '../errors.ts';
 import { isUuid } from '../ids.ts';
+import { forEachLimited } from '../lib/concurrency.ts';
 import type { PipelineContext } from '../pipeline/context.ts';
 import { type RegenerateResult, regenerateUserFeed } from '../pipeline/regenerate-feed.ts';
 import { consoleOutput, type Output } from './output.ts';
 import { progress } from './progress.ts';
-import { forEachLimited } from './reconcile/converge.ts';
 import { withRunbookContext } from './runbook-context.ts';
 
 export interface FeedRebuildSummary {

@@ -1,13 +1,13 @@
 import { asWorker } from '../canonical/session.ts';
 import type { Db } from '../sql/db.ts';
-import type { AggregateType, EventType, OutboxEvent } from './events.ts';
+import type { OutboxEvent } from './event.ts';
 
 interface OutboxRow {
   id: number;
-  aggregate_type: AggregateType;
+  aggregate_type: string;
   aggregate_id: string;
   aggregate_version: number;
-  event_type: EventType;
+  event_type: string;
   payload: unknown;
   created_at: Date;
   retry_count: number;
@@ -52,9 +52,7 @@ function toEvent(r: OutboxRow): OutboxEvent {
     aggregateId: r.aggregate_id,
     aggregateVersion: r.aggregate_version,
     eventType: r.event_type,
-    payload: (typeof r.payload === 'string'
-      ? JSON.parse(r.payload)
-      : r.payload) as OutboxEvent['payload'],
+    payload: typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload,
     createdAt: r.created_at instanceof Date ? r.created_at : new Date(r.created_at),
     retryCount: r.retry_count,
   };

@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { forEachLimited } from '../lib/concurrency.ts';
+import { Sleeper } from '../lib/sleeper.ts';
 import type { Logger } from '../observability/logger.ts';
 import { silentLogger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { withTimeout } from '../observability/timeout.ts';
 import type { Db } from '../sql/db.ts';
 import { ackEvent, claimBatch, failEvent } from './claim.ts';
-import type { OutboxEvent } from './events.ts';
+import type { OutboxEvent } from './event.ts';
 import { DEFAULT_BASE_BACKOFF_SECONDS, retryDelaySeconds } from './retry.ts';
 
 export const OUTBOX_CHANNEL = 'asora_outbox';
@@ -46,19 +48,6 @@ export interface Relay {
 const errorText = (err: unknown) =>
   err instanceof Error ? `${err.name}: ${err.message}` : `non-error thrown: ${String(err)}`;
 
-/** Runs fn over items with at most `limit` in flight. */
-async function forEachLimited<T>(
-  items: T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  });
-  await Promise.all(lanes);
-}
-
 /**
  * The outbox relay: claims due events in short transactions, applies them outside any
  * transaction (no row lock is held while the projection store is called), then
@@ -82,14 +71,10 @@ export function createRelay(opts: RelayOptions): Relay {
 
   let running = false;
   let loop: Promise<void> | null = null;
-  let wake: (() => void) | null = null;
-  let woken = false;
+  let sleeper = new Sleeper();
   let unlisten: (() => Promise<void>) | null = null;
 
-  const signal = () => {
-    woken = true;
-    wake?.();
-  };
+  const signal = () => sleeper.wake();
 
   async function applyOne(event: OutboxEvent): Promise<void> {
     const labels = { event_type: event.eventType };
@@ -147,21 +132,8 @@ export function createRelay(opts: RelayOptions): Relay {
     return events.length;
   }
 
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      if (woken || !running) return resolve();
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        wake = null;
-        resolve();
-      }
-      wake = done;
-    });
-
   async function run(): Promise<void> {
     while (running) {
-      woken = false;
       let claimed = 0;
       try {
         claimed = await runOnce();
@@ -169,7 +141,7 @@ export function createRelay(opts: RelayOptions): Relay {
         log.error({ err: errorText(err) }, 'outbox claim failed; retrying after the poll interval');
       }
       // A full batch means more is probably waiting: go again without sleeping.
-      if (running && claimed < batchSize) await sleep(pollIntervalMs);
+      if (running && claimed < batchSize) await sleeper.sleep(pollIntervalMs);
     }
   }
 
@@ -177,6 +149,7 @@ export function createRelay(opts: RelayOptions): Relay {
     start() {
       if (running) return;
       running = true;
+      sleeper = new Sleeper();
       if (useListen) {
         db.listen(OUTBOX_CHANNEL, signal).then(
           async (off) => {
@@ -198,7 +171,7 @@ export function createRelay(opts: RelayOptions): Relay {
         return;
       }
       running = false;
-      signal();
+      sleeper.close();
       await loop;
       loop = null;
       const off = unlisten;

@@ -1,9 +1,10 @@
-import type { EventPayloads, EventType, OutboxEvent } from '../outbox/events.ts';
+import type { AppEvent, EventPayloads, EventType } from '../events/catalogue.ts';
+import { BadEventError, isKnownEventType, parsePayload } from '../events/catalogue.ts';
+import type { OutboxEvent } from '../outbox/event.ts';
 import type { PipelineContext } from './context.ts';
 import { applyBlockEvent } from './events/block.ts';
 import { applyFollowCreated, applyFollowRemoved } from './events/follow.ts';
 import { applyMuteEvent } from './events/mute.ts';
-import { BadEventError, isKnownEventType, parsePayload } from './events/payloads.ts';
 import { applyPostEvent } from './events/post.ts';
 import { applyProfileEvent } from './events/profile.ts';
 import { applyReactionEvent } from './events/reaction.ts';
@@ -11,7 +12,7 @@ import { applyUserDeleted } from './events/user-deleted.ts';
 
 type Handler<E extends EventType> = (
   ctx: PipelineContext,
-  event: OutboxEvent,
+  event: AppEvent,
   payload: EventPayloads[E],
 ) => Promise<void>;
 
@@ -44,6 +45,7 @@ export function createEventApplier(ctx: PipelineContext): (event: OutboxEvent) =
     if (!isKnownEventType(type))
       throw new BadEventError(`unknown event type ${JSON.stringify(type)}`);
     const handler = handlers[type] as Handler<typeof type>;
-    await handler(ctx, event, parsePayload(type, event.payload));
+    const payload = parsePayload(type, event.payload);
+    await handler(ctx, { ...event, eventType: type, payload } as AppEvent, payload);
   };
 }

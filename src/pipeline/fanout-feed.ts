@@ -1,20 +1,6 @@
 import type { BulkOp, BulkResult, ProjectionContainer } from '../projections/port.ts';
+import { feedItemFor } from '../readmodel/builders.ts';
 import { type FeedItemDoc, feedItemId, type PostDoc } from '../readmodel/documents.ts';
-
-/** A post as it sits in one recipient's feed (a copy: one query serves a feed page). */
-export function feedItemFor(recipientId: string, post: PostDoc): FeedItemDoc {
-  return {
-    id: feedItemId(recipientId, post.postId),
-    recipientId,
-    postId: post.postId,
-    authorId: post.authorId,
-    text: post.text,
-    tags: post.tags,
-    createdAt: post.createdAt,
-    updatedAt: post.updatedAt,
-    sourceVersion: post.sourceVersion,
-  };
-}
 
 /** Bulk writes are not atomic: any op that did not succeed fails the whole call (it is retried). */
 export function assertBulkOk(container: ProjectionContainer, ops: BulkOp[], res: BulkResult): void {

@@ -2,9 +2,10 @@ import { asWorker } from '../canonical/session.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { isUuid } from '../ids.ts';
 import type { BulkOp } from '../projections/port.ts';
+import { feedItemFor } from '../readmodel/builders.ts';
 import { CONTAINERS, type FeedItemDoc, type PostDoc } from '../readmodel/documents.ts';
 import type { PipelineContext } from './context.ts';
-import { assertBulkOk, feedItemFor } from './fanout-feed.ts';
+import { assertBulkOk } from './fanout-feed.ts';
 import { FEED_ORDER } from './feed-trim.ts';
 
 export interface RegenerateResult {

@@ -1,5 +1,5 @@
 import { asWorker } from '../canonical/session.ts';
-import type { ReactionType } from '../outbox/events.ts';
+import type { ReactionType } from '../events/catalogue.ts';
 import type { ProjectionContainer } from '../projections/port.ts';
 import type { Db } from '../sql/db.ts';
 import { type CounterDoc, type CounterMetric, counterId, REACTION_METRIC } from './documents.ts';

@@ -3,7 +3,7 @@
  * and readers (domain/) share these; projections/ never sees them.
  * `sourceVersion` is the canonical version a document reflects: writes only move forward.
  */
-import type { PostStatus, PrivacyLevel, ReactionType } from '../outbox/events.ts';
+import type { PostStatus, PrivacyLevel, ReactionType } from '../events/catalogue.ts';
 
 /** posts_v2, partition /postId. Soft-deleted (deleted + ttl) so the change feed sees removals. */
 export interface PostDoc {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ReconcileReport, reconcile, totalDrift } from '../../src/ops/reconcile/index.ts';
 import type { PipelineContext } from '../../src/pipeline/context.ts';
-import { feedItemFor } from '../../src/pipeline/fanout-feed.ts';
+import { feedItemFor } from '../../src/readmodel/builders.ts';
 import {
   CONTAINERS,
   type CounterDoc,

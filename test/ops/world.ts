@@ -1,5 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { PROFILE_COLUMNS, type ProfileRow, profileSnapshot } from '../../src/domain/profile-doc.ts';
+import {
+  PROFILE_COLUMNS,
+  type ProfileRow,
+  profileSnapshot,
+} from '../../src/canonical/tables/profiles.ts';
 import { emit } from '../../src/outbox/emit.ts';
 import type { PipelineContext } from '../../src/pipeline/context.ts';
 import { createPipelineWorkers } from '../../src/pipeline/workers.ts';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/errors.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
-import type { OutboxEvent } from '../../src/outbox/events.ts';
+import type { OutboxEvent } from '../../src/outbox/event.ts';
 import { createRelay } from '../../src/outbox/relay.ts';
 import { retryDelaySeconds } from '../../src/outbox/retry.ts';
 import { outboxStatus, redrive, replayOutbox } from '../../src/outbox/status.ts';

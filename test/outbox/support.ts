@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import type { PostSnapshot } from '../../src/events/catalogue.ts';
 import { emit } from '../../src/outbox/emit.ts';
-import type { OutboxEvent, PostSnapshot } from '../../src/outbox/events.ts';
+import type { OutboxEvent } from '../../src/outbox/event.ts';
 import type { Db } from '../../src/sql/db.ts';
 
 /** Emits `n` post.updated events for one aggregate in separate transactions (as the domain would). */

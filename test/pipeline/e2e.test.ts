@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createChangeFeedProcessor } from '../../src/changefeed/processor.ts';
-import type { PostSnapshot } from '../../src/outbox/events.ts';
+import type { PostSnapshot } from '../../src/events/catalogue.ts';
 import { createPostFanoutHandler } from '../../src/pipeline/changes/posts-fanout.ts';
 import type { PipelineContext } from '../../src/pipeline/context.ts';
 import {

@@ -31,16 +31,3 @@ export async function convergeDoc<T extends { id: string; [k: string]: unknown }
   }
   throw new Error(`reconcile: ${container.def.name}/${id} kept changing under us`);
 }
-
-/** Runs fn over items with at most `limit` in flight. */
-export async function forEachLimited<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  });
-  await Promise.all(lanes);
-}

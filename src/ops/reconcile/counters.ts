@@ -1,4 +1,5 @@
 import { isUuid } from '../../ids.ts';
+import { forEachLimited } from '../../lib/concurrency.ts';
 import { canonicalCount, recomputeCounter } from '../../readmodel/counters.ts';
 import {
   CONTAINERS,
@@ -6,7 +7,6 @@ import {
   type CounterMetric,
   REACTION_METRIC,
 } from '../../readmodel/documents.ts';
-import { forEachLimited } from './converge.ts';
 import type { KindReport, ReconcileContext, ReconcileOptions } from './types.ts';
 
 const METRICS = new Set<string>([

@@ -1,10 +1,10 @@
 import { asWorker } from '../../canonical/session.ts';
 import { isUuid } from '../../ids.ts';
+import { forEachLimited } from '../../lib/concurrency.ts';
 import { FEED_ORDER } from '../../pipeline/feed-trim.ts';
 import { regenerateUserFeed } from '../../pipeline/regenerate-feed.ts';
 import { CONTAINERS, type FeedItemDoc } from '../../readmodel/documents.ts';
 import type { Queryable } from '../../sql/db.ts';
-import { forEachLimited } from './converge.ts';
 import type { Drift, KindReport, ReconcileContext, ReconcileOptions } from './types.ts';
 
 /** Fan-out trims a feed by sampling, so it may briefly exceed the cap by about this much. */

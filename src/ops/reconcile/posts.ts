@@ -1,12 +1,12 @@
 import { asWorker } from '../../canonical/session.ts';
-import { POST_COLUMNS, type PostRow, postSnapshot } from '../../domain/post-doc.ts';
+import { POST_COLUMNS, type PostRow, postSnapshot } from '../../canonical/tables/posts.ts';
 import { isUuid } from '../../ids.ts';
-import { postDoc } from '../../pipeline/events/post.ts';
-import { TOMBSTONE_VERSION } from '../../pipeline/events/user-deleted.ts';
+import { forEachLimited } from '../../lib/concurrency.ts';
 import type { ProjectionContainer } from '../../projections/port.ts';
-import { CONTAINERS, type PostDoc, SOFT_DELETE_TTL_SECONDS } from '../../readmodel/documents.ts';
+import { postDoc, postTombstone } from '../../readmodel/builders.ts';
+import { CONTAINERS, type PostDoc } from '../../readmodel/documents.ts';
 import type { Db } from '../../sql/db.ts';
-import { convergeDoc, forEachLimited } from './converge.ts';
+import { convergeDoc } from './converge.ts';
 import { checkKeyedProjection, softDeleted } from './scan.ts';
 import type { Drift, KindReport, ReconcileContext, ReconcileOptions } from './types.ts';
 
@@ -30,11 +30,8 @@ async function canonicalPost(db: Db, id: string): Promise<Row | undefined> {
 function expected(row: Row): { doc: PostDoc; gone: boolean } {
   if (row.author_gone) {
     // Account deletion leaves tombstones above any canonical version (see user-deleted.ts).
-    const doc = { ...postDoc(postSnapshot(row)), status: 'deleted' as const, deleted: true };
-    return {
-      doc: { ...doc, ttl: SOFT_DELETE_TTL_SECONDS, sourceVersion: TOMBSTONE_VERSION },
-      gone: true,
-    };
+    const doc = postDoc(postSnapshot(row));
+    return { doc: postTombstone(doc, doc.updatedAt), gone: true };
   }
   const doc = postDoc(postSnapshot(row));
   return { doc, gone: doc.deleted === true };

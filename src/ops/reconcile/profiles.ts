@@ -1,15 +1,16 @@
 import { asWorker } from '../../canonical/session.ts';
-import { PROFILE_COLUMNS, type ProfileRow, profileSnapshot } from '../../domain/profile-doc.ts';
-import { isUuid } from '../../ids.ts';
-import { TOMBSTONE_VERSION } from '../../pipeline/events/user-deleted.ts';
-import type { ProjectionContainer } from '../../projections/port.ts';
 import {
-  CONTAINERS,
-  type PublicProfileDoc,
-  SOFT_DELETE_TTL_SECONDS,
-} from '../../readmodel/documents.ts';
+  PROFILE_COLUMNS,
+  type ProfileRow,
+  profileSnapshot,
+} from '../../canonical/tables/profiles.ts';
+import { isUuid } from '../../ids.ts';
+import { forEachLimited } from '../../lib/concurrency.ts';
+import type { ProjectionContainer } from '../../projections/port.ts';
+import { profileDoc, profileTombstone } from '../../readmodel/builders.ts';
+import { CONTAINERS, type PublicProfileDoc } from '../../readmodel/documents.ts';
 import type { Db } from '../../sql/db.ts';
-import { convergeDoc, forEachLimited } from './converge.ts';
+import { convergeDoc } from './converge.ts';
 import { checkKeyedProjection, softDeleted } from './scan.ts';
 import type { Drift, KindReport, ReconcileContext, ReconcileOptions } from './types.ts';
 
@@ -30,31 +31,8 @@ const canonicalProfile = (db: Db, userId: string) =>
 
 /** The publicProfiles document canonical data implies (as the relay's profile handler writes it). */
 function expected(row: Row): PublicProfileDoc {
-  if (row.user_gone) {
-    return {
-      id: row.user_id,
-      userId: row.user_id,
-      displayName: '',
-      bio: null,
-      avatarUrl: null,
-      privacyLevel: 'private',
-      updatedAt: new Date().toISOString(),
-      deleted: true,
-      ttl: SOFT_DELETE_TTL_SECONDS,
-      sourceVersion: TOMBSTONE_VERSION,
-    };
-  }
-  const s = profileSnapshot(row);
-  return {
-    id: s.userId,
-    userId: s.userId,
-    displayName: s.displayName,
-    bio: s.bio,
-    avatarUrl: s.avatarUrl,
-    privacyLevel: s.privacyLevel,
-    sourceVersion: s.version,
-    updatedAt: s.updatedAt,
-  };
+  if (row.user_gone) return profileTombstone(row.user_id, new Date().toISOString());
+  return profileDoc(profileSnapshot(row));
 }
 
 function compare(row: Row, stored: PublicProfileDoc | undefined): Drift | undefined {

@@ -1,4 +1,4 @@
-import type { ReactionType } from '../../outbox/events.ts';
+import type { ReactionType } from '../../events/catalogue.ts';
 import { recomputeCounter } from '../../readmodel/counters.ts';
 import {
   CONTAINERS,

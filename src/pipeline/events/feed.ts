@@ -1,9 +1,11 @@
-import type { FeedItemDoc } from '../../readmodel/documents.ts';
-import { CONTAINERS, feedItemId } from '../../readmodel/documents.ts';
+import { relationshipState } from '../../canonical/tables/follows.ts';
+import { recentPublishedPosts } from '../../canonical/tables/posts.ts';
+import { forEachLimited } from '../../lib/concurrency.ts';
+import { feedItemFor, postDoc } from '../../readmodel/builders.ts';
+import { CONTAINERS, type FeedItemDoc } from '../../readmodel/documents.ts';
 import { upsertIfNewer } from '../../readmodel/guarded-write.ts';
 import type { PipelineContext } from '../context.ts';
-import { recentPublishedPosts, relationshipState } from './canonical-reads.ts';
-import { deleteItems, deleteWhere, forEachLimited } from './util.ts';
+import { deleteItems, deleteWhere } from './util.ts';
 
 /** How many of a followee's recent posts a new follow brings into the follower's feed. */
 export const BACKFILL_POSTS = 20;
@@ -50,18 +52,7 @@ async function backfillFeed(
   if (posts.length === 0) return;
   const feed = ctx.store.container(CONTAINERS.userFeed);
   await forEachLimited(posts, 8, async (p) => {
-    const doc: FeedItemDoc = {
-      id: feedItemId(recipientId, p.id),
-      recipientId,
-      postId: p.id,
-      authorId: p.authorId,
-      text: p.text,
-      tags: p.tags,
-      createdAt: p.createdAt.toISOString(),
-      updatedAt: p.updatedAt.toISOString(),
-      sourceVersion: p.version,
-    };
-    await upsertIfNewer(feed, doc);
+    await upsertIfNewer(feed, feedItemFor(recipientId, postDoc(p)));
   });
   await trimFeed(ctx, recipientId);
 }

@@ -1,7 +1,7 @@
-import type { EventPayloads, OutboxEvent } from '../../outbox/events.ts';
+import { liveUsers } from '../../canonical/tables/users.ts';
+import type { AppEvent, EventPayloads } from '../../events/catalogue.ts';
 import { CONTAINERS, type NotificationDoc } from '../../readmodel/documents.ts';
 import type { PipelineContext } from '../context.ts';
-import { liveUsers } from './canonical-reads.ts';
 import { syncFollowFeed } from './feed.ts';
 import { refreshUserCounters } from './user-counters.ts';
 import { createIfAbsent } from './util.ts';
@@ -19,7 +19,7 @@ const recomputeFollowCounters = (ctx: PipelineContext, followerId: string, follo
 /** follow.created: counters, a notification to the followee, backfill of the followee's recent posts. */
 export async function applyFollowCreated(
   ctx: PipelineContext,
-  event: OutboxEvent,
+  event: AppEvent,
   p: EventPayloads['follow.created'],
 ): Promise<void> {
   await recomputeFollowCounters(ctx, p.followerId, p.followeeId);

@@ -1,4 +1,4 @@
-import type { EventPayloads } from '../../outbox/events.ts';
+import type { EventPayloads } from '../../events/catalogue.ts';
 import type { PipelineContext } from '../context.ts';
 import { syncFollowFeed } from './feed.ts';
 

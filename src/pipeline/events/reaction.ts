@@ -1,4 +1,4 @@
-import type { EventPayloads, OutboxEvent } from '../../outbox/events.ts';
+import type { AppEvent, EventPayloads } from '../../events/catalogue.ts';
 import {
   CONTAINERS,
   type ReactionDoc,
@@ -15,7 +15,7 @@ import type { PipelineContext } from '../context.ts';
  */
 export async function applyReactionEvent(
   ctx: PipelineContext,
-  event: OutboxEvent,
+  event: AppEvent,
   p: EventPayloads['reaction.added'] | EventPayloads['reaction.removed'],
 ): Promise<void> {
   const added = event.eventType === 'reaction.added';

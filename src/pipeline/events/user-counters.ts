@@ -1,7 +1,7 @@
+import { liveUsers } from '../../canonical/tables/users.ts';
 import { recomputeCounter } from '../../readmodel/counters.ts';
 import { CONTAINERS, type CounterMetric, counterId } from '../../readmodel/documents.ts';
 import type { PipelineContext } from '../context.ts';
-import { liveUsers } from './canonical-reads.ts';
 
 /**
  * Recomputes per-user counters from canonical data; a deleted account's counters are

@@ -1,34 +1,22 @@
 import { asWorker } from '../../canonical/session.ts';
-import type { EventPayloads } from '../../outbox/events.ts';
+import { purgeMirroredPosts } from '../../canonical/tables/posts-admin-mirror.ts';
+import type { EventPayloads } from '../../events/catalogue.ts';
+import { forEachLimited } from '../../lib/concurrency.ts';
+import { postTombstone, profileTombstone, TOMBSTONE } from '../../readmodel/builders.ts';
 import { recomputeCounter } from '../../readmodel/counters.ts';
 import {
   CONTAINERS,
   type CounterMetric,
   counterId,
   type PostDoc,
-  type PublicProfileDoc,
   REACTION_METRIC,
   type ReactionDoc,
   reactionDocId,
-  SOFT_DELETE_TTL_SECONDS,
 } from '../../readmodel/documents.ts';
 import { upsertIfNewer } from '../../readmodel/guarded-write.ts';
 import type { PipelineContext } from '../context.ts';
 import { refreshUserCounters } from './user-counters.ts';
-import { deleteItems, deleteWhere, forEachLimited } from './util.ts';
-
-/**
- * Version of the tombstones an account deletion writes: above any canonical version
- * (those are PostgreSQL integers), so a late event for a deleted account's post, profile
- * or reaction is stale and cannot bring the document back.
- */
-export const TOMBSTONE_VERSION = 2_147_483_647;
-
-const tombstone = {
-  deleted: true,
-  ttl: SOFT_DELETE_TTL_SECONDS,
-  sourceVersion: TOMBSTONE_VERSION,
-} as const;
+import { deleteItems, deleteWhere } from './util.ts';
 
 /**
  * user.deleted: purge what was built from the account. Its own feed, notifications,
@@ -52,40 +40,27 @@ export async function applyUserDeleted(
     own.map((m) => counterId(p.userId, m)),
   );
 
-  const profile: PublicProfileDoc = {
-    id: p.userId,
-    userId: p.userId,
-    displayName: '',
-    bio: null,
-    avatarUrl: null,
-    privacyLevel: 'private',
-    updatedAt: p.deletedAt,
-    ...tombstone,
-  };
-  await upsertIfNewer(store.container(CONTAINERS.publicProfiles), profile);
+  await upsertIfNewer(
+    store.container(CONTAINERS.publicProfiles),
+    profileTombstone(p.userId, p.deletedAt),
+  );
 
   const posts = store.container(CONTAINERS.posts);
   await forEachLimited(p.postIds, 8, async (postId) => {
     const current = (await posts.read<PostDoc>(postId, postId)).resource;
-    const doc: PostDoc = {
-      id: postId,
-      postId,
-      authorId: p.userId,
-      text: current?.text ?? '',
-      tags: current?.tags ?? [],
-      createdAt: current?.createdAt ?? p.deletedAt,
-      updatedAt: p.deletedAt,
-      status: 'deleted',
-      ...tombstone,
-    };
+    const doc = postTombstone(
+      {
+        postId,
+        authorId: p.userId,
+        text: current?.text ?? '',
+        tags: current?.tags ?? [],
+        createdAt: current?.createdAt ?? p.deletedAt,
+      },
+      p.deletedAt,
+    );
     await upsertIfNewer(posts, doc);
   });
-  await asWorker(ctx.db, (tx) =>
-    tx.query('DELETE FROM posts_admin_mirror WHERE author_id = $1 OR post_id = ANY($2::uuid[])', [
-      p.userId,
-      p.postIds,
-    ]),
-  );
+  await asWorker(ctx.db, (tx) => purgeMirroredPosts(tx, p.userId, p.postIds));
 
   const reactions = store.container(CONTAINERS.reactions);
   await forEachLimited(p.reactions, 8, async (r) => {
@@ -95,7 +70,7 @@ export async function applyUserDeleted(
       userId: p.userId,
       type: r.type,
       createdAt: p.deletedAt,
-      ...tombstone,
+      ...TOMBSTONE,
     };
     await upsertIfNewer(reactions, doc);
   });

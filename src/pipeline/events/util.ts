@@ -1,18 +1,5 @@
 import { type Doc, isProjectionError, type ProjectionContainer } from '../../projections/port.ts';
 
-/** Runs fn over items with at most `limit` calls in flight. */
-export async function forEachLimited<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  });
-  await Promise.all(lanes);
-}
-
 /** Deletes items by id from one partition; a status other than deleted/absent is an error (e.g. throttled). */
 export async function deleteItems(
   container: ProjectionContainer,

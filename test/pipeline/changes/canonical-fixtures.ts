@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import type { PostSnapshot, ReactionType } from '../../../src/events/catalogue.ts';
 import { emit, pairAggregateId } from '../../../src/outbox/emit.ts';
-import type { PostSnapshot, ReactionType } from '../../../src/outbox/events.ts';
 import type { Db } from '../../../src/sql/db.ts';
 
 /**

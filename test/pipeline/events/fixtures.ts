@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { silentLogger } from '../../../src/observability/logger.ts';
-import { Metrics } from '../../../src/observability/metrics.ts';
-import { emit, pairAggregateId } from '../../../src/outbox/emit.ts';
 import type {
   PostSnapshot,
   PostStatus,
   ProfileSnapshot,
   ReactionType,
-} from '../../../src/outbox/events.ts';
+} from '../../../src/events/catalogue.ts';
+import { silentLogger } from '../../../src/observability/logger.ts';
+import { Metrics } from '../../../src/observability/metrics.ts';
+import { emit, pairAggregateId } from '../../../src/outbox/emit.ts';
 import { createRelay, type Relay } from '../../../src/outbox/relay.ts';
 import { createEventApplier } from '../../../src/pipeline/apply-event.ts';
 import type { PipelineContext } from '../../../src/pipeline/context.ts';

@@ -1,8 +1,8 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { OutboxEvent } from '../../../src/outbox/events.ts';
+import type { AppEvent } from '../../../src/events/catalogue.ts';
+import { BadEventError } from '../../../src/events/catalogue.ts';
 import { createEventApplier } from '../../../src/pipeline/apply-event.ts';
 import type { PipelineContext } from '../../../src/pipeline/context.ts';
-import { BadEventError } from '../../../src/pipeline/events/payloads.ts';
 import {
   CONTAINERS,
   counterId,
@@ -116,7 +116,7 @@ describe(`outbox event handlers on the embedded store (${engineName})`, () => {
       aggregateId: post,
       aggregateVersion: 1,
       eventType: 'post.created',
-      payload: rows[0]!.payload as OutboxEvent<'post.created'>['payload'],
+      payload: rows[0]!.payload as AppEvent<'post.created'>['payload'],
       createdAt: new Date(),
       retryCount: 0,
     });

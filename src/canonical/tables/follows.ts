@@ -1,6 +1,7 @@
-import { asWorker } from '../../canonical/session.ts';
-import type { PostStatus } from '../../outbox/events.ts';
-import type { Db } from '../../sql/db.ts';
+import type { Db, Queryable } from '../../sql/db.ts';
+import { asWorker } from '../session.ts';
+
+/** follows (with follower_counts, kept by trigger) and the relationship state around a pair. */
 
 export interface RelationshipState {
   /** follower follows followee. */
@@ -37,44 +38,20 @@ export function relationshipState(
   });
 }
 
-export interface CanonicalPost {
-  id: string;
-  authorId: string;
-  text: string;
-  tags: string[];
-  status: PostStatus;
-  version: number;
-  createdAt: Date;
-  updatedAt: Date;
+/** How many accounts a user follows (the `following` counter's truth). */
+export async function countFollowing(tx: Queryable, userId: string): Promise<number> {
+  const { rows } = await tx.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM follows WHERE follower_id = $1',
+    [userId],
+  );
+  return rows[0]!.n;
 }
 
-/** An author's most recent published posts, newest first (feed backfill). */
-export function recentPublishedPosts(
-  db: Db,
-  authorId: string,
-  limit: number,
-): Promise<CanonicalPost[]> {
-  return asWorker(db, async (tx) => {
-    const { rows } = await tx.query<CanonicalPost>(
-      `SELECT id::text, author_id::text AS "authorId", text, tags, status, version,
-              created_at AS "createdAt", updated_at AS "updatedAt"
-         FROM posts
-        WHERE author_id = $1 AND status = 'published' AND deleted_at IS NULL
-        ORDER BY created_at DESC
-        LIMIT $2`,
-      [authorId, limit],
-    );
-    return rows;
-  });
-}
-
-/** Which of these accounts exist and are not deleted. */
-export function liveUsers(db: Db, ids: string[]): Promise<Set<string>> {
-  return asWorker(db, async (tx) => {
-    const { rows } = await tx.query<{ id: string }>(
-      'SELECT id::text AS id FROM users WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL',
-      [ids],
-    );
-    return new Set(rows.map((r) => r.id));
-  });
+/** A user's follower count, trigger-kept in the same transaction as follows (0005): O(1) even for celebrities. */
+export async function countFollowers(tx: Queryable, userId: string): Promise<number> {
+  const { rows } = await tx.query<{ n: number }>(
+    'SELECT COALESCE((SELECT followers FROM follower_counts WHERE user_id = $1), 0) AS n',
+    [userId],
+  );
+  return Number(rows[0]!.n);
 }

@@ -1,0 +1,153 @@
+import type { PostSnapshot } from '../../events/catalogue.ts';
+import type { PostStatus } from '../../events/vocabulary.ts';
+import type { Db, Queryable } from '../../sql/db.ts';
+import { asWorker } from '../session.ts';
+import { iso, NOW_MS } from '../time.ts';
+
+/** The posts table: its row, columns, row → snapshot mapping and the queries shared across the app. */
+export interface PostRow {
+  id: string;
+  author_id: string;
+  text: string;
+  tags: string[];
+  status: PostStatus;
+  version: number;
+  created_at: unknown;
+  updated_at: unknown;
+}
+
+export const POST_COLUMNS = 'id, author_id, text, tags, status, version, created_at, updated_at';
+
+export const postSnapshot = (r: PostRow): PostSnapshot => ({
+  id: r.id,
+  authorId: r.author_id,
+  text: r.text,
+  tags: r.tags ?? [],
+  status: r.status,
+  version: Number(r.version),
+  createdAt: iso(r.created_at),
+  updatedAt: iso(r.updated_at),
+});
+
+export async function insertPost(
+  tx: Queryable,
+  authorId: string,
+  text: string,
+  tags: string[],
+): Promise<PostRow> {
+  const { rows } = await tx.query<PostRow>(
+    `INSERT INTO posts (author_id, text, tags, created_at, updated_at) VALUES ($1, $2, $3, ${NOW_MS}, ${NOW_MS})
+     RETURNING ${POST_COLUMNS}`,
+    [authorId, text, tags],
+  );
+  return rows[0]!;
+}
+
+export async function readPost(tx: Queryable, postId: string): Promise<PostRow | undefined> {
+  const { rows } = await tx.query<PostRow>(`SELECT ${POST_COLUMNS} FROM posts WHERE id = $1`, [
+    postId,
+  ]);
+  return rows[0];
+}
+
+/** A new text and tags, only at the expected version (optimistic concurrency); undefined when it moved. */
+export async function updatePostContent(
+  tx: Queryable,
+  postId: string,
+  expectedVersion: number,
+  text: string,
+  tags: string[],
+): Promise<PostRow | undefined> {
+  const { rows } = await tx.query<PostRow>(
+    `UPDATE posts SET text = $2, tags = $3, version = version + 1, updated_at = ${NOW_MS}
+      WHERE id = $1 AND version = $4 RETURNING ${POST_COLUMNS}`,
+    [postId, text, tags, expectedVersion],
+  );
+  return rows[0];
+}
+
+/** Soft-deletes a post at the expected version; undefined when it moved. */
+export async function markPostDeleted(
+  tx: Queryable,
+  postId: string,
+  expectedVersion: number,
+): Promise<PostRow | undefined> {
+  const { rows } = await tx.query<PostRow>(
+    `UPDATE posts SET status = 'deleted', version = version + 1, updated_at = ${NOW_MS}, deleted_at = ${NOW_MS}
+      WHERE id = $1 AND version = $2 RETURNING ${POST_COLUMNS}`,
+    [postId, expectedVersion],
+  );
+  return rows[0];
+}
+
+/** Moves a post from one status to another; undefined when it is not in `from` (or gone). */
+export async function setPostStatus(
+  tx: Queryable,
+  postId: string,
+  from: PostStatus,
+  to: PostStatus,
+): Promise<PostRow | undefined> {
+  const { rows } = await tx.query<PostRow>(
+    `UPDATE posts SET status = $3, version = version + 1, updated_at = ${NOW_MS}
+      WHERE id = $1 AND status = $2 RETURNING ${POST_COLUMNS}`,
+    [postId, from, to],
+  );
+  return rows[0];
+}
+
+/** The author of a post (only while published, when asked), or undefined. */
+export async function postAuthor(
+  tx: Queryable,
+  postId: string,
+  opts: { published?: boolean } = {},
+): Promise<string | undefined> {
+  const { rows } = await tx.query<{ author_id: string }>(
+    `SELECT author_id FROM posts WHERE id = $1${opts.published ? ` AND status = 'published'` : ''}`,
+    [postId],
+  );
+  return rows[0]?.author_id;
+}
+
+/** An author's published posts, newest first, after a (createdAt, id) keyset. */
+export async function publishedPostsPage(
+  tx: Queryable,
+  authorId: string,
+  after: { t: string; id: string } | undefined,
+  limit: number,
+): Promise<PostRow[]> {
+  const { rows } = await tx.query<PostRow>(
+    `SELECT ${POST_COLUMNS} FROM posts
+      WHERE author_id = $1 AND status = 'published'
+        AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::uuid))
+      ORDER BY created_at DESC, id DESC LIMIT $4`,
+    [authorId, after?.t ?? null, after?.id ?? null, limit],
+  );
+  return rows;
+}
+
+/** An author's most recent published posts, newest first, from the primary (feed backfill). */
+export function recentPublishedPosts(
+  db: Db,
+  authorId: string,
+  limit: number,
+): Promise<PostSnapshot[]> {
+  return asWorker(db, async (tx) => {
+    const { rows } = await tx.query<PostRow>(
+      `SELECT ${POST_COLUMNS} FROM posts
+        WHERE author_id = $1 AND status = 'published' AND deleted_at IS NULL
+        ORDER BY created_at DESC
+        LIMIT $2`,
+      [authorId, limit],
+    );
+    return rows.map(postSnapshot);
+  });
+}
+
+/** The published-post count of an author (the `posts` counter's truth). */
+export async function countPublishedPosts(tx: Queryable, authorId: string): Promise<number> {
+  const { rows } = await tx.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM posts WHERE author_id = $1 AND status = 'published'`,
+    [authorId],
+  );
+  return rows[0]!.n;
+}

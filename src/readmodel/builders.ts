@@ -1,0 +1,100 @@
+/**
+ * The read-model documents canonical data implies, built in one place for every writer:
+ * the domain's direct writes, the relay's handlers, fan-out, feed rebuilds and reconcile.
+ */
+import type { PostSnapshot, ProfileSnapshot } from '../events/catalogue.ts';
+import {
+  type FeedItemDoc,
+  feedItemId,
+  type PostDoc,
+  type PublicProfileDoc,
+  SOFT_DELETE_TTL_SECONDS,
+} from './documents.ts';
+
+/**
+ * Version of the tombstones an account deletion writes: above any canonical version
+ * (those are PostgreSQL integers), so a late event for a deleted account's post, profile
+ * or reaction is stale and cannot bring the document back.
+ */
+export const TOMBSTONE_VERSION = 2_147_483_647;
+
+/** The fields that turn a document into an account-deletion tombstone (a soft delete). */
+export const TOMBSTONE = {
+  deleted: true,
+  ttl: SOFT_DELETE_TTL_SECONDS,
+  sourceVersion: TOMBSTONE_VERSION,
+} as const;
+
+/** The posts_v2 document for a post snapshot: anything not published is a soft delete. */
+export function postDoc(p: PostSnapshot): PostDoc {
+  const doc: PostDoc = {
+    id: p.id,
+    postId: p.id,
+    authorId: p.authorId,
+    text: p.text,
+    tags: p.tags,
+    status: p.status,
+    createdAt: p.createdAt,
+    updatedAt: p.updatedAt,
+    sourceVersion: p.version,
+  };
+  // Soft delete (not a delete) so the posts_v2 change feed sees the removal and fan-out
+  // takes the post out of every feed.
+  if (p.status !== 'published') Object.assign(doc, { deleted: true, ttl: SOFT_DELETE_TTL_SECONDS });
+  return doc;
+}
+
+/** A deleted account's post: status deleted, above any canonical version. */
+export const postTombstone = (
+  p: Pick<PostDoc, 'postId' | 'authorId' | 'text' | 'tags' | 'createdAt'>,
+  deletedAt: string,
+): PostDoc => ({
+  id: p.postId,
+  postId: p.postId,
+  authorId: p.authorId,
+  text: p.text,
+  tags: p.tags,
+  createdAt: p.createdAt,
+  updatedAt: deletedAt,
+  status: 'deleted',
+  ...TOMBSTONE,
+});
+
+/** A post as it sits in one recipient's feed (a copy: one query serves a feed page). */
+export function feedItemFor(recipientId: string, post: PostDoc): FeedItemDoc {
+  return {
+    id: feedItemId(recipientId, post.postId),
+    recipientId,
+    postId: post.postId,
+    authorId: post.authorId,
+    text: post.text,
+    tags: post.tags,
+    createdAt: post.createdAt,
+    updatedAt: post.updatedAt,
+    sourceVersion: post.sourceVersion,
+  };
+}
+
+/** The publicProfiles document for a profile snapshot. */
+export const profileDoc = (s: ProfileSnapshot): PublicProfileDoc => ({
+  id: s.userId,
+  userId: s.userId,
+  displayName: s.displayName,
+  bio: s.bio,
+  avatarUrl: s.avatarUrl,
+  privacyLevel: s.privacyLevel,
+  sourceVersion: s.version,
+  updatedAt: s.updatedAt,
+});
+
+/** A deleted account's publicProfiles document: emptied, private, above any canonical version. */
+export const profileTombstone = (userId: string, deletedAt: string): PublicProfileDoc => ({
+  id: userId,
+  userId,
+  displayName: '',
+  bio: null,
+  avatarUrl: null,
+  privacyLevel: 'private',
+  updatedAt: deletedAt,
+  ...TOMBSTONE,
+});
