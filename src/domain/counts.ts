@@ -1,4 +1,5 @@
 import { asWorker } from '../canonical/session.ts';
+import { reactionCountsOf } from '../canonical/tables/reactions.ts';
 import { REACTION_TYPES, type ReactionType } from '../events/catalogue.ts';
 import type { BulkOp } from '../projections/port.ts';
 import { recomputeCounter } from '../readmodel/counters.ts';
@@ -56,13 +57,8 @@ export async function postCounts(
   if (missing.length === 0) return out;
 
   const missingPosts = [...new Set(missing.map((k) => k.partitionKey))];
-  const { rows } = await asWorker(ctx.db, (tx) =>
-    tx.query<{ post_id: string; type: ReactionType; n: number }>(
-      `SELECT post_id, type, count(*)::int AS n FROM reactions WHERE post_id = ANY($1::uuid[]) GROUP BY post_id, type`,
-      [missingPosts],
-    ),
-  );
-  const truth = new Map(rows.map((r) => [`${r.post_id}:${REACTION_METRIC[r.type]}`, r.n]));
+  const rows = await asWorker(ctx.db, (tx) => reactionCountsOf(tx, missingPosts));
+  const truth = new Map(rows.map((r) => [counterId(r.postId, REACTION_METRIC[r.type]), r.n]));
   const now = new Date().toISOString();
   const ops: BulkOp[] = missing.map((k) => {
     const metric = k.id.slice(k.partitionKey.length + 1) as CounterMetric;

@@ -1,6 +1,5 @@
 import { asUser } from '../canonical/session.ts';
-import type { PostRow } from '../canonical/tables/posts.ts';
-import { iso } from '../canonical/time.ts';
+import { postSnapshot, publishedPostsPage } from '../canonical/tables/posts.ts';
 import type { Filter } from '../projections/port.ts';
 import { CONTAINERS, type FeedItemDoc, type PostDoc } from '../readmodel/documents.ts';
 import type { DomainContext } from './context.ts';
@@ -88,24 +87,11 @@ const ownSource =
   (ctx: DomainContext, userId: string, after: Keyset | undefined): PageFetcher =>
   async (batch, continuation) => {
     const from = continuation ? (JSON.parse(continuation) as Keyset) : after;
-    const rows = await asUser(ctx.db, userId, async (tx) => {
-      const r = await tx.query<PostRow>(
-        `SELECT id, author_id, text, tags, status, version, created_at, updated_at FROM posts
-          WHERE author_id = $1 AND status = 'published'
-            AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::uuid))
-          ORDER BY created_at DESC, id DESC LIMIT $4`,
-        [userId, from?.t ?? null, from?.id ?? null, batch],
-      );
-      return r.rows;
+    const rows = await asUser(ctx.db, userId, (tx) => publishedPostsPage(tx, userId, from, batch));
+    const items = rows.map((r) => {
+      const { id, authorId, text, tags, createdAt, updatedAt } = postSnapshot(r);
+      return { id, authorId, text, tags, createdAt, updatedAt };
     });
-    const items = rows.map((r) => ({
-      id: r.id,
-      authorId: r.author_id,
-      text: r.text,
-      tags: r.tags ?? [],
-      createdAt: iso(r.created_at),
-      updatedAt: iso(r.updated_at),
-    }));
     const last = items.at(-1);
     return {
       items,

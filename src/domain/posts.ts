@@ -1,6 +1,12 @@
 import { asUser, type Caller } from '../canonical/session.ts';
-import { POST_COLUMNS, type PostRow, postSnapshot } from '../canonical/tables/posts.ts';
-import { NOW_MS } from '../canonical/time.ts';
+import {
+  insertPost,
+  markPostDeleted,
+  type PostRow,
+  postSnapshot,
+  readPost,
+  updatePostContent,
+} from '../canonical/tables/posts.ts';
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors.ts';
 import { type PostSnapshot, type PostStatus, REACTION_TYPES } from '../events/catalogue.ts';
 import { emit } from '../events/emit.ts';
@@ -64,12 +70,7 @@ export async function createPost(
   input: CreatePostInput,
 ): Promise<Post> {
   const snapshot = await asUser(ctx.db, userId, async (tx) => {
-    const { rows } = await tx.query<PostRow>(
-      `INSERT INTO posts (author_id, text, tags, created_at, updated_at) VALUES ($1, $2, $3, ${NOW_MS}, ${NOW_MS})
-       RETURNING ${POST_COLUMNS}`,
-      [userId, input.text, input.tags ?? []],
-    );
-    const s = postSnapshot(rows[0]!);
+    const s = postSnapshot(await insertPost(tx, userId, input.text, input.tags ?? []));
     await emit(tx, { type: 'post', id: s.id }, 'post.created', s);
     return s;
   });
@@ -91,10 +92,7 @@ export async function getPost(ctx: DomainContext, userId: string, postId: string
   }
   // Not (yet) in the projection, or not public: canonical decides, under the caller's RLS.
   const row = await asUser(ctx.db, userId, async (tx, caller) => {
-    const { rows } = await tx.query<PostRow>(`SELECT ${POST_COLUMNS} FROM posts WHERE id = $1`, [
-      postId,
-    ]);
-    const r = rows[0];
+    const r = await readPost(tx, postId);
     if (!r || r.status === 'deleted') return undefined;
     if (r.status !== 'published' && r.author_id !== caller.userId && !isModerator(caller))
       return undefined;
@@ -107,10 +105,7 @@ export async function getPost(ctx: DomainContext, userId: string, postId: string
 
 /** The live post (no FOR UPDATE: RLS would hide others' posts and turn a 403 into a 404). */
 async function livePost(tx: Queryable, postId: string): Promise<PostRow> {
-  const { rows } = await tx.query<PostRow>(`SELECT ${POST_COLUMNS} FROM posts WHERE id = $1`, [
-    postId,
-  ]);
-  const r = rows[0];
+  const r = await readPost(tx, postId);
   if (!r || r.status === 'deleted') throw new NotFoundError('post not found');
   return r;
 }
@@ -133,14 +128,15 @@ export async function editPost(
         'version_conflict',
       );
     }
-    const { rows } = await tx.query<PostRow>(
-      `UPDATE posts SET text = $2, tags = $3, version = version + 1, updated_at = ${NOW_MS}
-        WHERE id = $1 AND version = $4 RETURNING ${POST_COLUMNS}`,
-      [postId, input.text ?? current.text, input.tags ?? current.tags, current.version],
+    const row = await updatePostContent(
+      tx,
+      postId,
+      current.version,
+      input.text ?? current.text,
+      input.tags ?? current.tags,
     );
-    if (!rows[0])
-      throw new ConflictError('the post changed concurrently; retry', 'version_conflict');
-    const s = postSnapshot(rows[0]);
+    if (!row) throw new ConflictError('the post changed concurrently; retry', 'version_conflict');
+    const s = postSnapshot(row);
     await emit(tx, { type: 'post', id: postId }, 'post.updated', s);
     return s;
   });
@@ -163,14 +159,9 @@ export async function deletePost(
     if (current.status === 'removed' && !isModerator(caller)) {
       throw new ConflictError('the post was removed by a moderator', 'post_removed');
     }
-    const { rows } = await tx.query<PostRow>(
-      `UPDATE posts SET status = 'deleted', version = version + 1, updated_at = ${NOW_MS}, deleted_at = ${NOW_MS}
-        WHERE id = $1 AND version = $2 RETURNING ${POST_COLUMNS}`,
-      [postId, current.version],
-    );
-    if (!rows[0])
-      throw new ConflictError('the post changed concurrently; retry', 'version_conflict');
-    const s = postSnapshot(rows[0]);
+    const row = await markPostDeleted(tx, postId, current.version);
+    if (!row) throw new ConflictError('the post changed concurrently; retry', 'version_conflict');
+    const s = postSnapshot(row);
     await emit(tx, { type: 'post', id: postId }, 'post.deleted', s);
     if (current.author_id !== userId) {
       await tx.query(

@@ -1,4 +1,5 @@
 import { asUser } from '../canonical/session.ts';
+import { postAuthor } from '../canonical/tables/posts.ts';
 import { iso } from '../canonical/time.ts';
 import { NotFoundError } from '../errors.ts';
 import type { ReactionType } from '../events/catalogue.ts';
@@ -17,12 +18,9 @@ export interface Reaction {
 
 /** The author of a post the caller can react to (published and visible), else 404. */
 async function reactablePostAuthor(tx: Queryable, postId: string): Promise<string> {
-  const { rows } = await tx.query<{ author_id: string }>(
-    `SELECT author_id FROM posts WHERE id = $1 AND status = 'published'`,
-    [postId],
-  );
-  if (!rows[0]) throw new NotFoundError('post not found');
-  return rows[0].author_id;
+  const author = await postAuthor(tx, postId, { published: true });
+  if (!author) throw new NotFoundError('post not found');
+  return author;
 }
 
 const aggregate = (postId: string, userId: string, type: ReactionType) => ({
@@ -64,11 +62,8 @@ export async function removeReaction(
   type: ReactionType,
 ) {
   await asUser(ctx.db, userId, async (tx) => {
-    const { rows: post } = await tx.query<{ author_id: string }>(
-      'SELECT author_id FROM posts WHERE id = $1',
-      [postId],
-    );
-    if (!post[0]) throw new NotFoundError('post not found');
+    const author = await postAuthor(tx, postId);
+    if (!author) throw new NotFoundError('post not found');
     const { rowCount } = await tx.query(
       'DELETE FROM reactions WHERE post_id = $1 AND user_id = $2 AND type = $3 RETURNING id',
       [postId, userId, type],
@@ -76,7 +71,7 @@ export async function removeReaction(
     if (rowCount === 0) return;
     await emit(tx, aggregate(postId, userId, type), 'reaction.removed', {
       postId,
-      postAuthorId: post[0].author_id,
+      postAuthorId: author,
       userId,
       type,
     });

@@ -1,4 +1,7 @@
 import { asWorker } from '../canonical/session.ts';
+import { countFollowers, countFollowing } from '../canonical/tables/follows.ts';
+import { countPublishedPosts } from '../canonical/tables/posts.ts';
+import { countReactions } from '../canonical/tables/reactions.ts';
 import type { ReactionType } from '../events/catalogue.ts';
 import type { ProjectionContainer } from '../projections/port.ts';
 import type { Db } from '../sql/db.ts';
@@ -8,31 +11,22 @@ const REACTION_OF_METRIC = Object.fromEntries(
   Object.entries(REACTION_METRIC).map(([type, metric]) => [metric, type]),
 ) as Record<string, ReactionType>;
 
-/** The canonical count behind a counter: the truth a counter document caches. */
+/** The canonical count behind a counter (queried by the canonical tables): the truth a counter document caches. */
 export async function canonicalCount(
   db: Db,
   subjectId: string,
   metric: CounterMetric,
 ): Promise<number> {
   const reaction = REACTION_OF_METRIC[metric];
-  const [sql, params]: [string, unknown[]] = reaction
-    ? [
-        'SELECT count(*)::int AS n FROM reactions WHERE post_id = $1 AND type = $2',
-        [subjectId, reaction],
-      ]
-    : metric === 'followers'
-      ? // Trigger-kept in the same transaction as follows (0005): O(1) even for celebrities.
-        [
-          'SELECT COALESCE((SELECT followers FROM follower_counts WHERE user_id = $1), 0) AS n',
-          [subjectId],
-        ]
-      : metric === 'following'
-        ? ['SELECT count(*)::int AS n FROM follows WHERE follower_id = $1', [subjectId]]
-        : [
-            `SELECT count(*)::int AS n FROM posts WHERE author_id = $1 AND status = 'published'`,
-            [subjectId],
-          ];
-  return asWorker(db, async (tx) => (await tx.query<{ n: number }>(sql, params)).rows[0]!.n);
+  return asWorker(db, (tx) =>
+    reaction
+      ? countReactions(tx, subjectId, reaction)
+      : metric === 'followers'
+        ? countFollowers(tx, subjectId)
+        : metric === 'following'
+          ? countFollowing(tx, subjectId)
+          : countPublishedPosts(tx, subjectId),
+  );
 }
 
 /**

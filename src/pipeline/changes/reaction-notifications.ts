@@ -1,4 +1,5 @@
 import { asWorker } from '../../canonical/session.ts';
+import { postAuthor as canonicalPostAuthor } from '../../canonical/tables/posts.ts';
 import { isProjectionError } from '../../projections/port.ts';
 import {
   CONTAINERS,
@@ -15,13 +16,7 @@ export const reactionNotificationId = (r: Pick<ReactionDoc, 'postId' | 'userId' 
 async function postAuthor(ctx: PipelineContext, postId: string): Promise<string | undefined> {
   const doc = (await ctx.store.container(CONTAINERS.posts).read<PostDoc>(postId, postId)).resource;
   if (doc) return doc.authorId;
-  return asWorker(ctx.db, async (tx) => {
-    const { rows } = await tx.query<{ author_id: string }>(
-      'SELECT author_id FROM posts WHERE id = $1',
-      [postId],
-    );
-    return rows[0]?.author_id;
-  });
+  return asWorker(ctx.db, (tx) => canonicalPostAuthor(tx, postId));
 }
 
 export type NotificationOutcome = 'created' | 'exists' | 'removed' | 'kept-read' | 'none';
