@@ -1,6 +1,6 @@
+import { outboxCounts } from '../outbox/status.ts';
 import type { Db } from '../sql/db.ts';
 import type { Metrics } from './metrics.ts';
-import { outboxCounts } from './outbox-stats.ts';
 import { withTimeout } from './timeout.ts';
 
 /** Lag of one change-feed lease, as the processor's estimator reports it. */

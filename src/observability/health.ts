@@ -1,5 +1,5 @@
+import { dueUnclaimed, outboxCounts } from '../outbox/status.ts';
 import type { Db } from '../sql/db.ts';
-import { outboxCounts } from './outbox-stats.ts';
 import { withTimeout } from './timeout.ts';
 
 export type ComponentState = 'up' | 'down' | 'not_configured';
@@ -138,16 +138,11 @@ export const relayCheck =
   async () => {
     const maxStallSeconds = opts.maxStallSeconds ?? 60;
     const running = opts.running?.();
-    const { rows } = await opts.db.query<{ n: number; age: number | null }>(
-      `SELECT count(*)::int AS n, extract(epoch FROM now() - min(next_retry_at))::float8 AS age
-         FROM outbox
-        WHERE processed_at IS NULL AND dead_lettered_at IS NULL AND next_retry_at <= now()
-          AND (lease_until IS NULL OR lease_until < now())`,
-    );
-    const stalled = Math.max(0, rows[0]!.age ?? 0);
+    const due = await dueUnclaimed(opts.db);
+    const stalled = due.oldestSeconds;
     const detail = {
       ...(running === undefined ? {} : { running }),
-      dueUnclaimed: rows[0]!.n,
+      dueUnclaimed: due.n,
       oldestDueSeconds: Math.round(stalled * 10) / 10,
       maxStallSeconds,
     };

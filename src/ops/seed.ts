@@ -10,6 +10,7 @@ import { type PostSnapshot, REACTION_TYPES, type ReactionType } from '../events/
 import { pairAggregateId } from '../events/emit.ts';
 import { silentLogger } from '../observability/logger.ts';
 import { Metrics } from '../observability/metrics.ts';
+import { outboxCounts } from '../outbox/status.ts';
 import { createPipelineWorkers } from '../pipeline/workers.ts';
 import { createProjectionStore } from '../projections/connect.ts';
 import type { Db, Queryable } from '../sql/db.ts';
@@ -335,12 +336,7 @@ export function registerSeed(program: Command): void {
             await workers.start();
             const bar = progress(consoleOutput, 'pipeline ', r.events);
             const pending = async () =>
-              asWorker(canonical.db, async (tx) => {
-                const { rows } = await tx.query<{ n: number }>(
-                  'SELECT count(*)::int AS n FROM outbox WHERE processed_at IS NULL AND dead_lettered_at IS NULL',
-                );
-                return rows[0]!.n;
-              });
+              asWorker(canonical.db, async (tx) => (await outboxCounts(tx)).pending);
             const timer = setInterval(() => {
               pending()
                 .then((n) => bar.update(Math.max(0, r.events - n)))

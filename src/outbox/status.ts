@@ -1,7 +1,6 @@
 import { asWorker } from '../canonical/session.ts';
 import { ValidationError } from '../errors.ts';
-import { outboxCounts } from '../observability/outbox-stats.ts';
-import type { Db } from '../sql/db.ts';
+import type { Db, Queryable } from '../sql/db.ts';
 import { PENDING } from './claim.ts';
 
 export interface EventTypeStatus {
@@ -98,4 +97,63 @@ export async function replayOutbox(db: Db, opts: { since?: Date } = {}): Promise
     ),
   );
   return rowCount;
+}
+
+export interface OutboxCounts {
+  pending: number;
+  failed: number;
+  deadLettered: number;
+  /** Seconds since the oldest pending event was created; 0 when none is pending. */
+  oldestPendingAgeSeconds: number;
+}
+
+/**
+ * Outbox gauges from canonical, each served by a partial index (outbox_pending_due_idx,
+ * outbox_dead_lettered_idx), so a scrape stays cheap however many processed rows exist.
+ */
+export async function outboxCounts(db: Pick<Queryable, 'query'>): Promise<OutboxCounts> {
+  const { rows } = await db.query<{
+    pending: number;
+    failed: number;
+    dead: number;
+    age: number | null;
+  }>(
+    `SELECT p.pending, p.failed, d.dead, p.age
+       FROM (SELECT count(*)::int AS pending,
+                    count(*) FILTER (WHERE retry_count > 0)::int AS failed,
+                    extract(epoch FROM now() - min(created_at))::float8 AS age
+               FROM outbox WHERE processed_at IS NULL AND dead_lettered_at IS NULL) p,
+            (SELECT count(*)::int AS dead FROM outbox WHERE dead_lettered_at IS NOT NULL) d`,
+  );
+  const r = rows[0]!;
+  return {
+    pending: r.pending,
+    failed: r.failed,
+    deadLettered: r.dead,
+    oldestPendingAgeSeconds: Math.max(0, r.age ?? 0),
+  };
+}
+
+/** Outbox rows that are due now or being applied by some relay (a drain waits for none). */
+export async function busyCount(db: Db): Promise<number> {
+  return asWorker(db, async (tx) => {
+    const { rows } = await tx.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM outbox
+        WHERE ${PENDING} AND (next_retry_at <= now() OR lease_until > now())`,
+    );
+    return rows[0]!.n;
+  });
+}
+
+/** Due events no relay holds, and how long the oldest has waited (relay liveness). */
+export async function dueUnclaimed(
+  db: Pick<Queryable, 'query'>,
+): Promise<{ n: number; oldestSeconds: number }> {
+  const { rows } = await db.query<{ n: number; age: number | null }>(
+    `SELECT count(*)::int AS n, extract(epoch FROM now() - min(next_retry_at))::float8 AS age
+       FROM outbox
+      WHERE processed_at IS NULL AND dead_lettered_at IS NULL AND next_retry_at <= now()
+        AND (lease_until IS NULL OR lease_until < now())`,
+  );
+  return { n: rows[0]!.n, oldestSeconds: Math.max(0, rows[0]!.age ?? 0) };
 }

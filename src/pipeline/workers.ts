@@ -1,14 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { asWorker } from '../canonical/session.ts';
 import type { ProcessorOptions } from '../changefeed/options.ts';
 import {
   type ChangeFeedProcessor,
   createChangeFeedProcessor,
   type LeaseEstimate,
 } from '../changefeed/processor.ts';
-import { PENDING } from '../outbox/claim.ts';
 import { createRelay, type Relay, type RelayOptions } from '../outbox/relay.ts';
+import { busyCount } from '../outbox/status.ts';
 import { CONTAINERS } from '../readmodel/documents.ts';
 import { createEventApplier } from './apply-event.ts';
 import { createPostFanoutHandler, type FanoutOptions } from './changes/posts-fanout.ts';
@@ -51,17 +50,6 @@ export const PROCESSOR_NAMES = { fanout: 'fanout', reactions: 'reaction-effects'
 
 const defaultHostName = () =>
   `${hostname().replaceAll(':', '-')}-${process.pid}-${randomBytes(3).toString('hex')}`;
-
-/** Outbox rows that are due now or being applied by some relay. */
-async function outboxBusy(ctx: PipelineContext): Promise<number> {
-  return asWorker(ctx.db, async (tx) => {
-    const { rows } = await tx.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM outbox
-        WHERE ${PENDING} AND (next_retry_at <= now() OR lease_until > now())`,
-    );
-    return rows[0]!.n;
-  });
-}
 
 /**
  * Everything `asora work` runs (and `asora start` in-process): the outbox relay with the
@@ -133,7 +121,7 @@ export function createPipelineWorkers(
       while (quiet < 2) {
         let moved = 0;
         for (let n = await relay.runOnce(); n > 0; n = await relay.runOnce()) moved += n;
-        const busy = await outboxBusy(ctx);
+        const busy = await busyCount(ctx.db);
         const lag = Object.values(await estimate())
           .flat()
           .reduce((s, e) => s + e.lag, 0);
