@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from './api/app.ts';
 import { type CanonicalDbs, connectCanonical } from './canonical/connect.ts';
 import { migrate } from './canonical/migrations.ts';
+import { buildContexts } from './composition.ts';
 import type { Config } from './config/config.ts';
 import type { DomainContext } from './domain/context.ts';
 import { registerCollectors } from './observability/collectors.ts';
@@ -19,7 +20,6 @@ import {
 } from './observability/health.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { Metrics } from './observability/metrics.ts';
-import type { PipelineContext } from './pipeline/context.ts';
 import {
   createPipelineWorkers,
   type PipelineWorkerOptions,
@@ -104,12 +104,13 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
     closers.push(() => store.close());
     await store.provision();
 
-    const ctx: DomainContext = {
-      db: canonical.db,
+    const { domain: ctx, pipeline } = buildContexts({
+      canonical,
       store,
-      fanoutFollowerThreshold: config.pipeline.fanoutFollowerThreshold,
+      tuning: config.pipeline,
       log,
-    };
+      metrics,
+    });
     const health = new Health({
       canonical: canonicalCheck(canonical.db),
       projections: projectionsCheck(store),
@@ -119,15 +120,6 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
 
     let workers: PipelineWorkers | undefined;
     if (opts.workers) {
-      const pipeline: PipelineContext = {
-        db: canonical.db,
-        readDb: canonical.readDb,
-        store,
-        fanoutFollowerThreshold: config.pipeline.fanoutFollowerThreshold,
-        feedCap: config.pipeline.feedCap,
-        log: log.child({ component: 'pipeline' }),
-        metrics,
-      };
       const w = createPipelineWorkers(pipeline, {
         ...opts.workerOptions,
         processor: {

@@ -52,7 +52,14 @@ export class ConfigError extends Error {
 }
 
 /** Parses the environment; throws ConfigError naming each bad variable. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * `issuesTokens`: the process serves the API, so a server deployment must bring its JWT
+ * secret; runbooks and workers issue no token and do not ask for one.
+ */
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  opts: { issuesTokens?: boolean } = {},
+): Config {
   const clean = Object.fromEntries(
     Object.entries(env).filter(([, v]) => v !== undefined && v !== ''),
   );
@@ -67,7 +74,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       'invalid configuration:\n  COSMOS_KEY: required when COSMOS_ENDPOINT is set',
     );
   }
-  if (e.DATABASE_URL && !e.JWT_SECRET) {
+  if (opts.issuesTokens && e.DATABASE_URL && !e.JWT_SECRET) {
     throw new ConfigError(
       'invalid configuration:\n  JWT_SECRET: required when DATABASE_URL is set (a server deployment must not generate its own secret)',
     );

@@ -93,7 +93,6 @@ export async function exportAccount(ctx: DomainContext, userId: string) {
   });
 }
 
-export type AccountExport = Awaited<ReturnType<typeof exportAccount>>;
 
 /**
  * DELETE /v1/me: canonical soft delete in one transaction. The email is scrubbed to a unique

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { asWorker } from '../canonical/session.ts';
+import { withRunbookContext } from '../composition.ts';
 import { ValidationError } from '../errors.ts';
 import { isUuid } from '../ids.ts';
 import { forEachLimited } from '../lib/concurrency.ts';
@@ -7,7 +8,6 @@ import type { PipelineContext } from '../pipeline/context.ts';
 import { type RegenerateResult, regenerateUserFeed } from '../pipeline/regenerate-feed.ts';
 import { consoleOutput, type Output } from './output.ts';
 import { progress } from './progress.ts';
-import { withRunbookContext } from './runbook-context.ts';
 
 export interface FeedRebuildSummary {
   users: number;

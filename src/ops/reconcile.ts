@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { withRunbookContext } from '../composition.ts';
 import { ValidationError } from '../errors.ts';
 import type { PipelineContext } from '../pipeline/context.ts';
 import { consoleOutput, formatTable, type Output } from './output.ts';
@@ -10,7 +11,6 @@ import {
   reconcile,
   totalDrift,
 } from './reconcile/index.ts';
-import { withRunbookContext } from './runbook-context.ts';
 
 export interface ReconcileCliOptions {
   repair?: boolean;

@@ -26,7 +26,7 @@ function closeOnSignals(platform: Platform): Promise<void> {
 }
 
 async function run(mode: { api: boolean; workers: boolean; name: string }): Promise<void> {
-  const config = loadConfig();
+  const config = loadConfig(process.env, { issuesTokens: mode.api });
   const log = createLogger(config.logLevel, { process: mode.name });
   const platform = await createPlatform(config, { api: mode.api, workers: mode.workers, log });
   const stopped = closeOnSignals(platform);

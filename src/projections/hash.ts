@@ -7,5 +7,3 @@ export function hashKey(s: string): number {
   }
   return h >>> 0;
 }
-
-export const feedRangeOf = (pk: string, ranges: number): number => hashKey(pk) % ranges;

@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/api/app.ts';
+import { buildContexts } from '../../src/composition.ts';
 import type { DomainContext } from '../../src/domain/context.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
-import type { PipelineContext } from '../../src/pipeline/context.ts';
 import { createPipelineWorkers, type PipelineWorkers } from '../../src/pipeline/workers.ts';
 import { tableName } from '../../src/projections/embedded/schema.ts';
 import { canonicalDb, type ScratchDb } from '../support/databases.ts';
@@ -48,21 +48,13 @@ export async function startApi(
   const [canon, proj] = await Promise.all([canonicalDb(), embeddedStore()]);
   const threshold = opts.fanoutFollowerThreshold ?? 10_000;
   const metrics = new Metrics();
-  const ctx: DomainContext = {
-    db: canon.db,
+  const { domain: ctx, pipeline } = buildContexts({
+    canonical: { db: canon.db, readDb: canon.db },
     store: proj.store,
-    fanoutFollowerThreshold: threshold,
-    log: silentLogger,
-  };
-  const pipeline: PipelineContext = {
-    db: canon.db,
-    readDb: canon.db,
-    store: proj.store,
-    fanoutFollowerThreshold: threshold,
-    feedCap: 800,
+    tuning: { fanoutFollowerThreshold: threshold, feedCap: 800 },
     log: silentLogger,
     metrics,
-  };
+  });
   const workers = createPipelineWorkers(pipeline, {
     hostName: `api-test-${process.pid}`,
     relay: { pollIntervalMs: 200, baseBackoffSeconds: 1 },

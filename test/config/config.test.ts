@@ -68,7 +68,6 @@ describe('configuration', () => {
     ['DATABASE_URL', { DATABASE_URL: 'mysql://db/asora', JWT_SECRET: SECRET }],
     ['DATABASE_URL', { DATABASE_URL: 'not a url', JWT_SECRET: SECRET }],
     ['DATABASE_READ_URL', { DATABASE_READ_URL: 'http://replica' }],
-    ['JWT_SECRET', { DATABASE_URL: 'postgres://db/asora' }],
     ['JWT_SECRET', { JWT_SECRET: 'too-short' }],
     ['COSMOS_KEY', { COSMOS_ENDPOINT: 'https://acct.documents.azure.com' }],
     ['COSMOS_ENDPOINT', { COSMOS_ENDPOINT: 'not-a-url', COSMOS_KEY: 'k' }],
@@ -77,6 +76,16 @@ describe('configuration', () => {
   ] as [string, NodeJS.ProcessEnv][])('names %s when it is invalid (%j)', (variable, env) => {
     const err = configError(env);
     expect(err.message).toMatch(new RegExp(`^invalid configuration:\\n  ${variable}: `, 'm'));
+  });
+
+  it('names JWT_SECRET when a server deployment serves the API without one', () => {
+    expect(() =>
+      loadConfig({ DATABASE_URL: 'postgres://db/asora' }, { issuesTokens: true }),
+    ).toThrow(/^invalid configuration:\n {2}JWT_SECRET: required when DATABASE_URL is set/m);
+  });
+
+  it('runbooks and workers issue no token: no JWT_SECRET needed', () => {
+    expect(loadConfig({ DATABASE_URL: 'postgres://db/asora' }).jwtSecret).toBeUndefined();
   });
 
   it('names every bad variable at once', () => {
@@ -91,7 +100,7 @@ describe('configuration', () => {
     const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
       execFile(
         process.execPath,
-        [bin, 'migrate'],
+        [bin, 'serve'],
         {
           env: { PATH: process.env.PATH, DATABASE_URL: 'postgres://127.0.0.1:1/x' },
           timeout: 60_000,

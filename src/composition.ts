@@ -1,0 +1,82 @@
+import { type CanonicalDbs, connectCanonical } from './canonical/connect.ts';
+import { migrate } from './canonical/migrations.ts';
+import { type Config, loadConfig } from './config/config.ts';
+import type { DomainContext } from './domain/context.ts';
+import { createLogger, type Logger } from './observability/logger.ts';
+import { Metrics } from './observability/metrics.ts';
+import type { PipelineContext } from './pipeline/context.ts';
+import { createProjectionStore } from './projections/connect.ts';
+import type { ProjectionStore } from './projections/port.ts';
+
+export interface ContextParts {
+  canonical: Pick<CanonicalDbs, 'db' | 'readDb'>;
+  store: ProjectionStore;
+  tuning: Pick<Config['pipeline'], 'fanoutFollowerThreshold' | 'feedCap'>;
+  log: Logger;
+  metrics: Metrics;
+}
+
+/**
+ * The one place the use-case and pipeline contexts are assembled from open stores:
+ * `start`/`serve`/`work` (platform.ts), the runbooks and the test harness all call it.
+ */
+export function buildContexts(p: ContextParts): {
+  domain: DomainContext;
+  pipeline: PipelineContext;
+} {
+  return {
+    domain: {
+      db: p.canonical.db,
+      store: p.store,
+      fanoutFollowerThreshold: p.tuning.fanoutFollowerThreshold,
+      log: p.log,
+    },
+    pipeline: {
+      db: p.canonical.db,
+      readDb: p.canonical.readDb,
+      store: p.store,
+      fanoutFollowerThreshold: p.tuning.fanoutFollowerThreshold,
+      feedCap: p.tuning.feedCap,
+      log: p.log.child({ component: 'pipeline' }),
+      metrics: p.metrics,
+    },
+  };
+}
+
+/**
+ * Opens both stores from the environment for a runbook command, runs fn with a pipeline
+ * context, and closes everything. Logs go to stderr at warn level so stdout stays the
+ * command's own output (tables, JSON).
+ */
+export async function withRunbookContext<T>(fn: (ctx: PipelineContext) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  const canonical = await connectCanonical(config);
+  try {
+    // An embedded store that was never started has no schema yet.
+    if (!config.canonical.url) await migrate(canonical.db);
+    const metrics = new Metrics();
+    const store = await createProjectionStore(config, {
+      observer: metrics.storeObserver,
+      sweepIntervalMs: 0,
+    });
+    try {
+      const log = createLogger(
+        config.logLevel === 'info' ? 'warn' : config.logLevel,
+        { component: 'runbook' },
+        { toStderr: true },
+      );
+      const { pipeline } = buildContexts({
+        canonical,
+        store,
+        tuning: config.pipeline,
+        log,
+        metrics,
+      });
+      return await fn(pipeline);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await canonical.close();
+  }
+}
