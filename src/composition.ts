@@ -7,6 +7,7 @@ import { Metrics } from './observability/metrics.ts';
 import type { PipelineContext } from './pipeline/context.ts';
 import { createProjectionStore } from './projections/connect.ts';
 import type { ProjectionStore } from './projections/port.ts';
+import { containerDefs } from './readmodel/containers.ts';
 
 export interface ContextParts {
   canonical: Pick<CanonicalDbs, 'db' | 'readDb'>;
@@ -56,6 +57,7 @@ export async function withRunbookContext<T>(fn: (ctx: PipelineContext) => Promis
     if (!config.canonical.url) await migrate(canonical.db);
     const metrics = new Metrics();
     const store = await createProjectionStore(config, {
+      definitions: containerDefs,
       observer: metrics.storeObserver,
       sweepIntervalMs: 0,
     });

@@ -27,6 +27,7 @@ import {
 } from './pipeline/workers.ts';
 import { createProjectionStore } from './projections/connect.ts';
 import type { ProjectionStore } from './projections/port.ts';
+import { containerDefs } from './readmodel/containers.ts';
 
 export interface PlatformOptions {
   /** Serve the HTTP API. */
@@ -98,6 +99,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
       log.info({ applied: migrated.applied }, 'canonical migrations applied');
 
     const store = await createProjectionStore(config, {
+      definitions: containerDefs,
       observer: metrics.storeObserver,
       onSweepError: (err) => log.warn({ err }, 'TTL sweep failed'),
     });

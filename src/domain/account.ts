@@ -93,7 +93,6 @@ export async function exportAccount(ctx: DomainContext, userId: string) {
   });
 }
 
-
 /**
  * DELETE /v1/me: canonical soft delete in one transaction. The email is scrubbed to a unique
  * placeholder (so it can register again), credentials, relationship rows and the profile

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/config.ts';
 import { createProjectionStore, describeProjectionStore } from '../projections/connect.ts';
 import { isProjectionError } from '../projections/port.ts';
+import { containerDefs } from '../readmodel/containers.ts';
 
 /** A store failure is reported as one line naming the store, with exit code 1. */
 async function reporting(where: string, fn: () => Promise<void>): Promise<void> {
@@ -35,7 +36,10 @@ export function registerCosmos(program: Command): void {
       const config = loadConfig();
       const where = describeProjectionStore(config);
       await reporting(where, async () => {
-        const store = await createProjectionStore(config, { sweepIntervalMs: 0 });
+        const store = await createProjectionStore(config, {
+          definitions: containerDefs,
+          sweepIntervalMs: 0,
+        });
         try {
           await store.provision();
           const names = store.definitions().map((d) => d.name);
@@ -53,7 +57,10 @@ export function registerCosmos(program: Command): void {
       const config = loadConfig();
       const where = describeProjectionStore(config);
       await reporting(where, async () => {
-        const store = await createProjectionStore(config, { sweepIntervalMs: 0 });
+        const store = await createProjectionStore(config, {
+          definitions: containerDefs,
+          sweepIntervalMs: 0,
+        });
         try {
           if (store.kind === 'cosmos') {
             const done = await store.updateIndexes();

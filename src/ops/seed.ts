@@ -13,6 +13,7 @@ import { Metrics } from '../observability/metrics.ts';
 import { outboxCounts } from '../outbox/status.ts';
 import { createPipelineWorkers } from '../pipeline/workers.ts';
 import { createProjectionStore } from '../projections/connect.ts';
+import { containerDefs } from '../readmodel/containers.ts';
 import type { Db, Queryable } from '../sql/db.ts';
 import { consoleOutput, type Output } from './output.ts';
 import { progress } from './progress.ts';
@@ -320,7 +321,7 @@ export function registerSeed(program: Command): void {
             `sign in as ${r.emails[0] ?? '(no users)'} with password "${o.password}" (run ${r.runId})`,
           );
           if (!o.pipeline) return;
-          const store = await createProjectionStore(config);
+          const store = await createProjectionStore(config, { definitions: containerDefs });
           const metrics = new Metrics();
           const workers = createPipelineWorkers({
             db: canonical.db,

@@ -10,7 +10,7 @@ import {
   type EmbeddedProjectionStore,
   type EmbeddedStoreOptions,
 } from './embedded/store.ts';
-import type { StoreObserver } from './port.ts';
+import type { ContainerDef, StoreObserver } from './port.ts';
 
 export type { CosmosProjectionStore } from './cosmos/store.ts';
 export {
@@ -31,10 +31,12 @@ const SWEEP_INTERVAL_MS = 60_000;
 export async function createProjectionStore(
   config: Config,
   opts: {
+    /** The containers to open (the app's definitions). */
+    definitions: ContainerDef[];
     observer?: StoreObserver;
     sweepIntervalMs?: number;
     onSweepError?: EmbeddedStoreOptions['onSweepError'];
-  } = {},
+  },
 ): Promise<CosmosProjectionStore | EmbeddedProjectionStore> {
   const p = config.projections;
   if (p.kind === 'cosmos') {
@@ -42,6 +44,7 @@ export async function createProjectionStore(
       endpoint: p.endpoint,
       key: p.key,
       database: p.database,
+      definitions: opts.definitions,
       observer: opts.observer,
     });
   }
@@ -55,6 +58,7 @@ export async function createProjectionStore(
   }
   try {
     return await createEmbeddedStore(db, {
+      definitions: opts.definitions,
       feedRanges: p.feedRanges,
       observer: opts.observer,
       sweepIntervalMs: opts.sweepIntervalMs ?? SWEEP_INTERVAL_MS,

@@ -14,6 +14,7 @@ import {
 import { Metrics } from '../../src/observability/metrics.ts';
 import { emit } from '../../src/outbox/emit.ts';
 import { createEmbeddedStore } from '../../src/projections/embedded/store.ts';
+import { containerDefs } from '../../src/readmodel/containers.ts';
 import { canonicalDb, engineName, type ScratchDb, scratchDb } from '../support/databases.ts';
 
 const U = '00000000-0000-4000-8000-0000000000aa';
@@ -115,7 +116,7 @@ describe(`health endpoints (${engineName})`, () => {
 
   it('ready is 503 naming the component whose database is gone (projection store, canonical)', async () => {
     const gone = await scratchDb();
-    const store = await createEmbeddedStore(gone.db);
+    const store = await createEmbeddedStore(gone.db, { definitions: containerDefs });
     const health = new Health(
       {
         canonical: canonicalCheck(s.db),

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { containerDef } from '../../src/projections/containers.ts';
 import { buildSql } from '../../src/projections/cosmos/query.ts';
 import type { ContainerDef } from '../../src/projections/port.ts';
+import { containerDef } from '../../src/readmodel/containers.ts';
 
 /** The Cosmos SQL the adapter sends: parameterised, with the filter properties leading the ORDER BY. */
 describe('Cosmos query text', () => {

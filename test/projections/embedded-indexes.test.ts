@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { containerDef } from '../../src/projections/containers.ts';
 import { buildQuery } from '../../src/projections/embedded/query-sql.ts';
 import { compositeIndexes, tableName } from '../../src/projections/embedded/schema.ts';
 import type { ContainerDef, Query } from '../../src/projections/port.ts';
+import { containerDef } from '../../src/readmodel/containers.ts';
 import { engineName } from '../support/databases.ts';
 import { embeddedStore, type TestStore } from '../support/projections.ts';
 

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createCosmosStore } from '../../src/projections/cosmos/store.ts';
 import { createEmbeddedStore } from '../../src/projections/embedded/store.ts';
 import { type ContainerDef, isProjectionError } from '../../src/projections/port.ts';
+import { containerDefs } from '../../src/readmodel/containers.ts';
 import { createPgDb } from '../../src/sql/pg.ts';
 import { engineName, scratchDb, serverUrl } from '../support/databases.ts';
 import { embeddedStore } from '../support/projections.ts';
@@ -13,7 +14,7 @@ describe(`faults and background work (${engineName})`, () => {
   it('an unreachable PostgreSQL projection store fails with unavailable, and nothing is left dangling', async () => {
     const db = createPgDb('postgres://nobody@127.0.0.1:1/none', { max: 1 });
     try {
-      await expectError(createEmbeddedStore(db), 'unavailable'); // provisioning at start cannot reach it
+      await expectError(createEmbeddedStore(db, { definitions: containerDefs }), 'unavailable'); // provisioning at start cannot reach it
     } finally {
       await db.close();
     }
@@ -23,7 +24,7 @@ describe(`faults and background work (${engineName})`, () => {
     `calls on a store whose database went away fail with unavailable${serverUrl ? '' : ' (skipped: needs TEST_DATABASE_URL; the shared PGlite instance cannot be closed)'}`,
     async () => {
       const scratch = await scratchDb();
-      const store = await createEmbeddedStore(scratch.db);
+      const store = await createEmbeddedStore(scratch.db, { definitions: containerDefs });
       await scratch.close(); // pool ended and database dropped
       await expectError(store.ping(), 'unavailable');
       await expectError(store.container('userFeed').read('a', 'b'), 'unavailable');
@@ -42,6 +43,7 @@ describe(`faults and background work (${engineName})`, () => {
       database: 'd',
       agent,
       endpointDiscovery: false,
+      definitions: containerDefs,
     });
     try {
       await expectError(store.ping(), 'unavailable');

@@ -4,9 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { containerDefs } from '../../src/projections/containers.ts';
 import { compositeIndexes, tableName } from '../../src/projections/embedded/schema.ts';
 import type { ContainerDef } from '../../src/projections/port.ts';
+import { containerDefs } from '../../src/readmodel/containers.ts';
 import { engineName, scratchDb, serverUrl } from '../support/databases.ts';
 import { cosmosStore, embeddedStore } from '../support/projections.ts';
 

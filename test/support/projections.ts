@@ -12,6 +12,7 @@ import {
   type EmbeddedProjectionStore,
 } from '../../src/projections/embedded/store.ts';
 import type { ContainerDef, StoreObserver } from '../../src/projections/port.ts';
+import { containerDefs } from '../../src/readmodel/containers.ts';
 import type { Db } from '../../src/sql/db.ts';
 import { scratchDb, serverUrl, sharedPglite } from './databases.ts';
 
@@ -39,7 +40,7 @@ export async function embeddedStore(
   const storeOpts = {
     feedRanges: opts.feedRanges,
     observer: opts.observer,
-    definitions: opts.definitions,
+    definitions: opts.definitions ?? containerDefs,
   };
   if (serverUrl) {
     const s = await scratchDb({ poolMax: opts.poolMax ?? 10 });
@@ -55,7 +56,7 @@ export async function embeddedStore(
     };
   }
   const db = await sharedPglite('projections', async (d) => {
-    await createEmbeddedStore(d);
+    await createEmbeddedStore(d, { definitions: containerDefs });
   });
   const store = await createEmbeddedStore(db, storeOpts);
   await db.exec(
@@ -112,7 +113,7 @@ export async function cosmosStore(
     agent,
     endpointDiscovery: real,
     observer: opts.observer,
-    definitions: opts.definitions,
+    definitions: opts.definitions ?? containerDefs,
   });
   await store.provision();
   const client = () =>

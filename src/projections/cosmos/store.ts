@@ -1,6 +1,5 @@
 import type { Agent } from 'node:http';
 import { type ContainerDefinition, CosmosClient, type Database } from '@azure/cosmos';
-import { containerDefs } from '../containers.ts';
 import type { ContainerDef, ProjectionContainer, ProjectionStore, StoreObserver } from '../port.ts';
 import { ProjectionError } from '../port.ts';
 import { CosmosContainer } from './container.ts';
@@ -15,7 +14,8 @@ export interface CosmosStoreOptions {
   agent?: Agent;
   /** Turn off for emulators that only listen on the given endpoint. */
   endpointDiscovery?: boolean;
-  definitions?: ContainerDef[];
+  /** The containers this store holds (the app's, passed in: projections/ knows none). */
+  definitions: ContainerDef[];
 }
 
 export interface CosmosProjectionStore extends ProjectionStore {
@@ -33,7 +33,7 @@ const definitionOf = (def: ContainerDef): ContainerDefinition => ({
 
 /** The Cosmos DB projection store. Does not create anything until provision() is called. */
 export async function createCosmosStore(o: CosmosStoreOptions): Promise<CosmosProjectionStore> {
-  const defs = o.definitions ?? containerDefs;
+  const defs = o.definitions;
   const client = new CosmosClient({
     endpoint: o.endpoint,
     key: o.key,

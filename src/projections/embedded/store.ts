@@ -1,5 +1,4 @@
 import type { Db } from '../../sql/db.ts';
-import { containerDefs } from '../containers.ts';
 import type { ContainerDef, ProjectionContainer, ProjectionStore, StoreObserver } from '../port.ts';
 import { ProjectionError } from '../port.ts';
 import { EmbeddedContainer } from './container.ts';
@@ -16,8 +15,8 @@ export interface EmbeddedStoreOptions {
   onSweepError?: (err: unknown) => void;
   /** Close the Db when the store closes (the factory owns its Db; tests own theirs). */
   ownsDb?: boolean;
-  /** Container definitions; default: database/cosmos/containers.json. */
-  definitions?: ContainerDef[];
+  /** The containers this store holds (the app's, passed in: projections/ knows none). */
+  definitions: ContainerDef[];
 }
 
 export interface EmbeddedProjectionStore extends ProjectionStore {
@@ -32,9 +31,9 @@ export interface EmbeddedProjectionStore extends ProjectionStore {
 /** The embedded projection store on a Db (PGlite or a PostgreSQL server); provisions its tables. */
 export async function createEmbeddedStore(
   db: Db,
-  opts: EmbeddedStoreOptions = {},
+  opts: EmbeddedStoreOptions,
 ): Promise<EmbeddedProjectionStore> {
-  const defs = opts.definitions ?? containerDefs;
+  const defs = opts.definitions;
   const ranges = opts.feedRanges ?? 4;
   if (!Number.isInteger(ranges) || ranges < 1)
     throw new ProjectionError('bad_request', 'feedRanges must be a positive integer');

@@ -7,6 +7,7 @@ import { replayOutbox } from '../../../src/outbox/status.ts';
 import { createEventApplier } from '../../../src/pipeline/apply-event.ts';
 import type { PipelineContext } from '../../../src/pipeline/context.ts';
 import { createEmbeddedStore } from '../../../src/projections/embedded/store.ts';
+import { containerDefs } from '../../../src/readmodel/containers.ts';
 import { CONTAINERS, type PostDoc } from '../../../src/readmodel/documents.ts';
 import type { Db } from '../../../src/sql/db.ts';
 import { createPgDb } from '../../../src/sql/pg.ts';
@@ -249,7 +250,7 @@ describe(`relay + handlers: order, crashes, replay (${engineName})`, () => {
     async () => {
       const scratch = await scratchDb();
       const storeDb = createPgDb(scratch.url!, { max: 2 });
-      const doomedStore = await createEmbeddedStore(storeDb);
+      const doomedStore = await createEmbeddedStore(storeDb, { definitions: containerDefs });
       try {
         const author = await canon.user();
         const post = await canon.post(author, 'survives');

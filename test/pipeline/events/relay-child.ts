@@ -8,13 +8,16 @@ import { Metrics } from '../../../src/observability/metrics.ts';
 import { createRelay } from '../../../src/outbox/relay.ts';
 import { createEventApplier } from '../../../src/pipeline/apply-event.ts';
 import { createEmbeddedStore } from '../../../src/projections/embedded/store.ts';
+import { containerDefs } from '../../../src/readmodel/containers.ts';
 import { createPgDb } from '../../../src/sql/pg.ts';
 
 const [canonicalUrl, projectionsUrl] = process.argv.slice(2);
 if (!canonicalUrl || !projectionsUrl)
   throw new Error('usage: relay-child <canonicalUrl> <projectionsUrl>');
 const db = createPgDb(canonicalUrl, { max: 4 });
-const store = await createEmbeddedStore(createPgDb(projectionsUrl, { max: 4 }));
+const store = await createEmbeddedStore(createPgDb(projectionsUrl, { max: 4 }), {
+  definitions: containerDefs,
+});
 const apply = createEventApplier({
   db,
   readDb: db,
