@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { allItems, pages } from '../lib/paging.ts';
 import type { BulkOp, ProjectionContainer } from '../projections/port.ts';
 import type { FeedItemDoc } from '../readmodel/documents.ts';
 import { assertBulkOk } from './fanout-feed.ts';
@@ -8,6 +9,28 @@ export const FEED_ORDER = [
   { field: 'recipientId', direction: 'ASC' as const },
   { field: 'createdAt', direction: 'DESC' as const },
 ];
+
+/** One recipient's feed, newest first, page by page. */
+export const feedPages = (feed: ProjectionContainer, recipientId: string) =>
+  pages((continuation) =>
+    feed.query<FeedItemDoc>({
+      partitionKey: recipientId,
+      orderBy: FEED_ORDER,
+      limit: 500,
+      continuation,
+    }),
+  );
+
+/** Every item of one recipient's feed, newest first. */
+export const readFeed = (feed: ProjectionContainer, recipientId: string) =>
+  allItems((continuation) =>
+    feed.query<FeedItemDoc>({
+      partitionKey: recipientId,
+      orderBy: FEED_ORDER,
+      limit: 500,
+      continuation,
+    }),
+  );
 
 /**
  * Deletes the items of one recipient's feed beyond the newest `cap`. Reads the partition
@@ -20,22 +43,12 @@ export async function trimFeed(
   cap: number,
 ): Promise<number> {
   let seen = 0;
-  let continuation: string | null = null;
   const doomed: BulkOp[] = [];
-  do {
-    const page: Awaited<ReturnType<typeof feed.query<FeedItemDoc>>> = await feed.query<FeedItemDoc>(
-      {
-        partitionKey: recipientId,
-        orderBy: FEED_ORDER,
-        limit: 500,
-        continuation,
-      },
-    );
-    for (const item of page.items) {
+  for await (const items of feedPages(feed, recipientId)) {
+    for (const item of items) {
       if (++seen > cap) doomed.push({ op: 'delete', id: item.id, partitionKey: recipientId });
     }
-    continuation = page.continuation;
-  } while (continuation);
+  }
   for (let i = 0; i < doomed.length; i += 100) {
     const ops = doomed.slice(i, i + 100);
     assertBulkOk(feed, ops, await feed.bulk(ops));

@@ -3,10 +3,10 @@ import { NotFoundError, ValidationError } from '../errors.ts';
 import { isUuid } from '../ids.ts';
 import type { BulkOp } from '../projections/port.ts';
 import { feedItemFor } from '../readmodel/builders.ts';
-import { CONTAINERS, type FeedItemDoc, type PostDoc } from '../readmodel/documents.ts';
+import { CONTAINERS, type PostDoc } from '../readmodel/documents.ts';
 import type { PipelineContext } from './context.ts';
 import { assertBulkOk } from './fanout-feed.ts';
-import { FEED_ORDER } from './feed-trim.ts';
+import { readFeed } from './feed-trim.ts';
 
 export interface RegenerateResult {
   userId: string;
@@ -74,25 +74,6 @@ async function wantedPosts(ctx: PipelineContext, userId: string): Promise<PostDo
   });
 }
 
-async function currentItems(ctx: PipelineContext, userId: string): Promise<FeedItemDoc[]> {
-  const feed = ctx.store.container(CONTAINERS.userFeed);
-  const out: FeedItemDoc[] = [];
-  let continuation: string | null = null;
-  do {
-    const page: Awaited<ReturnType<typeof feed.query<FeedItemDoc>>> = await feed.query<FeedItemDoc>(
-      {
-        partitionKey: userId,
-        orderBy: FEED_ORDER,
-        limit: 500,
-        continuation,
-      },
-    );
-    out.push(...page.items);
-    continuation = page.continuation;
-  } while (continuation);
-  return out;
-}
-
 /**
  * The feed-rebuild runbook (`regenerateUserFeed`): makes one user's userFeed exactly what
  * canonical data says it should be, newest first up to feedCap. Writes only what differs
@@ -110,7 +91,7 @@ export async function regenerateUserFeed(
     throw new ValidationError('userId must be a UUID');
   const feed = ctx.store.container(CONTAINERS.userFeed);
   const wanted = await wantedPosts(ctx, userId);
-  const have = new Map((await currentItems(ctx, userId)).map((i) => [i.postId, i]));
+  const have = new Map((await readFeed(feed, userId)).map((i) => [i.postId, i]));
   const ops: BulkOp[] = [];
   let unchanged = 0;
   const keep = new Set<string>();

@@ -1,9 +1,9 @@
 import { asWorker } from '../../canonical/session.ts';
 import { isUuid } from '../../ids.ts';
 import { forEachLimited } from '../../lib/concurrency.ts';
-import { FEED_ORDER } from '../../pipeline/feed-trim.ts';
+import { readFeed } from '../../pipeline/feed-trim.ts';
 import { regenerateUserFeed } from '../../pipeline/regenerate-feed.ts';
-import { CONTAINERS, type FeedItemDoc } from '../../readmodel/documents.ts';
+import { CONTAINERS } from '../../readmodel/documents.ts';
 import type { Queryable } from '../../sql/db.ts';
 import type { Drift, KindReport, ReconcileContext, ReconcileOptions } from './types.ts';
 
@@ -77,20 +77,7 @@ async function eligible(
 /** One recipient's feed against canonical follows, blocks, mutes and posts. */
 export async function checkFeed(ctx: ReconcileContext, userId: string): Promise<Drift | undefined> {
   const feed = ctx.store.container(CONTAINERS.userFeed);
-  const items: FeedItemDoc[] = [];
-  let continuation: string | null = null;
-  do {
-    const page: Awaited<ReturnType<typeof feed.query<FeedItemDoc>>> = await feed.query<FeedItemDoc>(
-      {
-        partitionKey: userId,
-        orderBy: FEED_ORDER,
-        limit: 500,
-        continuation,
-      },
-    );
-    items.push(...page.items);
-    continuation = page.continuation;
-  } while (continuation);
+  const items = await readFeed(feed, userId);
 
   return asWorker(ctx.readDb, async (tx) => {
     const want = await wanted(tx, userId, ctx.feedCap, ctx.fanoutFollowerThreshold);

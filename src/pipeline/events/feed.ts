@@ -2,10 +2,11 @@ import { relationshipState } from '../../canonical/tables/follows.ts';
 import { recentPublishedPosts } from '../../canonical/tables/posts.ts';
 import { forEachLimited } from '../../lib/concurrency.ts';
 import { feedItemFor, postDoc } from '../../readmodel/builders.ts';
-import { CONTAINERS, type FeedItemDoc } from '../../readmodel/documents.ts';
+import { CONTAINERS } from '../../readmodel/documents.ts';
 import { upsertIfNewer } from '../../readmodel/guarded-write.ts';
 import type { PipelineContext } from '../context.ts';
-import { deleteItems, deleteWhere } from './util.ts';
+import { trimFeed } from '../feed-trim.ts';
+import { deleteWhere } from './util.ts';
 
 /** How many of a followee's recent posts a new follow brings into the follower's feed. */
 export const BACKFILL_POSTS = 20;
@@ -54,27 +55,5 @@ async function backfillFeed(
   await forEachLimited(posts, 8, async (p) => {
     await upsertIfNewer(feed, feedItemFor(recipientId, postDoc(p)));
   });
-  await trimFeed(ctx, recipientId);
-}
-
-/** Keeps the newest ctx.feedCap items of a recipient's feed, deleting the oldest beyond it. */
-export async function trimFeed(ctx: PipelineContext, recipientId: string): Promise<number> {
-  const feed = ctx.store.container(CONTAINERS.userFeed);
-  const orderBy = [{ field: 'createdAt', direction: 'DESC' as const }];
-  let page = await feed.query<FeedItemDoc>({
-    partitionKey: recipientId,
-    orderBy,
-    limit: ctx.feedCap,
-  });
-  const excess: string[] = [];
-  while (page.continuation) {
-    page = await feed.query<FeedItemDoc>({
-      partitionKey: recipientId,
-      orderBy,
-      limit: 500,
-      continuation: page.continuation,
-    });
-    excess.push(...page.items.map((d) => d.id));
-  }
-  return excess.length > 0 ? deleteItems(feed, recipientId, excess) : 0;
+  await trimFeed(feed, recipientId, ctx.feedCap);
 }
