@@ -8,7 +8,7 @@ import {
   updatePostContent,
 } from '../canonical/tables/posts.ts';
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors.ts';
-import { type PostSnapshot, type PostStatus, REACTION_TYPES } from '../events/catalogue.ts';
+import { type PostSnapshot, REACTION_TYPES } from '../events/catalogue.ts';
 import { emit } from '../events/emit.ts';
 import { CONTAINERS, type PostDoc } from '../readmodel/documents.ts';
 import type { Queryable } from '../sql/db.ts';
@@ -19,21 +19,8 @@ import { writePostDoc } from './post-doc.ts';
 import type { CreatePostInput, EditPostInput } from './schemas.ts';
 import { userExists } from './users.ts';
 
-export interface Post {
-  id: string;
-  authorId: string;
-  text: string;
-  tags: string[];
-  status: PostStatus;
-  createdAt: string;
-  updatedAt: string;
-  counts: ReactionCounts;
-}
-
-type PostLike = Pick<
-  PostSnapshot,
-  'id' | 'authorId' | 'text' | 'tags' | 'status' | 'createdAt' | 'updatedAt'
->;
+type PostLike = Omit<PostSnapshot, 'version'>;
+export type Post = PostLike & { counts: ReactionCounts };
 
 /** Attaches reaction counts (one counters read for the whole list). */
 export async function presentPosts(ctx: DomainContext, posts: PostLike[]): Promise<Post[]> {
@@ -41,16 +28,11 @@ export async function presentPosts(ctx: DomainContext, posts: PostLike[]): Promi
     ctx,
     posts.map((p) => p.id),
   );
-  return posts.map((p) => ({
-    id: p.id,
-    authorId: p.authorId,
-    text: p.text,
-    tags: p.tags,
-    status: p.status,
-    createdAt: p.createdAt,
-    updatedAt: p.updatedAt,
-    counts: counts.get(p.id)!,
-  }));
+  // Only the public fields: callers may pass a snapshot (with its version) or a document.
+  return posts.map(({ id, authorId, text, tags, status, createdAt, updatedAt }) => {
+    const post: PostLike = { id, authorId, text, tags, status, createdAt, updatedAt };
+    return { ...post, counts: counts.get(id)! };
+  });
 }
 
 export const fromDoc = (d: PostDoc): PostLike => ({

@@ -4,10 +4,25 @@ import { createProjectionStore, describeProjectionStore } from '../projections/c
 import { isProjectionError } from '../projections/port.ts';
 import { containerDefs } from '../readmodel/containers.ts';
 
-/** A store failure is reported as one line naming the store, with exit code 1. */
-async function reporting(where: string, fn: () => Promise<void>): Promise<void> {
+type OpenedStore = Awaited<ReturnType<typeof createProjectionStore>>;
+
+/**
+ * Opens the configured store (no sweeper) and runs fn; a store failure is reported as
+ * one line naming the store, with exit code 1.
+ */
+async function withStore(fn: (store: OpenedStore, where: string) => Promise<void>): Promise<void> {
+  const config = loadConfig();
+  const where = describeProjectionStore(config);
   try {
-    await fn();
+    const store = await createProjectionStore(config, {
+      definitions: containerDefs,
+      sweepIntervalMs: 0,
+    });
+    try {
+      await fn(store, where);
+    } finally {
+      await store.close();
+    }
   } catch (err) {
     if (!isProjectionError(err)) throw err;
     console.error(`error: ${where}: ${err.message}`);
@@ -32,50 +47,30 @@ export function registerCosmos(program: Command): void {
     .description(
       'create the database, containers (partition key, TTL, indexing policy) or tables/indexes that are missing',
     )
-    .action(async () => {
-      const config = loadConfig();
-      const where = describeProjectionStore(config);
-      await reporting(where, async () => {
-        const store = await createProjectionStore(config, {
-          definitions: containerDefs,
-          sweepIntervalMs: 0,
-        });
-        try {
-          await store.provision();
-          const names = store.definitions().map((d) => d.name);
-          console.log(`${where}: provisioned ${names.length} containers (${names.join(', ')})`);
-        } finally {
-          await store.close();
-        }
-      });
-    });
+    .action(() =>
+      withStore(async (store, where) => {
+        await store.provision();
+        const names = store.definitions().map((d) => d.name);
+        console.log(`${where}: provisioned ${names.length} containers (${names.join(', ')})`);
+      }),
+    );
 
   cosmos
     .command('update-indexes')
     .description('replace each container indexing policy (and TTL) with the one in containers.json')
-    .action(async () => {
-      const config = loadConfig();
-      const where = describeProjectionStore(config);
-      await reporting(where, async () => {
-        const store = await createProjectionStore(config, {
-          definitions: containerDefs,
-          sweepIntervalMs: 0,
-        });
-        try {
-          if (store.kind === 'cosmos') {
-            const done = await store.updateIndexes();
-            console.log(
-              `${where}: indexing policies updated for ${done.length} containers (${done.join(', ')})`,
-            );
-          } else {
-            const r = await store.updateIndexes();
-            console.log(
-              `${where}: indexes up to date (created ${r.created.length}${r.created.length ? `: ${r.created.join(', ')}` : ''}; dropped ${r.dropped.length}${r.dropped.length ? `: ${r.dropped.join(', ')}` : ''})`,
-            );
-          }
-        } finally {
-          await store.close();
+    .action(() =>
+      withStore(async (store, where) => {
+        if (store.kind === 'cosmos') {
+          const done = await store.updateIndexes();
+          console.log(
+            `${where}: indexing policies updated for ${done.length} containers (${done.join(', ')})`,
+          );
+        } else {
+          const r = await store.updateIndexes();
+          console.log(
+            `${where}: indexes up to date (created ${r.created.length}${r.created.length ? `: ${r.created.join(', ')}` : ''}; dropped ${r.dropped.length}${r.dropped.length ? `: ${r.dropped.join(', ')}` : ''})`,
+          );
         }
-      });
-    });
+      }),
+    );
 }

@@ -1,4 +1,5 @@
 import { asWorker } from '../canonical/session.ts';
+import { FEED_AUTHORS_CTE } from '../canonical/tables/follows.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { isUuid } from '../ids.ts';
 import type { BulkOp } from '../projections/port.ts';
@@ -41,18 +42,7 @@ async function wantedPosts(ctx: PipelineContext, userId: string): Promise<PostDo
     ]);
     if (user.rows.length === 0) throw new NotFoundError(`user ${userId} not found`);
     const { rows } = await tx.query<PostRow>(
-      `WITH authors AS (
-         SELECT $1::uuid AS id
-         UNION
-         SELECT f.followee_id FROM follows f
-           JOIN users u ON u.id = f.followee_id AND u.deleted_at IS NULL
-          WHERE f.follower_id = $1
-            AND NOT EXISTS (SELECT 1 FROM blocks b
-                             WHERE (b.blocker_id = $1 AND b.blocked_id = f.followee_id)
-                                OR (b.blocker_id = f.followee_id AND b.blocked_id = $1))
-            AND NOT EXISTS (SELECT 1 FROM mutes m WHERE m.muter_id = $1 AND m.muted_id = f.followee_id)
-            AND COALESCE((SELECT c.followers FROM follower_counts c WHERE c.user_id = f.followee_id), 0) <= $3::int
-       )
+      `WITH ${FEED_AUTHORS_CTE}
        SELECT p.id, p.author_id, p.text, p.tags, p.version, p.created_at, p.updated_at
          FROM authors a JOIN posts p ON p.author_id = a.id
         WHERE p.status = 'published' AND p.deleted_at IS NULL

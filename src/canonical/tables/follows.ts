@@ -55,3 +55,24 @@ export async function countFollowers(tx: Queryable, userId: string): Promise<num
   );
   return Number(rows[0]!.n);
 }
+
+/**
+ * `authors (id, since)`: whose posts a user's fanned-out feed holds: their own, and those
+ * of every followee they may see (no block either way, not muted, account live) at or
+ * below the fan-out threshold; `since` is when the follow began. Parameters: $1 the
+ * user, $3 the threshold (the caller's query owns $2). A follow is never of oneself
+ * (follows_no_self), so the union has no duplicates.
+ */
+export const FEED_AUTHORS_CTE = `
+  authors AS (
+    SELECT $1::uuid AS id, '-infinity'::timestamptz AS since
+    UNION ALL
+    SELECT f.followee_id, f.created_at FROM follows f
+      JOIN users u ON u.id = f.followee_id AND u.deleted_at IS NULL
+     WHERE f.follower_id = $1
+       AND NOT EXISTS (SELECT 1 FROM blocks b
+                        WHERE (b.blocker_id = $1 AND b.blocked_id = f.followee_id)
+                           OR (b.blocker_id = f.followee_id AND b.blocked_id = $1))
+       AND NOT EXISTS (SELECT 1 FROM mutes m WHERE m.muter_id = $1 AND m.muted_id = f.followee_id)
+       AND COALESCE((SELECT c.followers FROM follower_counts c WHERE c.user_id = f.followee_id), 0) <= $3::int
+  )`;

@@ -34,15 +34,7 @@ export async function purgeMirroredPosts(
 }
 
 /** A mirrored post as admin search returns it. */
-export interface MirroredPost {
-  id: string;
-  authorId: string;
-  text: string;
-  tags: string[];
-  status: PostStatus;
-  createdAt: string;
-  updatedAt: string;
-}
+export type MirroredPost = Omit<PostSnapshot, 'version'>;
 
 /** Full-text search over the mirror, newest first. */
 export async function searchMirror(

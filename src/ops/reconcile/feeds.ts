@@ -1,4 +1,5 @@
 import { asWorker } from '../../canonical/session.ts';
+import { FEED_AUTHORS_CTE } from '../../canonical/tables/follows.ts';
 import { isUuid } from '../../ids.ts';
 import { forEachLimited } from '../../lib/concurrency.ts';
 import { readFeed } from '../../pipeline/feed-trim.ts';
@@ -17,20 +18,6 @@ const CAP_SLACK = 50;
  * regenerateUserFeed: no block either way, not muted, account live, author under the
  * fan-out threshold (popular authors are merged at read time).
  */
-const AUTHORS = `
-  authors AS (
-    SELECT $1::uuid AS id, '-infinity'::timestamptz AS since
-    UNION ALL
-    SELECT f.followee_id, f.created_at FROM follows f
-      JOIN users u ON u.id = f.followee_id AND u.deleted_at IS NULL
-     WHERE f.follower_id = $1
-       AND NOT EXISTS (SELECT 1 FROM blocks b
-                        WHERE (b.blocker_id = $1 AND b.blocked_id = f.followee_id)
-                           OR (b.blocker_id = f.followee_id AND b.blocked_id = $1))
-       AND NOT EXISTS (SELECT 1 FROM mutes m WHERE m.muter_id = $1 AND m.muted_id = f.followee_id)
-       AND COALESCE((SELECT c.followers FROM follower_counts c WHERE c.user_id = f.followee_id), 0) <= $3::int
-  )`;
-
 interface Wanted {
   id: string;
   version: number;
@@ -47,7 +34,7 @@ async function wanted(
   threshold: number,
 ): Promise<Wanted[]> {
   const { rows } = await tx.query<Wanted>(
-    `WITH ${AUTHORS}
+    `WITH ${FEED_AUTHORS_CTE}
      SELECT p.id::text, p.version, p.created_at, p.created_at >= a.since AS due
        FROM authors a JOIN posts p ON p.author_id = a.id
       WHERE p.status = 'published' AND p.deleted_at IS NULL
@@ -66,7 +53,7 @@ async function eligible(
   postIds: string[],
 ): Promise<Set<string>> {
   const { rows } = await tx.query<{ id: string }>(
-    `WITH ${AUTHORS}
+    `WITH ${FEED_AUTHORS_CTE}
      SELECT p.id::text FROM authors a JOIN posts p ON p.author_id = a.id
       WHERE p.status = 'published' AND p.deleted_at IS NULL AND p.id = ANY($2::uuid[])`,
     [userId, postIds, threshold],

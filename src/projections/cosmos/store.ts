@@ -2,6 +2,7 @@ import type { Agent } from 'node:http';
 import { type ContainerDefinition, CosmosClient, type Database } from '@azure/cosmos';
 import type { ContainerDef, ProjectionContainer, ProjectionStore, StoreObserver } from '../port.ts';
 import { ProjectionError } from '../port.ts';
+import { lookupContainer } from '../registry.ts';
 import { CosmosContainer } from './container.ts';
 import { cosmosError } from './errors.ts';
 
@@ -57,12 +58,7 @@ export async function createCosmosStore(o: CosmosStoreOptions): Promise<CosmosPr
   );
   return {
     kind: 'cosmos',
-    container(name: string): ProjectionContainer {
-      const c = containers.get(name);
-      if (!c)
-        throw new ProjectionError('unknown_container', `unknown container ${JSON.stringify(name)}`);
-      return c;
-    },
+    container: (name: string): ProjectionContainer => lookupContainer(containers, name),
     definitions: () => defs,
     async provision() {
       try {

@@ -1,6 +1,7 @@
 import type { Db } from '../../sql/db.ts';
 import type { ContainerDef, ProjectionContainer, ProjectionStore, StoreObserver } from '../port.ts';
 import { ProjectionError } from '../port.ts';
+import { lookupContainer } from '../registry.ts';
 import { EmbeddedContainer } from './container.ts';
 import { storeError } from './rows.ts';
 import { type IndexChanges, provisionTables, updateIndexes } from './schema.ts';
@@ -61,12 +62,7 @@ export async function createEmbeddedStore(
   return {
     kind: 'embedded',
     db,
-    container(name: string): ProjectionContainer {
-      const c = containers.get(name);
-      if (!c)
-        throw new ProjectionError('unknown_container', `unknown container ${JSON.stringify(name)}`);
-      return c;
-    },
+    container: (name: string): ProjectionContainer => lookupContainer(containers, name),
     definitions: () => defs,
     provision: () => provisionTables(db, defs),
     updateIndexes: async () => {
