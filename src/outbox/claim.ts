@@ -1,6 +1,6 @@
-import { asWorker } from '../canonical/session.ts';
 import type { Db } from '../sql/db.ts';
 import type { OutboxEvent } from './event.ts';
+import { inOutboxTx } from './tx.ts';
 
 interface OutboxRow {
   id: number;
@@ -65,7 +65,7 @@ export async function claimBatch(
   limit: number,
   leaseSeconds: number,
 ): Promise<OutboxEvent[]> {
-  const rows = await asWorker(
+  const rows = await inOutboxTx(
     db,
     async (tx) => (await tx.query<OutboxRow>(CLAIM_SQL, [limit, workerId, leaseSeconds])).rows,
   );
@@ -78,7 +78,7 @@ export async function claimBatch(
  * creation-to-processing lag in seconds, or null when the row was no longer ours.
  */
 export async function ackEvent(db: Db, workerId: string, id: number): Promise<number | null> {
-  const { rows } = await asWorker(db, (tx) =>
+  const { rows } = await inOutboxTx(db, (tx) =>
     tx.query<{ lag: number }>(
       `UPDATE outbox SET processed_at = now(), lease_until = NULL, last_error = NULL
         WHERE id = $1 AND claimed_by = $2 AND ${PENDING}
@@ -102,7 +102,7 @@ export async function failEvent(
   error: string,
   delaySeconds: number,
 ): Promise<FailOutcome> {
-  const { rows } = await asWorker(db, (tx) =>
+  const { rows } = await inOutboxTx(db, (tx) =>
     tx.query<{ dead: boolean }>(
       `UPDATE outbox
           SET retry_count = retry_count + 1,

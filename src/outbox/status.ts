@@ -1,7 +1,7 @@
-import { asWorker } from '../canonical/session.ts';
 import { ValidationError } from '../errors.ts';
 import type { Db, Queryable } from '../sql/db.ts';
 import { PENDING } from './claim.ts';
+import { inOutboxTx } from './tx.ts';
 
 export interface EventTypeStatus {
   pending: number;
@@ -20,7 +20,7 @@ export interface OutboxStatus {
 
 /** The seed's "outbox backlog" runbook query, as numbers. Served by the partial indexes. */
 export async function outboxStatus(db: Db): Promise<OutboxStatus> {
-  return asWorker(db, async (tx) => {
+  return inOutboxTx(db, async (tx) => {
     const counts = await outboxCounts(tx);
     const { rows } = await tx.query<{
       event_type: string;
@@ -66,7 +66,7 @@ export async function redrive(db: Db, sel: RedriveSelection): Promise<number> {
   if (!ids.every((id) => Number.isSafeInteger(id) && id > 0)) {
     throw new ValidationError('redrive ids must be positive integers');
   }
-  const { rowCount } = await asWorker(db, (tx) =>
+  const { rowCount } = await inOutboxTx(db, (tx) =>
     tx.query(
       `UPDATE outbox
           SET retry_count = 0, next_retry_at = now(), dead_lettered_at = NULL,
@@ -87,7 +87,7 @@ export async function redrive(db: Db, sel: RedriveSelection): Promise<number> {
  * limits it to events created at or after that time. Returns how many were reset.
  */
 export async function replayOutbox(db: Db, opts: { since?: Date } = {}): Promise<number> {
-  const { rowCount } = await asWorker(db, (tx) =>
+  const { rowCount } = await inOutboxTx(db, (tx) =>
     tx.query(
       `UPDATE outbox
           SET processed_at = NULL, retry_count = 0, next_retry_at = now(), dead_lettered_at = NULL,
@@ -136,7 +136,7 @@ export async function outboxCounts(db: Pick<Queryable, 'query'>): Promise<Outbox
 
 /** Outbox rows that are due now or being applied by some relay (a drain waits for none). */
 export async function busyCount(db: Db): Promise<number> {
-  return asWorker(db, async (tx) => {
+  return inOutboxTx(db, async (tx) => {
     const { rows } = await tx.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM outbox
         WHERE ${PENDING} AND (next_retry_at <= now() OR lease_until > now())`,
