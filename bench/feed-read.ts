@@ -1,17 +1,23 @@
 /**
- * Feed read: GET /v1/feed (autocannon) on the embedded store (PGlite) and on the
- * PostgreSQL server, and in the same run the canonical alternative (JOIN follows × posts
- * ORDER BY created_at DESC LIMIT 50) and the userFeed query, both timed directly.
- *   npx tsx bench/feed-read.ts [--seconds 8] [--engines embedded,server]
+ * Feed read: GET /v1/feed (autocannon) against its floor, a bare node:http route in the
+ * same process that does only what a feed read cannot avoid (JWT check, the one userFeed
+ * query, JSON out), on the embedded store (PGlite) and on the PostgreSQL server. Reports
+ * SQL statements per request (asora_request_sql_statements), PostgreSQL transactions per
+ * request (pg_stat_database, server only) and, timed directly in the same run, the
+ * canonical alternative (JOIN follows × posts) against the userFeed query.
+ *   npx tsx bench/feed-read.ts [--seconds 5] [--engines embedded,server]
  */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pg from 'pg';
 import { asWorker } from '../src/canonical/session.ts';
 import { FEED_ORDER } from '../src/pipeline/feed-trim.ts';
 import { regenerateUserFeed } from '../src/pipeline/regenerate-feed.ts';
 import type { BulkOp } from '../src/projections/port.ts';
-import { postDoc } from '../src/readmodel/builders.ts';
+import { postDoc, zeroCounts } from '../src/readmodel/builders.ts';
 import { CONTAINERS, type FeedItemDoc } from '../src/readmodel/documents.ts';
 import { autocannon, type LoadResult } from './lib/autocannon.ts';
-import { serverVersion } from './lib/pg.ts';
+import { benchServerUrl, serverVersion } from './lib/pg.ts';
 import { type BenchPlatform, benchPlatform, type Engine, registerUser } from './lib/platform.ts';
 import { table, writeSection } from './lib/results.ts';
 import { fmt, percentile, ratio } from './lib/stats.ts';
@@ -19,11 +25,11 @@ import { fmt, percentile, ratio } from './lib/stats.ts';
 const argv = process.argv;
 const opt = (name: string, def: string) =>
   argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1]! : def;
-const SECONDS = Number(opt('seconds', '8'));
+const SECONDS = Number(opt('seconds', '5'));
 const ENGINES = opt('engines', 'embedded,server').split(',') as Engine[];
 const FOLLOWS = [100, 1_000, 5_000];
-const AUTHORS = Number(opt('authors', '20000'));
-const POSTS_PER_AUTHOR = Number(opt('posts-per-author', '10'));
+const AUTHORS = Number(opt('authors', '50000'));
+const POSTS_PER_AUTHOR = Number(opt('posts-per-author', '4'));
 const CONNECTIONS = 10;
 
 const JOIN_SQL = `SELECT p.id, p.author_id, p.text, p.tags, p.created_at
@@ -43,6 +49,66 @@ async function timeLoop(fn: () => Promise<unknown>, ms = 5_000, max = 1_000): Pr
   return out;
 }
 
+const withZeroCounts = (...a: Parameters<typeof postDoc>) => ({
+  ...postDoc(...a),
+  counts: zeroCounts(),
+});
+
+/** Committed + rolled-back transactions in the given databases so far (server only). */
+async function xacts(dbNames: string[]): Promise<number> {
+  const c = new pg.Client({ connectionString: benchServerUrl });
+  await c.connect();
+  try {
+    const { rows } = await c.query<{ n: string }>(
+      'SELECT sum(xact_commit + xact_rollback)::text AS n FROM pg_stat_database WHERE datname = ANY($1)',
+      [dbNames],
+    );
+    return Number(rows[0]!.n);
+  } finally {
+    await c.end();
+  }
+}
+
+/**
+ * The floor: GET /floor on a bare node:http server in this process, sharing the platform's
+ * projection store: JWT check (the API's own verifier), the one userFeed query a feed page
+ * needs, JSON out. Nothing a feed read could do less.
+ */
+async function startFloor(bp: BenchPlatform): Promise<{ url: string; server: Server }> {
+  const app = bp.platform.app!;
+  const feed = bp.platform.store.container(CONTAINERS.userFeed);
+  const server = createServer((req, res) => {
+    void (async () => {
+      try {
+        const token = (req.headers.authorization ?? '').replace(/^Bearer /, '');
+        const claims = app.jwt.verify<{ sub: string }>(token);
+        const page = await feed.query<FeedItemDoc>({
+          partitionKey: claims.sub,
+          orderBy: FEED_ORDER,
+          limit: 50,
+        });
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ items: page.items, cursor: page.continuation }));
+      } catch {
+        res.writeHead(401).end();
+      }
+    })();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/floor`, server };
+}
+
+async function sqlPerRequest(bp: BenchPlatform): Promise<{ sum: number; count: number }> {
+  const m = bp.platform.metrics.requestSqlStatements;
+  const { values } = await m.get();
+  const pick = (name: string) =>
+    values.find((v) => v.metricName === name && v.labels.route === '/v1/feed')?.value ?? 0;
+  return {
+    sum: pick('asora_request_sql_statements_sum'),
+    count: pick('asora_request_sql_statements_count'),
+  };
+}
+
 async function seed(bp: BenchPlatform) {
   const db = bp.platform.canonical.db;
   const t0 = performance.now();
@@ -51,13 +117,17 @@ async function seed(bp: BenchPlatform) {
      INSERT INTO profiles (user_id, display_name) SELECT id, 'author' FROM a`,
     [AUTHORS],
   );
+  // Every post its own millisecond over 30 days (a random() in a LATERAL subquery is
+  // evaluated once per outer value, which once gave 50,000 posts 10 timestamps).
   await db.query(
     `INSERT INTO posts (author_id, text, created_at, updated_at)
-     SELECT u.id, 'bench post ' || g, t, t
-       FROM users u CROSS JOIN generate_series(1, $1) g
-       CROSS JOIN LATERAL (SELECT date_trunc('milliseconds', now() - (random() * 2592000 + g - g) * interval '1 second') AS t) x
-      WHERE u.email LIKE 'bench-author-%'`,
-    [POSTS_PER_AUTHOR],
+     SELECT author_id, 'bench post ' || g, t, t FROM (
+       SELECT u.id AS author_id, g,
+              date_trunc('milliseconds', now()) - (row_number() OVER (ORDER BY random()))
+                * (2592000000 / ($2::bigint * $1)) * interval '1 millisecond' AS t
+         FROM users u CROSS JOIN generate_series(1, $1) g
+        WHERE u.email LIKE 'bench-author-%') x`,
+    [POSTS_PER_AUTHOR, AUTHORS],
   );
   const readers: Record<number, { id: string; token: string }> = {};
   for (const n of FOLLOWS) {
@@ -98,9 +168,10 @@ async function seed(bp: BenchPlatform) {
           )
         ).rows,
     );
+    // No reactions are seeded: the counts the reaction pipeline would store are zeros.
     const ops: BulkOp[] = rows.map((p) => ({
       op: 'upsert',
-      doc: postDoc({
+      doc: withZeroCounts({
         id: p.id,
         authorId: p.author_id,
         text: p.text,
@@ -120,9 +191,17 @@ async function seed(bp: BenchPlatform) {
   return readers;
 }
 
+interface Load {
+  http: LoadResult;
+  /** PostgreSQL transactions per request (server only). */
+  xactsPerRequest?: number;
+}
+
 interface Row {
   follows: number;
-  http: LoadResult;
+  feed: Load;
+  floor: Load;
+  sqlPerRequest: number;
   feedQuery: number[];
   join: number[];
 }
@@ -130,6 +209,30 @@ interface Row {
 async function runEngine(engine: Engine): Promise<{ rows: Row[]; note: string }> {
   console.log(`engine ${engine}: starting the platform`);
   const bp = await benchPlatform(engine, { workers: false });
+  const floor = await startFloor(bp);
+  const c = bp.platform.config;
+  const dbNames =
+    engine === 'server'
+      ? [c.canonical.url, c.projections.kind === 'embedded' ? c.projections.url : undefined]
+          .filter((u): u is string => !!u)
+          .map((u) => new URL(u).pathname.slice(1))
+      : [];
+  // An idle backend flushes its counters to pg_stat_database within 10 s (PGSTAT_IDLE_INTERVAL).
+  const settle = () => new Promise((r) => setTimeout(r, 11_000));
+  /** Transactions so far, once every backend has flushed its counters (server only). */
+  const mark = async () => {
+    if (engine !== 'server') return 0;
+    await settle();
+    return xacts(dbNames);
+  };
+  let last = 0;
+  const load = async (url: string, headers: Record<string, string>): Promise<Load> => {
+    const http = await autocannon(url, { connections: CONNECTIONS, seconds: SECONDS, headers });
+    if (engine !== 'server') return { http };
+    const before = last;
+    last = await mark();
+    return { http, xactsPerRequest: (last - before) / http.requests };
+  };
   try {
     const readers = await seed(bp);
     const rows: Row[] = [];
@@ -138,21 +241,39 @@ async function runEngine(engine: Engine): Promise<{ rows: Row[]; note: string }>
       const { id, token } = readers[n]!;
       const url = `${bp.baseUrl}/v1/feed?limit=50`;
       const headers = { authorization: `Bearer ${token}` };
-      for (let i = 0; i < 20; i++) {
-        const res = await fetch(url, { headers });
-        const body = (await res.json()) as { items: unknown[] };
-        if (res.status !== 200 || body.items.length !== 50)
-          throw new Error(`feed warm-up: HTTP ${res.status}, ${body.items?.length} items`);
+      for (const u of [url, floor.url]) {
+        for (let i = 0; i < 20; i++) {
+          const res = await fetch(u, { headers });
+          const body = (await res.json()) as { items: unknown[] };
+          if (res.status !== 200 || body.items.length !== 50)
+            throw new Error(`warm-up ${u}: HTTP ${res.status}, ${body.items?.length} items`);
+        }
       }
-      const http = await autocannon(url, { connections: CONNECTIONS, seconds: SECONDS, headers });
+      // A short discarded load run of each route first: the first measured run must not
+      // pay for cold caches (buffers, JIT) that the later ones do not.
+      for (const u of [url, floor.url])
+        await autocannon(u, { connections: CONNECTIONS, seconds: 2, headers });
+      last = await mark();
+      const sqlBefore = await sqlPerRequest(bp);
+      const feedLoad = await load(url, headers);
+      const sqlAfter = await sqlPerRequest(bp);
+      const floorLoad = await load(floor.url, headers);
       const feedQuery = await timeLoop(() =>
         feed.query({ partitionKey: id, orderBy: FEED_ORDER, limit: 50 }),
       );
       const readDb = bp.platform.canonical.readDb;
       const join = await timeLoop(() => readDb.query(JOIN_SQL, [id]));
-      rows.push({ follows: n, http, feedQuery, join });
+      const row: Row = {
+        follows: n,
+        feed: feedLoad,
+        floor: floorLoad,
+        sqlPerRequest: (sqlAfter.sum - sqlBefore.sum) / (sqlAfter.count - sqlBefore.count),
+        feedQuery,
+        join,
+      };
+      rows.push(row);
       console.log(
-        `  ${n} follows: http p50 ${http.p50} p99 ${http.p99} rps ${fmt(http.rps, 0)}; feed query p50 ${fmt(percentile(feedQuery, 50))}; join p50 ${fmt(percentile(join, 50))}`,
+        `  ${n} follows: feed rps ${fmt(feedLoad.http.rps, 0)} p50 ${feedLoad.http.p50} p99 ${feedLoad.http.p99}; floor rps ${fmt(floorLoad.http.rps, 0)} p50 ${floorLoad.http.p50} p99 ${floorLoad.http.p99}; SQL/request ${fmt(row.sqlPerRequest)}; xacts/request ${fmt(feedLoad.xactsPerRequest ?? Number.NaN)} (floor ${fmt(floorLoad.xactsPerRequest ?? Number.NaN)}); userFeed query p50 ${fmt(percentile(feedQuery, 50))}; JOIN p50 ${fmt(percentile(join, 50))}`,
       );
     }
     const note =
@@ -161,9 +282,13 @@ async function runEngine(engine: Engine): Promise<{ rows: Row[]; note: string }>
         : 'PGlite (PostgreSQL in WASM, in-process, single connection)';
     return { rows, note };
   } finally {
+    await new Promise((r) => floor.server.close(r));
     await bp.close();
   }
 }
+
+const lat = (l: Load) =>
+  `${l.http.p50} / ${l.http.p99}${l.http.non2xx + l.http.errors > 0 ? ` (${l.http.non2xx} non-2xx, ${l.http.errors} errors)` : ''}`;
 
 const sections: string[] = [];
 for (const engine of ENGINES) {
@@ -175,8 +300,33 @@ for (const engine of ENGINES) {
       table(
         [
           'follows',
-          'GET /v1/feed p50 / p99 ms',
-          'req/s',
+          'GET /v1/feed req/s',
+          'floor req/s',
+          'feed ÷ floor req/s',
+          'feed p50 / p99 ms',
+          'floor p50 / p99 ms',
+          'feed p99 ÷ floor p99',
+          'SQL statements / feed request',
+          'PG transactions / feed request (floor)',
+        ],
+        rows.map((r) => [
+          r.follows.toLocaleString('en-US'),
+          fmt(r.feed.http.rps, 0),
+          fmt(r.floor.http.rps, 0),
+          ratio(r.feed.http.rps, r.floor.http.rps),
+          lat(r.feed),
+          lat(r.floor),
+          ratio(r.feed.http.p99, r.floor.http.p99),
+          fmt(r.sqlPerRequest),
+          r.feed.xactsPerRequest === undefined
+            ? 'n/a (in-process)'
+            : `${fmt(r.feed.xactsPerRequest)} (${fmt(r.floor.xactsPerRequest ?? Number.NaN)})`,
+        ]),
+      ),
+      '',
+      table(
+        [
+          'follows',
           'userFeed query p50 / p99 ms',
           'canonical JOIN p50 / p99 ms',
           'JOIN ÷ userFeed (p50)',
@@ -184,8 +334,6 @@ for (const engine of ENGINES) {
         ],
         rows.map((r) => [
           r.follows.toLocaleString('en-US'),
-          `${r.http.p50} / ${r.http.p99}${r.http.non2xx + r.http.errors > 0 ? ` (${r.http.non2xx} non-2xx, ${r.http.errors} errors)` : ''}`,
-          fmt(r.http.rps, 0),
           `${fmt(percentile(r.feedQuery, 50))} / ${fmt(percentile(r.feedQuery, 99))}`,
           `${fmt(percentile(r.join, 50))} / ${fmt(percentile(r.join, 99))}`,
           ratio(percentile(r.join, 50), percentile(r.feedQuery, 50)),
@@ -193,7 +341,7 @@ for (const engine of ENGINES) {
         ]),
       ),
       '',
-      `Samples: GET /v1/feed ${rows.map((r) => r.http.requests).join(' / ')} requests; userFeed query ${rows.map((r) => r.feedQuery.length).join(' / ')}; JOIN ${rows.map((r) => r.join.length).join(' / ')}.`,
+      `Samples: GET /v1/feed ${rows.map((r) => r.feed.http.requests).join(' / ')} requests; floor ${rows.map((r) => r.floor.http.requests).join(' / ')}; userFeed query ${rows.map((r) => r.feedQuery.length).join(' / ')}; JOIN ${rows.map((r) => r.join.length).join(' / ')}.`,
     ].join('\n'),
   );
 }
@@ -203,7 +351,7 @@ writeSection(
   `a. Feed read: userFeed projection vs canonical JOIN (${AUTHORS.toLocaleString('en-US')} authors)`,
   `npx tsx bench/feed-read.ts --seconds ${SECONDS} --engines ${ENGINES.join(',')} --authors ${AUTHORS} --posts-per-author ${POSTS_PER_AUTHOR}`,
   [
-    `${AUTHORS.toLocaleString('en-US')} authors × ${POSTS_PER_AUTHOR} posts (${(AUTHORS * POSTS_PER_AUTHOR).toLocaleString('en-US')} posts over 30 days); one reader per row following N authors chosen at random (so the newest posts overall are mostly not theirs, as in a real graph); feeds built by regenerateUserFeed (800-item cap). GET /v1/feed?limit=50 with autocannon (${CONNECTIONS} connections, ${SECONDS} s, separate process, loopback) through the whole API (JWT, canonical read context for blocks/mutes/popular followees, userFeed page, posts_v2 hydration, counters). "userFeed query" is the projection's one partition-scoped indexed query and "canonical JOIN" the alternative, each timed directly and sequentially against the same databases in the same run (up to 5 s or 1,000 calls each).`,
+    `${AUTHORS.toLocaleString('en-US')} authors × ${POSTS_PER_AUTHOR} posts (${(AUTHORS * POSTS_PER_AUTHOR).toLocaleString('en-US')} posts, each its own millisecond over 30 days); one reader per row following N authors chosen at random, a small share of all authors as in a real graph; feeds built by regenerateUserFeed (800-item cap), posts_v2 documents with their (zero) reaction counts. GET /v1/feed?limit=50 through the whole API and the floor (bare node:http in the same process: JWT check with the API's verifier, the one userFeed query, JSON out) each with autocannon (${CONNECTIONS} connections, ${SECONDS} s, separate process, loopback), one after the other in the same run. SQL statements per request from asora_request_sql_statements (canonical and embedded store, BEGIN/COMMIT included); PostgreSQL transactions per request from pg_stat_database (xact_commit + xact_rollback of the two databases over the load run, server only). "userFeed query" is the projection's one partition-scoped indexed query and "canonical JOIN" the alternative, each timed directly and sequentially against the same databases in the same run (up to 5 s or 1,000 calls each).`,
     '',
     sections.join('\n\n'),
   ].join('\n'),

@@ -11,6 +11,11 @@ import {
 import type { DomainContext } from '../domain/context.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import {
+  newRequestCost,
+  type RequestCost,
+  withRequestCost,
+} from '../observability/request-cost.ts';
 import { ACCESS_TOKEN_TTL } from './auth.ts';
 import { installErrorHandling } from './errors.ts';
 import { adminRoutes } from './routes/admin.ts';
@@ -23,6 +28,12 @@ import { type OpsRoutesOptions, opsRoutes } from './routes/ops.ts';
 import { postRoutes } from './routes/posts.ts';
 import { reactionRoutes } from './routes/reactions.ts';
 import { userRoutes } from './routes/users.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    cost: RequestCost | null;
+  }
+}
 
 export interface AppOptions {
   ctx: DomainContext;
@@ -57,15 +68,28 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
+  // Every statement and store call made while serving a request is counted on its record
+  // (async context set here, before any hook or handler runs).
+  app.decorateRequest('cost', null);
+  app.addHook('onRequest', (request, _reply, done) => {
+    request.cost = newRequestCost();
+    withRequestCost(request.cost, done);
+  });
   app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
     opts.metrics.httpDuration.observe(
-      {
-        method: request.method,
-        route: request.routeOptions.url ?? 'unmatched',
-        status_code: String(reply.statusCode),
-      },
+      { method: request.method, route, status_code: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );
+    const cost = request.cost;
+    if (cost) {
+      opts.metrics.requestSqlStatements.observe(
+        { method: request.method, route },
+        cost.sqlStatements,
+      );
+      opts.metrics.requestStoreCalls.observe({ method: request.method, route }, cost.storeCalls);
+      request.log.debug({ route, ...cost }, 'request cost');
+    }
   });
 
   await app.register(fastifyJwt, { secret: opts.jwtSecret, sign: { expiresIn: ACCESS_TOKEN_TTL } });

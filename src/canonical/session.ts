@@ -10,14 +10,11 @@ export interface Caller {
   role: UserRole;
 }
 
-/** Database role a caller's transaction runs as: RLS policies are written against these. */
-const dbRoleFor = (role: UserRole) => (role === 'user' ? 'asora_app' : 'asora_admin');
-
 /**
- * Runs fn in one transaction as the caller: `SET LOCAL ROLE` to a non-owner role and
- * `app.current_user_id` set, so Row Level Security applies to every statement. The
- * caller's role is read from the users row (not trusted from a token), and a deleted
- * or unknown user is refused.
+ * Runs fn in one transaction as the caller: one statement (auth_begin_session, 0006) reads
+ * the caller's role from the users row (not trusted from a token), refuses a deleted or
+ * unknown account, switches to the caller's non-owner database role and sets
+ * `app.current_user_id`, so Row Level Security applies to every statement after it.
  */
 export function asUser<T>(
   db: Db,
@@ -25,16 +22,30 @@ export function asUser<T>(
   fn: (tx: Queryable, caller: Caller) => Promise<T>,
 ): Promise<T> {
   return db.transaction(async (tx) => {
-    const { rows } = await tx.query<{ role: UserRole }>(
-      'SELECT role FROM auth_session_user($1::uuid)',
-      [userId],
-    );
-    const row = rows[0];
-    if (!row) throw new UnauthenticatedError('the account no longer exists');
-    await tx.exec(`SET LOCAL ROLE ${dbRoleFor(row.role)}`);
-    await tx.query(`SELECT set_config('app.current_user_id', $1, true)`, [userId]);
-    return fn(tx, { userId, role: row.role });
+    const role = await beginSession(tx, userId);
+    return fn(tx, { userId, role });
   });
+}
+
+/** SQLSTATE auth_begin_session raises for a deleted or unknown account. */
+const NO_ACCOUNT = '28000';
+
+/** Maps the session function's refusal to the API's 401; other errors pass through. */
+export async function sessionStatement<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if ((err as { code?: unknown }).code === NO_ACCOUNT)
+      throw new UnauthenticatedError('the account no longer exists');
+    throw err;
+  }
+}
+
+async function beginSession(tx: Queryable, userId: string): Promise<UserRole> {
+  const { rows } = await sessionStatement(() =>
+    tx.query<{ role: UserRole }>('SELECT auth_begin_session($1::uuid) AS role', [userId]),
+  );
+  return rows[0]!.role;
 }
 
 /**

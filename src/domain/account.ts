@@ -13,6 +13,7 @@ import {
   presentAppeal,
   presentCase,
 } from './moderation.ts';
+import { forgetReadContext } from './read-context.ts';
 
 type Row = Record<string, unknown>;
 const isoRows = (rows: Row[]) =>
@@ -174,4 +175,6 @@ export async function deleteAccount(ctx: DomainContext, userId: string): Promise
       followeeIds: follows.filter((f) => f.follower_id === userId).map((f) => f.followee_id),
     });
   });
+  // A deleted account is refused on its next read, not after the read context expires.
+  forgetReadContext(ctx, userId);
 }

@@ -1,79 +1,38 @@
-import { asWorker } from '../canonical/session.ts';
-import { reactionCountsOf } from '../canonical/tables/reactions.ts';
-import { REACTION_TYPES, type ReactionType } from '../events/catalogue.ts';
-import type { BulkOp } from '../projections/port.ts';
-import { recomputeCounter } from '../readmodel/counters.ts';
+import { zeroCounts } from '../readmodel/builders.ts';
+import { canonicalReactionCounts, recomputeCounter } from '../readmodel/counters.ts';
 import {
   CONTAINERS,
   type CounterDoc,
-  type CounterMetric,
   counterId,
-  REACTION_METRIC,
+  type ReactionCounts,
 } from '../readmodel/documents.ts';
 import type { DomainContext } from './context.ts';
 
-export type ReactionCounts = Record<ReactionType, number>;
+export type { ReactionCounts };
 export interface ProfileCounts {
   followers: number;
   following: number;
   posts: number;
 }
 
-const zeroCounts = (): ReactionCounts =>
-  Object.fromEntries(REACTION_TYPES.map((t) => [t, 0])) as ReactionCounts;
-
 /**
- * Reaction counts for many posts from the counters container in one read. Counters that are
- * missing (never written, or expired by their 90-day TTL) are recomputed from canonical in
- * one grouped query and written back, like recomputeCounter does for a single one.
+ * Reaction counts of posts as shown: the counts their posts_v2 documents carry (kept by the
+ * reaction pipeline), so a page of posts needs no counter reads. Posts without them (read
+ * from canonical, or a document written back after a purge) are counted in canonical, all
+ * in one grouped query.
  */
 export async function postCounts(
   ctx: DomainContext,
-  postIds: string[],
+  posts: readonly { id: string; counts?: ReactionCounts | undefined }[],
 ): Promise<Map<string, ReactionCounts>> {
-  const out = new Map<string, ReactionCounts>(postIds.map((id) => [id, zeroCounts()]));
-  if (postIds.length === 0) return out;
-  const counters = ctx.store.container(CONTAINERS.counters);
-  const keys = postIds.flatMap((postId) =>
-    REACTION_TYPES.map((t) => ({
-      id: counterId(postId, REACTION_METRIC[t]),
-      partitionKey: postId,
-    })),
-  );
-  const page = await counters.readMany<CounterDoc>(keys);
-  const found = new Set<string>();
-  const typeOf = Object.fromEntries(REACTION_TYPES.map((t) => [REACTION_METRIC[t], t])) as Record<
-    string,
-    ReactionType
-  >;
-  for (const doc of page.items) {
-    const type = typeOf[doc.metric];
-    const counts = out.get(doc.subjectId);
-    if (!type || !counts) continue;
-    counts[type] = Number(doc.value) || 0;
-    found.add(doc.id);
+  const out = new Map<string, ReactionCounts>();
+  const missing: string[] = [];
+  for (const p of posts) {
+    if (p.counts) out.set(p.id, { ...zeroCounts(), ...p.counts });
+    else missing.push(p.id);
   }
-  const missing = keys.filter((k) => !found.has(k.id));
-  if (missing.length === 0) return out;
-
-  const missingPosts = [...new Set(missing.map((k) => k.partitionKey))];
-  const rows = await asWorker(ctx.db, (tx) => reactionCountsOf(tx, missingPosts));
-  const truth = new Map(rows.map((r) => [counterId(r.postId, REACTION_METRIC[r.type]), r.n]));
-  const now = new Date().toISOString();
-  const ops: BulkOp[] = missing.map((k) => {
-    const metric = k.id.slice(k.partitionKey.length + 1) as CounterMetric;
-    const value = truth.get(k.id) ?? 0;
-    const type = typeOf[metric];
-    const counts = out.get(k.partitionKey);
-    if (type && counts) counts[type] = value;
-    const doc: CounterDoc = { id: k.id, subjectId: k.partitionKey, metric, value, updatedAt: now };
-    return { op: 'upsert', doc };
-  });
-  try {
-    await counters.bulk(ops);
-  } catch (err) {
-    ctx.log.warn({ err }, 'could not store recomputed counters');
-  }
+  if (missing.length > 0)
+    for (const [id, counts] of await canonicalReactionCounts(ctx.db, missing)) out.set(id, counts);
   return out;
 }
 

@@ -1,40 +1,28 @@
 import { asUser } from '../canonical/session.ts';
 import { postSnapshot, publishedPostsPage } from '../canonical/tables/posts.ts';
-import type { Filter } from '../projections/port.ts';
-import { CONTAINERS, type FeedItemDoc, type PostDoc } from '../readmodel/documents.ts';
+import {
+  CONTAINERS,
+  type FeedItemDoc,
+  feedItemId,
+  type PostDoc,
+  type ReactionCounts,
+} from '../readmodel/documents.ts';
 import type { DomainContext } from './context.ts';
 import { decodeKeyset, encodeKeyset, type Keyset } from './cursor.ts';
 import { type Post, presentPosts } from './posts.ts';
+import { readContext } from './read-context.ts';
 import { type Candidate, type PageFetcher, SortedSource, takeNewest } from './sorted-source.ts';
 
-/** Who the caller does not want to see, and whose posts are merged in at read time. */
-interface ReadContext {
-  hidden: Set<string>;
-  bigFollowees: string[];
-}
+/**
+ * How long after posting the caller's feed also merges their own posts from canonical.
+ * The pipeline puts every post into its author's own feed within about a second; until
+ * then canonical gives read-after-write. Past this window the merge costs nothing.
+ */
+export const OWN_POSTS_MERGE_MS = 15_000;
 
-async function readContext(ctx: DomainContext, userId: string): Promise<ReadContext> {
-  return asUser(ctx.db, userId, async (tx) => {
-    const { rows: hidden } = await tx.query<{ id: string }>(
-      `SELECT blocked_id AS id FROM blocks WHERE blocker_id = $1
-       UNION SELECT blocker_id FROM blocks WHERE blocked_id = $1
-       UNION SELECT muted_id FROM mutes WHERE muter_id = $1`,
-      [userId],
-    );
-    // Followees above the fan-out threshold are not fanned out. Few accounts are that
-    // popular: walk them by follower count (trigger-kept, 0005) and keep the ones I follow.
-    const { rows: big } = await tx.query<{ id: string }>(
-      `SELECT c.user_id AS id FROM follower_counts c
-        WHERE c.followers > $2
-          AND EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.followee_id = c.user_id)`,
-      [userId, ctx.fanoutFollowerThreshold],
-    );
-    return { hidden: new Set(hidden.map((r) => r.id)), bigFollowees: big.map((r) => r.id) };
-  });
-}
-
-const upTo = (after: Keyset | undefined): Filter[] =>
-  after ? [{ field: 'createdAt', op: '<=', value: after.t }] : [];
+/** Resume exactly after the cursor: (createdAt, id) keyset, so ties are never read twice. */
+const before = (after: Keyset | undefined, id: (postId: string) => string) =>
+  after ? { before: { field: 'createdAt', value: after.t, id: id(after.id) } } : {};
 
 const fromFeedItem = (d: FeedItemDoc): Candidate => ({
   id: d.postId,
@@ -51,7 +39,7 @@ const userFeedSource =
   async (batch, continuation) => {
     const page = await ctx.store.container(CONTAINERS.userFeed).query<FeedItemDoc>({
       partitionKey: userId,
-      filters: upTo(after),
+      ...before(after, (postId) => feedItemId(userId, postId)),
       orderBy: [{ field: 'createdAt', direction: 'DESC' }],
       limit: batch,
       continuation,
@@ -67,8 +55,8 @@ const authorSource =
       filters: [
         { field: 'authorId', op: '=', value: authorId },
         { field: 'status', op: '=', value: 'published' },
-        ...upTo(after),
       ],
+      ...before(after, (postId) => postId),
       orderBy: [{ field: 'createdAt', direction: 'DESC' }],
       limit: batch,
       continuation,
@@ -100,23 +88,32 @@ const ownSource =
     };
   };
 
+type Hydrated = Candidate & { counts?: ReactionCounts | undefined };
+
 /**
  * Drops candidates whose post is gone or no longer published (posts_v2 is the freshest
- * projection), and refreshes edited text. A candidate without a posts_v2 document is kept:
- * it comes from canonical or the feed copy and the projection has not caught up yet.
+ * projection), refreshes edited text and takes the reaction counts the document carries.
+ * A candidate without a posts_v2 document is kept: it comes from canonical or the feed
+ * copy and the projection has not caught up yet.
  */
-async function hydrate(ctx: DomainContext, candidates: Candidate[]): Promise<Candidate[]> {
+async function hydrate(ctx: DomainContext, candidates: Candidate[]): Promise<Hydrated[]> {
   if (candidates.length === 0) return [];
   const { items } = await ctx.store
     .container(CONTAINERS.posts)
     .readMany<PostDoc>(candidates.map((c) => ({ id: c.id, partitionKey: c.id })));
   const docs = new Map(items.map((d) => [d.postId, d]));
-  const out: Candidate[] = [];
+  const out: Hydrated[] = [];
   for (const c of candidates) {
     const d = docs.get(c.id);
     if (!d) out.push(c);
     else if (!d.deleted && d.status === 'published')
-      out.push({ ...c, text: d.text, tags: d.tags ?? [], updatedAt: d.updatedAt });
+      out.push({
+        ...c,
+        text: d.text,
+        tags: d.tags ?? [],
+        updatedAt: d.updatedAt,
+        counts: d.counts,
+      });
   }
   return out;
 }
@@ -133,16 +130,20 @@ export async function readFeed(
 ): Promise<{ items: Post[]; cursor: string | null }> {
   const after = decodeKeyset(page.cursor);
   const rc = await readContext(ctx, userId);
-  const batch = Math.max(page.limit + 1, 20);
+  // limit + 1 items tell whether there is a next page, and a source holds its last item
+  // back until it knows the tie group is complete: limit + 2 lets one query serve a page.
+  const batch = page.limit + 2;
   const sources = [
     new SortedSource(userFeedSource(ctx, userId, after), batch, after),
-    new SortedSource(ownSource(ctx, userId, after), batch, after),
+    ...(Date.now() - rc.lastPostAt < OWN_POSTS_MERGE_MS
+      ? [new SortedSource(ownSource(ctx, userId, after), batch, after)]
+      : []),
     ...rc.bigFollowees
       .filter((id) => !rc.hidden.has(id))
       .map((id) => new SortedSource(authorSource(ctx, id, after), batch, after)),
   ];
   const seen = new Set<string>();
-  const accepted: Candidate[] = [];
+  const accepted: Hydrated[] = [];
   let exhausted = false;
   while (accepted.length <= page.limit && !exhausted) {
     const wanted = page.limit + 1 - accepted.length;

@@ -1,9 +1,9 @@
-import { asUser } from '../canonical/session.ts';
 import { NotFoundError } from '../errors.ts';
 import { type Filter, isProjectionError } from '../projections/port.ts';
 import { CONTAINERS, type NotificationDoc, type NotificationType } from '../readmodel/documents.ts';
 import type { DomainContext } from './context.ts';
 import { decodeStoreCursor, encodeStoreCursor } from './cursor.ts';
+import { readContext } from './read-context.ts';
 
 export interface Notification {
   id: string;
@@ -23,8 +23,11 @@ const present = (d: NotificationDoc): Notification => ({
   createdAt: d.createdAt,
 });
 
-/** Notifications live in the caller's partition; the session check refuses deleted accounts. */
-const live = (ctx: DomainContext, userId: string) => asUser(ctx.db, userId, async () => {});
+/**
+ * Notifications live in the caller's partition; the session check refuses deleted accounts.
+ * It is the read context's (cached a few seconds, dropped when the account is deleted here).
+ */
+const live = (ctx: DomainContext, userId: string) => readContext(ctx, userId);
 
 /** The caller's notifications, newest first; `unread` keeps only unread ones. */
 export async function listNotifications(

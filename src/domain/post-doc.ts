@@ -1,7 +1,6 @@
 import type { PostSnapshot } from '../events/catalogue.ts';
-import { postDoc } from '../readmodel/builders.ts';
 import { CONTAINERS } from '../readmodel/documents.ts';
-import { upsertIfNewer } from '../readmodel/guarded-write.ts';
+import { upsertPostDoc } from '../readmodel/post-writes.ts';
 import type { DomainContext } from './context.ts';
 
 /**
@@ -11,7 +10,7 @@ import type { DomainContext } from './context.ts';
  */
 export async function writePostDoc(ctx: DomainContext, s: PostSnapshot): Promise<void> {
   try {
-    await upsertIfNewer(ctx.store.container(CONTAINERS.posts), postDoc(s));
+    await upsertPostDoc(ctx.store.container(CONTAINERS.posts), s);
   } catch (err) {
     ctx.log.warn({ err, postId: s.id }, 'direct posts_v2 write failed; the relay will repair it');
   }

@@ -16,23 +16,21 @@ import type { DomainContext } from './context.ts';
 import { postCounts, type ReactionCounts } from './counts.ts';
 import { decodeStoreCursor, encodeStoreCursor } from './cursor.ts';
 import { writePostDoc } from './post-doc.ts';
+import { noteOwnPost } from './read-context.ts';
 import type { CreatePostInput, EditPostInput } from './schemas.ts';
-import { userExists } from './users.ts';
+import { userExistsFor } from './users.ts';
 
-type PostLike = Omit<PostSnapshot, 'version'>;
-export type Post = PostLike & { counts: ReactionCounts };
+type PostLike = Omit<PostSnapshot, 'version'> & { counts?: ReactionCounts | undefined };
+export type Post = Omit<PostSnapshot, 'version'> & { counts: ReactionCounts };
 
-/** Attaches reaction counts (one counters read for the whole list). */
+/** Attaches reaction counts: the documents' own, canonical only for posts without them. */
 export async function presentPosts(ctx: DomainContext, posts: PostLike[]): Promise<Post[]> {
-  const counts = await postCounts(
-    ctx,
-    posts.map((p) => p.id),
-  );
+  const counts = await postCounts(ctx, posts);
   // Only the public fields: callers may pass a snapshot (with its version) or a document.
-  return posts.map(({ id, authorId, text, tags, status, createdAt, updatedAt }) => {
-    const post: PostLike = { id, authorId, text, tags, status, createdAt, updatedAt };
-    return { ...post, counts: counts.get(id)! };
-  });
+  return posts.map(({ id, authorId, text, tags, status, createdAt, updatedAt }) => ({
+    ...{ id, authorId, text, tags, status, createdAt, updatedAt },
+    counts: counts.get(id)!,
+  }));
 }
 
 export const fromDoc = (d: PostDoc): PostLike => ({
@@ -43,6 +41,7 @@ export const fromDoc = (d: PostDoc): PostLike => ({
   status: d.status,
   createdAt: d.createdAt,
   updatedAt: d.updatedAt,
+  counts: d.counts,
 });
 
 /** Dual write: canonical row + post.created in one transaction, then posts_v2 directly. */
@@ -57,6 +56,7 @@ export async function createPost(
     return s;
   });
   await writePostDoc(ctx, snapshot);
+  noteOwnPost(ctx, userId, snapshot.createdAt);
   // A new post has no reactions: no counters read, so a projection outage cannot fail a committed create.
   const counts = Object.fromEntries(REACTION_TYPES.map((t) => [t, 0])) as ReactionCounts;
   const { version: _version, ...post } = snapshot;
@@ -164,8 +164,7 @@ export async function listUserPosts(
   page: { limit: number; cursor?: string },
 ): Promise<{ items: Post[]; cursor: string | null }> {
   const continuation = decodeStoreCursor(page.cursor);
-  const exists = await asUser(ctx.db, userId, (tx) => userExists(tx, authorId));
-  if (!exists) throw new NotFoundError('user not found');
+  if (!(await userExistsFor(ctx.db, userId, authorId))) throw new NotFoundError('user not found');
   const result = await ctx.store.container(CONTAINERS.posts).query<PostDoc>({
     filters: [
       { field: 'authorId', op: '=', value: authorId },

@@ -4,6 +4,7 @@ import { ForbiddenError, NotFoundError, ValidationError } from '../errors.ts';
 import { emit, pairAggregateId } from '../events/emit.ts';
 import type { Queryable } from '../sql/db.ts';
 import type { DomainContext } from './context.ts';
+import { forgetReadContext } from './read-context.ts';
 import { userExists } from './users.ts';
 
 export type Relation = 'follow' | 'block' | 'mute';
@@ -103,6 +104,8 @@ export async function addRelation(
       );
     }
   });
+  // Both parties' next reads see the change (block and mute hide either way, follow adds a source).
+  forgetReadContext(ctx, userId, targetId);
 }
 
 /** DELETE /users/:id/{follow,block,mute}: idempotent. */
@@ -149,4 +152,6 @@ export async function removeRelation(
       );
     }
   });
+  // Both parties' next reads see the change (block and mute hide either way, follow adds a source).
+  forgetReadContext(ctx, userId, targetId);
 }

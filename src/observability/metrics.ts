@@ -1,5 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { StoreObserver } from '../projections/port.ts';
+import { noteStoreCall } from './request-cost.ts';
 
 /**
  * Every Prometheus metric the platform exports (DESIGN §7), on a registry of its own so
@@ -99,6 +100,21 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly requestSqlStatements = new Histogram({
+    name: 'asora_request_sql_statements',
+    help: 'SQL statements one HTTP request sent to PostgreSQL (canonical and embedded store, BEGIN/COMMIT included), by route',
+    labelNames: ['method', 'route'],
+    buckets: [0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64],
+    registers: [this.registry],
+  });
+  readonly requestStoreCalls = new Histogram({
+    name: 'asora_request_store_calls',
+    help: 'Projection store calls one HTTP request made, by route',
+    labelNames: ['method', 'route'],
+    buckets: [0, 1, 2, 3, 4, 6, 8, 12, 16, 32],
+    registers: [this.registry],
+  });
+
   readonly collectorErrors = new Counter({
     name: 'asora_metrics_collector_errors_total',
     help: 'Scrape-time collectors that failed (their gauges keep the last value)',
@@ -116,6 +132,7 @@ export class Metrics {
   /** Adapter hook: projection-store calls become request-charge and latency metrics. */
   readonly storeObserver: StoreObserver = {
     onRequest: (e) => {
+      noteStoreCall();
       const labels = { container: e.container, operation: e.operation };
       this.requestCharge.inc(labels, e.requestCharge);
       this.storeRequests.observe(labels, e.durationMs / 1000);

@@ -79,6 +79,13 @@ export interface Query {
   partitionKey?: string;
   filters?: Filter[];
   orderBy?: { field: string; direction: 'ASC' | 'DESC' }[];
+  /**
+   * Keyset bound for a newest-first walk that resumes at a position it did not page to
+   * itself: only items strictly before (value, id) in (field DESC, id DESC) order, i.e.
+   * `field < value OR (field = value AND id < id)`. Items that tie on `field` are never
+   * read again.
+   */
+  before?: { field: string; value: string; id: string };
   limit: number;
   /** Opaque token from a previous page. */
   continuation?: string | null;

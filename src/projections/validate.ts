@@ -121,6 +121,11 @@ export function checkQuery(q: Query): void {
     if (o.direction !== 'ASC' && o.direction !== 'DESC')
       throw bad('orderBy direction must be ASC or DESC');
   }
+  if (q.before !== undefined) {
+    checkField(q.before?.field);
+    if (typeof q.before.value !== 'string' || typeof q.before.id !== 'string')
+      throw bad('before needs a string value and id');
+  }
   if (q.continuation != null && typeof q.continuation !== 'string')
     throw bad('continuation must be a string');
 }

@@ -2,12 +2,13 @@
  * The read-model documents canonical data implies, built in one place for every writer:
  * the domain's direct writes, the relay's handlers, fan-out, feed rebuilds and reconcile.
  */
-import type { PostSnapshot, ProfileSnapshot } from '../events/catalogue.ts';
+import { type PostSnapshot, type ProfileSnapshot, REACTION_TYPES } from '../events/catalogue.ts';
 import {
   type FeedItemDoc,
   feedItemId,
   type PostDoc,
   type PublicProfileDoc,
+  type ReactionCounts,
   SOFT_DELETE_TTL_SECONDS,
 } from './documents.ts';
 
@@ -98,3 +99,7 @@ export const profileTombstone = (userId: string, deletedAt: string): PublicProfi
   updatedAt: deletedAt,
   ...TOMBSTONE,
 });
+
+/** Counts of a post no one reacted to. */
+export const zeroCounts = (): ReactionCounts =>
+  Object.fromEntries(REACTION_TYPES.map((t) => [t, 0])) as ReactionCounts;

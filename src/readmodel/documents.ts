@@ -17,9 +17,17 @@ export interface PostDoc {
   createdAt: string;
   updatedAt: string;
   sourceVersion: number;
+  /**
+   * Reaction counts ("post content with engagement metrics"), kept by the reaction pipeline:
+   * recomputed from canonical under an etag guard, never incremented. Absent on a document
+   * no reaction change has reached yet (readers then count from canonical).
+   */
+  counts?: ReactionCounts;
   deleted?: boolean;
   ttl?: number;
 }
+
+export type ReactionCounts = Record<ReactionType, number>;
 
 /** userFeed, partition /recipientId; a copy of the post so one query serves a feed page. */
 export interface FeedItemDoc {

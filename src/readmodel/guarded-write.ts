@@ -1,4 +1,4 @@
-import { isProjectionError, type ProjectionContainer } from '../projections/port.ts';
+import { isProjectionError, type ProjectionContainer, type Stored } from '../projections/port.ts';
 
 export type GuardedOutcome = 'written' | 'stale';
 
@@ -9,7 +9,13 @@ export type GuardedOutcome = 'written' | 'stale';
  */
 export async function upsertIfNewer<
   T extends { id: string; sourceVersion: number; [k: string]: unknown },
->(container: ProjectionContainer, doc: T, maxAttempts = 8): Promise<GuardedOutcome> {
+>(
+  container: ProjectionContainer,
+  doc: T,
+  maxAttempts = 8,
+  /** Fields another writer keeps on the same document (e.g. posts_v2 counts), carried over. */
+  carry: readonly string[] = [],
+): Promise<GuardedOutcome> {
   const pk = container.partitionKeyOf(doc);
   for (let attempt = 0; attempt < maxAttempts; attempt++) {
     const current = await container.read<T>(doc.id, pk);
@@ -19,7 +25,9 @@ export async function upsertIfNewer<
         return 'written';
       }
       if (current.resource.sourceVersion >= doc.sourceVersion) return 'stale';
-      await container.upsert(doc, { ifMatch: current.resource._etag });
+      const kept: Record<string, unknown> = {};
+      for (const f of carry) if (current.resource[f] !== undefined) kept[f] = current.resource[f];
+      await container.upsert({ ...doc, ...kept }, { ifMatch: current.resource._etag });
       return 'written';
     } catch (err) {
       // Someone wrote between our read and write: read again and re-decide.
@@ -29,4 +37,36 @@ export async function upsertIfNewer<
     }
   }
   throw new Error(`upsertIfNewer: ${container.def.name}/${doc.id} kept changing under us`);
+}
+
+/**
+ * Read, recompute, write only if unchanged: `build` computes the new document from canonical
+ * AFTER the current one was read, and the write is conditional on its etag (a create when
+ * there is none). A writer that lost the race reads and computes again. So the last write to
+ * land always used a canonical read taken after every earlier write: a slow recompute (the
+ * count read 8 s before its write) can never replace a newer count with an older one.
+ * `build` returning undefined writes nothing.
+ */
+export async function recomputeIfUnchanged<T extends { id: string; [k: string]: unknown }>(
+  container: ProjectionContainer,
+  id: string,
+  partitionKey: string,
+  build: (current: Stored<T> | undefined) => Promise<T | undefined>,
+  maxAttempts = 8,
+): Promise<T | undefined> {
+  for (let attempt = 0; attempt < maxAttempts; attempt++) {
+    const current = (await container.read<T>(id, partitionKey)).resource;
+    const next = await build(current);
+    if (!next) return undefined;
+    try {
+      if (current) await container.upsert(next, { ifMatch: current._etag });
+      else await container.create(next);
+      return next;
+    } catch (err) {
+      if (isProjectionError(err, 'conflict') || isProjectionError(err, 'precondition_failed'))
+        continue;
+      throw err;
+    }
+  }
+  throw new Error(`recomputeIfUnchanged: ${container.def.name}/${id} kept changing under us`);
 }

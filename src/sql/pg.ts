@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { noteSqlStatement } from '../observability/request-cost.ts';
 import type { Db, PoolStats, Queryable, QueryResult } from './db.ts';
 
 // Same value shapes as PGlite: int8 and numeric-free counts come back as JS numbers.
@@ -19,6 +20,7 @@ export function createPgDb(url: string, opts: PgDbOptions = {}): Db {
   pool.on('error', () => {});
 
   const query = async <T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> => {
+    noteSqlStatement();
     const r = await pool.query(sql, params as unknown[] | undefined);
     return { rows: r.rows as T[], rowCount: r.rowCount ?? 0 };
   };
@@ -30,6 +32,7 @@ export function createPgDb(url: string, opts: PgDbOptions = {}): Db {
       const client = await pool.connect();
       const tx: Queryable = {
         async query<R>(sql: string, params?: readonly unknown[]) {
+          noteSqlStatement();
           const r = await client.query(sql, params as unknown[] | undefined);
           return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
         },
@@ -39,8 +42,10 @@ export function createPgDb(url: string, opts: PgDbOptions = {}): Db {
       };
       let broken = false;
       try {
+        noteSqlStatement();
         await client.query('BEGIN');
         const out = await fn(tx);
+        noteSqlStatement();
         await client.query('COMMIT');
         return out;
       } catch (err) {

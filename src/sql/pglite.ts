@@ -1,6 +1,7 @@
 import { PGlite } from '@electric-sql/pglite';
 import { citext } from '@electric-sql/pglite/contrib/citext';
 import { pgcrypto } from '@electric-sql/pglite/contrib/pgcrypto';
+import { noteSqlStatement } from '../observability/request-cost.ts';
 import type { Db, Queryable, QueryResult } from './db.ts';
 
 /**
@@ -16,6 +17,7 @@ export async function createPgliteDb(dataDir?: string): Promise<Db> {
 /** Wraps an existing PGlite instance (e.g. one restored from a snapshot in tests). */
 export function wrapPglite(lite: PGlite): Db {
   const query = async <T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> => {
+    noteSqlStatement();
     const r = await lite.query<T>(sql, params as unknown[] | undefined);
     return { rows: r.rows, rowCount: Math.max(r.affectedRows ?? 0, r.rows.length) };
   };
@@ -24,17 +26,21 @@ export function wrapPglite(lite: PGlite): Db {
     engine: 'pglite',
     query,
     transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-      return lite.transaction(async (t) =>
-        fn({
+      noteSqlStatement(); // BEGIN (COMMIT is counted below)
+      return lite.transaction(async (t) => {
+        const out = await fn({
           async query<R>(sql: string, params?: readonly unknown[]) {
+            noteSqlStatement();
             const r = await t.query<R>(sql, params as unknown[] | undefined);
             return { rows: r.rows, rowCount: Math.max(r.affectedRows ?? 0, r.rows.length) };
           },
           async exec(sql: string) {
             await t.exec(sql);
           },
-        }),
-      );
+        });
+        noteSqlStatement();
+        return out;
+      });
     },
     async exec(sql: string) {
       await lite.exec(sql);

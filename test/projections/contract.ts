@@ -344,6 +344,31 @@ export function projectionContract(
         expect(second.items.map((d) => d.postId)).toEqual(['p15', 'p14', 'p13', 'p12']);
       });
 
+      it('resumes strictly before a (createdAt, id) keyset: items tied on createdAt are not read again', async () => {
+        const r = uid('r');
+        const tie = new Date(Date.UTC(2024, 0, 1, 0, 0, 5)).toISOString();
+        for (let n = 1; n <= 8; n++)
+          await feed.upsert(feedItem(r, n, n >= 3 && n <= 6 ? { createdAt: tie } : {}));
+        const page = await feed.query({
+          partitionKey: r,
+          orderBy: [{ field: 'createdAt', direction: 'DESC' }],
+          before: { field: 'createdAt', value: tie, id: `${r}:p5` },
+          limit: 10,
+        });
+        // p8, p7 are newer; p6 and p5 sort at or before the keyset in (createdAt, id) DESC.
+        const ids = page.items.map((d) => d.postId as string);
+        expect([...ids].sort()).toEqual(['p1', 'p2', 'p3', 'p4']);
+        expect(ids.slice(-2)).toEqual(['p2', 'p1']);
+        await expectError(
+          feed.query({
+            partitionKey: r,
+            before: { field: 'createdAt', value: 5 as unknown as string, id: 'x' },
+            limit: 1,
+          }),
+          'bad_request',
+        );
+      });
+
       it('accepts the ORDER BY written with the partition key leading, like the composite index', async () => {
         const r = uid('r');
         for (let n = 1; n <= 3; n++) await feed.upsert(feedItem(r, n));

@@ -4,6 +4,7 @@ import { isUuid } from '../../ids.ts';
 import { forEachLimited } from '../../lib/concurrency.ts';
 import type { ProjectionContainer } from '../../projections/port.ts';
 import { postDoc, postTombstone } from '../../readmodel/builders.ts';
+import { canonicalReactionCounts } from '../../readmodel/counters.ts';
 import { CONTAINERS, type PostDoc } from '../../readmodel/documents.ts';
 import type { Db } from '../../sql/db.ts';
 import { convergeDoc } from './converge.ts';
@@ -83,7 +84,8 @@ async function repairPost(
     const row = await canonicalPost(ctx.db, id);
     if (!row) return undefined;
     const { doc, gone } = expected(row);
-    if (!gone) return doc;
+    // The repaired document carries the post's canonical reaction counts, as the pipeline's would.
+    if (!gone) return { ...doc, counts: (await canonicalReactionCounts(ctx.db, [id])).get(id) };
     // Should be gone: a soft delete (the change feed then retracts it from every feed).
     const current = (await posts.read<PostDoc>(id, id)).resource;
     return current && current.deleted !== true ? doc : undefined;

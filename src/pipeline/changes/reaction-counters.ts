@@ -6,11 +6,13 @@ import {
   REACTION_METRIC,
   type ReactionDoc,
 } from '../../readmodel/documents.ts';
+import { refreshPostCounts } from '../../readmodel/post-writes.ts';
 import type { PipelineContext } from '../context.ts';
 
 /**
  * Recomputes `${postId}:${metric}` from canonical for every (post, type) a batch touched,
- * once per batch. Replay-safe: a recount gives the same number however often it runs.
+ * once per batch, and the post's counts on its posts_v2 document (what feeds and post reads
+ * show), once per post. Replay-safe: a recount gives the same number however often it runs.
  * Counts come from the primary, not the replica, so a lagging replica cannot write an old count.
  */
 export async function recomputeReactionCounters(
@@ -24,5 +26,8 @@ export async function recomputeReactionCounters(
   for (const { postId, type } of todo.values()) {
     await recomputeCounter(ctx.db, counters, postId, REACTION_METRIC[type]);
   }
+  const posts = ctx.store.container(CONTAINERS.posts);
+  for (const postId of new Set(reactions.map((r) => r.postId)))
+    await refreshPostCounts(ctx.db, posts, postId);
   return todo.size;
 }

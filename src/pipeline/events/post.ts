@@ -1,9 +1,8 @@
 import { asWorker } from '../../canonical/session.ts';
 import { mirrorPost } from '../../canonical/tables/posts-admin-mirror.ts';
 import type { AppEvent, PostSnapshot } from '../../events/catalogue.ts';
-import { postDoc } from '../../readmodel/builders.ts';
 import { CONTAINERS } from '../../readmodel/documents.ts';
-import { upsertIfNewer } from '../../readmodel/guarded-write.ts';
+import { upsertPostDoc } from '../../readmodel/post-writes.ts';
 import type { PipelineContext } from '../context.ts';
 import { refreshUserCounters } from './user-counters.ts';
 
@@ -13,7 +12,7 @@ export async function applyPostEvent(
   event: AppEvent,
   post: PostSnapshot,
 ): Promise<void> {
-  await upsertIfNewer(ctx.store.container(CONTAINERS.posts), postDoc(post));
+  await upsertPostDoc(ctx.store.container(CONTAINERS.posts), post);
   await asWorker(ctx.db, (tx) => mirrorPost(tx, post));
   await refreshUserCounters(ctx, [{ userId: post.authorId, metric: 'posts' }]);
   ctx.log.debug({ eventId: event.id, postId: post.id, version: post.version }, 'post projected');

@@ -68,6 +68,11 @@ export function buildSql(def: ContainerDef, q: Query): SqlQuerySpec {
     where.push(`${prop(f.field)} ${f.op} ${param(f.value)}`);
     if (f.op === '=') equality.add(f.field);
   }
+  if (q.before) {
+    const f = prop(q.before.field);
+    const v = param(q.before.value);
+    where.push(`(${f} < ${v} OR (${f} = ${v} AND c.id < ${param(q.before.id)}))`);
+  }
   const order = alignOrderBy(def, equality, q.orderBy ?? []);
   let sql = 'SELECT * FROM c';
   if (where.length) sql += ` WHERE ${where.join(' AND ')}`;

@@ -45,6 +45,12 @@ export function buildQuery(def: ContainerDef, query: Query): BuiltQuery {
   const where: string[] = [LIVE];
   if (query.partitionKey !== undefined) where.push(`pk = ${p(query.partitionKey)}`);
   for (const f of query.filters ?? []) where.push(filterSql(def, f, p));
+  if (query.before) {
+    const e = fieldExpr(def, checkField(query.before.field));
+    const v = p(query.before.value);
+    // The leading `<=` is what the index can seek with; the OR settles the tie on id.
+    where.push(`${e} <= ${v} AND (${e} < ${v} OR id < ${p(query.before.id)})`);
+  }
 
   const terms: Term[] = (query.orderBy ?? []).map((o) => ({
     expr: fieldExpr(def, checkField(o.field)),
@@ -62,6 +68,7 @@ export function buildQuery(def: ContainerDef, query: Query): BuiltQuery {
         query.partitionKey ?? null,
         query.filters ?? [],
         query.orderBy ?? [],
+        query.before ?? null,
       ]),
     )
     .digest('base64url')
