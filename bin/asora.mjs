@@ -1,6 +1,11 @@
 #!/usr/bin/env node
-// The `asora` CLI. Runs the TypeScript sources directly through tsx (no build step).
-import { register } from 'tsx/esm/api';
+// The `asora` CLI: the compiled build in dist/ (built by `npm install` through `prepare`,
+// or `npm run build`). No runtime transpiler.
+import { existsSync } from 'node:fs';
 
-register();
-await import('../src/cli.ts');
+const entry = new URL('../dist/cli.js', import.meta.url);
+if (!existsSync(entry)) {
+  console.error('error: dist/ is missing: run `npm run build` (npm install runs it) first');
+  process.exit(1);
+}
+await import(entry.href);

@@ -1,41 +1,26 @@
-import { Command, CommanderError } from 'commander';
-import { ConfigError } from './config/config.ts';
+import { setFlagsFromString } from 'node:v8';
+import { CommanderError } from 'commander';
 import { AppError } from './errors.ts';
-import { registerCosmos } from './ops/cosmos.ts';
-import { registerFeed } from './ops/feed.ts';
-import { registerMigrate } from './ops/migrate.ts';
-import { registerOutbox } from './ops/outbox.ts';
-import { registerReconcile } from './ops/reconcile.ts';
-import { registerRun } from './ops/run.ts';
-import { registerSchema } from './ops/schema.ts';
-import { registerSeed } from './ops/seed.ts';
-import { registerUsers } from './ops/users.ts';
+import { buildProgram, wantedCommand } from './ops/commands.ts';
 
-/**
- * `asora <command>`: one entry point for the platform and its runbooks. Each ops/ file
- * registers its own commands here.
- */
-const program = new Command('asora')
-  .description(
-    'Asora data platform: canonical PostgreSQL, Cosmos DB projections, outbox and change feed',
-  )
-  .showHelpAfterError()
-  .exitOverride();
+/** `asora <command>`: one entry point for the platform and its runbooks (src/ops/commands.ts). */
 
-registerMigrate(program);
-registerCosmos(program);
-registerSchema(program);
-registerUsers(program);
-registerOutbox(program);
-registerFeed(program);
-registerReconcile(program);
-registerRun(program);
-registerSeed(program);
+// A short command would spend seconds of CPU optimising PGlite's WebAssembly (and wait for
+// it at exit) for code it runs once: the baseline compiler alone is enough. The servers
+// keep the optimising tier.
+if (!['start', 'serve', 'work'].includes(wantedCommand(process.argv) ?? '')) {
+  setFlagsFromString('--liftoff-only');
+}
 
 try {
+  const program = await buildProgram(process.argv);
   await program.parseAsync(process.argv);
+  // The command has closed what it opened; PGlite's runtime would hold the process ~3 s more.
+  process.exit(process.exitCode ?? 0);
 } catch (err) {
   if (err instanceof CommanderError) process.exit(err.exitCode);
+  // Loaded only here: the config module brings zod, which `--help` does not need.
+  const { ConfigError } = await import('./config/config.ts');
   if (err instanceof ConfigError || err instanceof AppError) {
     console.error(`error: ${err.message}`);
   } else {

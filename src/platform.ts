@@ -1,12 +1,10 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './api/app.ts';
 import { type CanonicalDbs, connectCanonical } from './canonical/connect.ts';
 import { migrate } from './canonical/migrations.ts';
 import { buildContexts } from './composition.ts';
 import type { Config } from './config/config.ts';
+import { ADMIN_TOKEN_FILE, secretFile } from './datadir/secret-file.ts';
 import type { DomainContext } from './domain/context.ts';
 import { registerCollectors } from './observability/collectors.ts';
 import {
@@ -20,6 +18,8 @@ import {
 } from './observability/health.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { Metrics } from './observability/metrics.ts';
+import { OpsSeries } from './observability/ops-series.ts';
+import { outboxCounts } from './outbox/status.ts';
 import {
   createPipelineWorkers,
   type PipelineWorkerOptions,
@@ -36,6 +36,8 @@ export interface PlatformOptions {
   workers: boolean;
   log?: Logger;
   workerOptions?: PipelineWorkerOptions;
+  /** How often the ops console's charts take a point (default 10 s). */
+  opsSampleMs?: number;
 }
 
 export interface Platform {
@@ -60,18 +62,7 @@ export interface Platform {
  * refuses DATABASE_URL without it).
  */
 export async function jwtSecretFor(config: Config): Promise<string> {
-  if (config.jwtSecret) return config.jwtSecret;
-  const file = path.join(config.dataDir, 'jwt-secret');
-  try {
-    const existing = (await readFile(file, 'utf8')).trim();
-    if (existing.length >= 32) return existing;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  await mkdir(config.dataDir, { recursive: true });
-  const secret = randomBytes(48).toString('base64url');
-  await writeFile(file, `${secret}\n`, { mode: 0o600 });
-  return secret;
+  return config.jwtSecret ?? secretFile(config.dataDir, 'jwt-secret');
 }
 
 /**
@@ -167,12 +158,39 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
 
     let app: FastifyInstance | undefined;
     if (opts.api) {
+      const series = new OpsSeries(
+        metrics,
+        {
+          outbox: () => outboxCounts(canonical.db),
+          changeFeedLag: workers
+            ? async () =>
+                Object.values(await workers.estimate())
+                  .flat()
+                  .reduce((n, l) => n + l.lag, 0)
+            : undefined,
+        },
+        {
+          intervalMs: opts.opsSampleMs,
+          onError: (err) => log.warn({ err }, 'ops console sample failed'),
+        },
+      );
+      series.start();
+      closers.push(() => series.stop());
       const a = await buildApp({
         ctx,
         jwtSecret: await jwtSecretFor(config),
         log,
         metrics,
         ops: { health, metrics },
+        opsAdmin: {
+          pipeline,
+          workers,
+          series,
+          // Embedded: runbook commands run beside this server present DATA_DIR/admin-token.
+          adminToken: config.canonical.url
+            ? undefined
+            : await secretFile(config.dataDir, ADMIN_TOKEN_FILE),
+        },
       });
       // Closed first on shutdown: no new requests, in-flight ones finish.
       closers.push(() => a.close());

@@ -25,6 +25,8 @@ import { meRoutes } from './routes/me.ts';
 import { moderationRoutes } from './routes/moderation.ts';
 import { notificationRoutes } from './routes/notifications.ts';
 import { type OpsRoutesOptions, opsRoutes } from './routes/ops.ts';
+import { type OpsAdminOptions, opsAdminRoutes } from './routes/ops-admin.ts';
+import { opsConsoleRoutes } from './routes/ops-console.ts';
 import { postRoutes } from './routes/posts.ts';
 import { reactionRoutes } from './routes/reactions.ts';
 import { userRoutes } from './routes/users.ts';
@@ -42,6 +44,8 @@ export interface AppOptions {
   metrics: Metrics;
   /** Health endpoints and /metrics; omitted in tests that do not need them. */
   ops?: OpsRoutesOptions;
+  /** The ops console (/ops) and the admin runbook endpoints (/ops/api). */
+  opsAdmin?: OpsAdminOptions;
 }
 
 /**
@@ -123,6 +127,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(moderationRoutes, routeOpts);
   await app.register(adminRoutes, routeOpts);
   if (opts.ops) await app.register(opsRoutes, opts.ops);
+  if (opts.opsAdmin) {
+    await app.register(opsAdminRoutes, opts.opsAdmin);
+    await app.register(opsConsoleRoutes);
+  }
   await app.ready();
   return base;
 }

@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/config.ts';
+import { lockDataDir } from '../datadir/lock.ts';
 import type { Db } from '../sql/db.ts';
 import { createPgDb } from '../sql/pg.ts';
 import { createPgliteDb } from '../sql/pglite.ts';
@@ -17,12 +18,20 @@ export interface CanonicalDbs {
 export async function connectCanonical(config: Config): Promise<CanonicalDbs> {
   const { url, readUrl, poolMax } = config.canonical;
   let db: Db;
+  let unlock: (() => Promise<void>) | undefined;
   if (url) {
     db = createPgDb(url, { max: poolMax, applicationName: 'asora' });
   } else {
-    const dir = path.join(config.dataDir, 'canonical');
-    await mkdir(dir, { recursive: true });
-    db = await createPgliteDb(dir);
+    // Throws DataDirLockedError (naming the holder's PID) when another process has it open.
+    unlock = await lockDataDir(config.dataDir);
+    try {
+      const dir = path.join(config.dataDir, 'canonical');
+      await mkdir(dir, { recursive: true });
+      db = await createPgliteDb(dir);
+    } catch (err) {
+      await unlock();
+      throw err;
+    }
   }
   const readDb =
     url && readUrl ? createPgDb(readUrl, { max: poolMax, applicationName: 'asora-read' }) : db;
@@ -32,6 +41,7 @@ export async function connectCanonical(config: Config): Promise<CanonicalDbs> {
     async close() {
       if (readDb !== db) await readDb.close();
       await db.close();
+      await unlock?.();
     },
   };
 }

@@ -1,11 +1,13 @@
 import type { Command } from 'commander';
 import { asWorker } from '../canonical/session.ts';
 import { withRunbookContext } from '../composition.ts';
+import { loadConfig } from '../config/config.ts';
 import { ValidationError } from '../errors.ts';
 import { isUuid } from '../ids.ts';
 import { forEachLimited } from '../lib/concurrency.ts';
 import type { PipelineContext } from '../pipeline/context.ts';
 import { type RegenerateResult, regenerateUserFeed } from '../pipeline/regenerate-feed.ts';
+import { liveServer, throughNote } from './live-server.ts';
 import { consoleOutput, type Output } from './output.ts';
 import { progress } from './progress.ts';
 
@@ -63,11 +65,15 @@ export async function rebuildAll(
   } finally {
     bar.stop();
   }
+  printRebuildAll(sum, out);
+  return sum;
+}
+
+export function printRebuildAll(sum: FeedRebuildSummary, out: Output): void {
   out.log(
-    `rebuilt ${sum.users - sum.failed.length} of ${ids.length} feed(s): ${sum.written} item(s) written, ${sum.deleted} deleted, ${sum.unchanged} unchanged`,
+    `rebuilt ${sum.users - sum.failed.length} of ${sum.users} feed(s): ${sum.written} item(s) written, ${sum.deleted} deleted, ${sum.unchanged} unchanged`,
   );
   for (const f of sum.failed) out.error(`failed: ${f.userId}: ${f.error}`);
-  return sum;
 }
 
 export function registerFeed(program: Command, out: Output = consoleOutput): void {
@@ -93,6 +99,21 @@ export function registerFeed(program: Command, out: Output = consoleOutput): voi
       const concurrency = Number(opts.concurrency);
       if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
         throw new ValidationError('--concurrency must be an integer from 1 to 64');
+      }
+      const server = await liveServer(loadConfig(), 'both');
+      if (server) {
+        out.error(throughNote(server));
+        const r = await server.call<{ one?: RegenerateResult; all?: FeedRebuildSummary }>(
+          'POST',
+          '/ops/api/feed/rebuild',
+          userId ? { userId } : { all: true, concurrency },
+        );
+        if (r.one) out.log(describe(r.one));
+        if (r.all) {
+          printRebuildAll(r.all, out);
+          if (r.all.failed.length > 0) process.exitCode = 1;
+        }
+        return;
       }
       await withRunbookContext(async (ctx) => {
         if (userId) {

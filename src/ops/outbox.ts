@@ -1,10 +1,15 @@
 import type { Command } from 'commander';
-import { connectCanonical } from '../canonical/connect.ts';
-import { migrate } from '../canonical/migrations.ts';
+import type { Config } from '../config/config.ts';
 import { loadConfig } from '../config/config.ts';
 import { ValidationError } from '../errors.ts';
-import { outboxStatus, type RedriveSelection, redrive } from '../outbox/status.ts';
+import {
+  type OutboxStatus,
+  outboxStatus,
+  type RedriveSelection,
+  redrive,
+} from '../outbox/status.ts';
 import type { Db } from '../sql/db.ts';
+import { liveServer, throughNote } from './live-server.ts';
 import { consoleOutput, formatTable, type Output } from './output.ts';
 
 /** `asora outbox status`: the seed's backlog query as a table (or JSON). */
@@ -13,7 +18,10 @@ export async function runOutboxStatus(
   opts: { json?: boolean },
   out: Output,
 ): Promise<void> {
-  const s = await outboxStatus(db);
+  printOutboxStatus(await outboxStatus(db), opts, out);
+}
+
+export function printOutboxStatus(s: OutboxStatus, opts: { json?: boolean }, out: Output): void {
   if (opts.json) {
     out.log(JSON.stringify(s, null, 2));
     return;
@@ -62,6 +70,11 @@ export async function runOutboxRedrive(
     );
   }
   const n = await redrive(db, sel);
+  printRedrive(sel, n, out);
+  return n;
+}
+
+export function printRedrive(sel: RedriveSelection, n: number, out: Output): void {
   const what = [
     sel.deadLettered && 'dead-lettered',
     sel.failed && 'failed',
@@ -76,11 +89,12 @@ export async function runOutboxRedrive(
       `note: ${sel.ids.length - n} of the given ids were not failed or dead-lettered (processed, still pending, or unknown)`,
     );
   }
-  return n;
 }
 
-async function withCanonical<T>(fn: (db: Db) => Promise<T>): Promise<T> {
-  const config = loadConfig();
+async function withCanonical<T>(config: Config, fn: (db: Db) => Promise<T>): Promise<T> {
+  // Loaded here: a command that runs through a live server never opens a store.
+  const { connectCanonical } = await import('../canonical/connect.ts');
+  const { migrate } = await import('../canonical/migrations.ts');
   const { db, close } = await connectCanonical(config);
   try {
     // An embedded store that was never started has no schema yet.
@@ -99,7 +113,14 @@ export function registerOutbox(program: Command, out: Output = consoleOutput): v
     .command('status')
     .description('pending, failed, dead-lettered counts, oldest pending age, per event type')
     .option('--json', 'print JSON instead of tables')
-    .action((opts: { json?: boolean }) => withCanonical((db) => runOutboxStatus(db, opts, out)));
+    .action(async (opts: { json?: boolean }) => {
+      const config = loadConfig();
+      const server = await liveServer(config, 'canonical');
+      if (!server) return withCanonical(config, (db) => runOutboxStatus(db, opts, out));
+      out.error(throughNote(server));
+      const r = await server.call<{ status: OutboxStatus }>('GET', '/ops/api/outbox');
+      printOutboxStatus(r.status, opts, out);
+    });
   outbox
     .command('redrive')
     .description(
@@ -124,6 +145,12 @@ export function registerOutbox(program: Command, out: Output = consoleOutput): v
           'nothing selected: pass --dead-lettered, --failed and/or --id <id...>',
         );
       }
-      await withCanonical((db) => runOutboxRedrive(db, sel, out));
+      const config = loadConfig();
+      const server = await liveServer(config, 'canonical');
+      if (!server)
+        return void (await withCanonical(config, (db) => runOutboxRedrive(db, sel, out)));
+      out.error(throughNote(server));
+      const r = await server.call<{ redriven: number }>('POST', '/ops/api/outbox/redrive', sel);
+      printRedrive(sel, r.redriven, out);
     });
 }

@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { withRunbookContext } from '../composition.ts';
+import { loadConfig } from '../config/config.ts';
 import { ValidationError } from '../errors.ts';
 import type { PipelineContext } from '../pipeline/context.ts';
+import { liveServer, throughNote } from './live-server.ts';
 import { consoleOutput, formatTable, type Output } from './output.ts';
 import { type Progress, progress } from './progress.ts';
 import {
@@ -44,6 +46,16 @@ export async function runReconcile(
   } finally {
     for (const b of bars.values()) b.stop();
   }
+  printReconcile(report, opts, out);
+  return report;
+}
+
+/** The report as a table and drift lines (or JSON), with what to do next. */
+export function printReconcile(
+  report: ReconcileReport,
+  opts: ReconcileCliOptions,
+  out: Output,
+): void {
   if (opts.json) {
     out.log(
       JSON.stringify(
@@ -52,7 +64,7 @@ export async function runReconcile(
         2,
       ),
     );
-    return report;
+    return;
   }
   const kinds = opts.kinds ?? PROJECTION_KINDS;
   out.log(
@@ -81,7 +93,6 @@ export async function runReconcile(
         ? `repaired drift in ${kinds.reduce((n, k) => n + report[k].repaired, 0)} of ${all.length} place(s); run again to confirm`
         : `${all.length} drifted document(s)/feed(s); run with --repair to fix`,
   );
-  return report;
 }
 
 export function parseKinds(value: string | undefined): ProjectionKind[] | undefined {
@@ -124,14 +135,26 @@ export function registerReconcile(program: Command, out: Output = consoleOutput)
         kinds: parseKinds(o.only),
         sample: parseSample(o.sample),
       };
-      await withRunbookContext(async (ctx) => {
-        const report = await runReconcile(ctx, opts, out);
+      const exitFor = (report: ReconcileReport) => {
         const kinds = opts.kinds ?? PROJECTION_KINDS;
         const unrepaired = kinds.reduce(
           (n, k) => n + report[k].drift.length - (opts.repair ? report[k].repaired : 0),
           0,
         );
         if (unrepaired > 0) process.exitCode = 2;
-      });
+      };
+      const server = await liveServer(loadConfig(), 'both');
+      if (server) {
+        out.error(throughNote(server));
+        const { report } = await server.call<{ report: ReconcileReport }>(
+          'POST',
+          '/ops/api/reconcile',
+          { repair: opts.repair === true, kinds: opts.kinds, sample: opts.sample },
+        );
+        printReconcile(report, opts, out);
+        exitFor(report);
+        return;
+      }
+      await withRunbookContext(async (ctx) => exitFor(await runReconcile(ctx, opts, out)));
     });
 }

@@ -1,37 +1,67 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config/config.ts';
+import { advertiseUrl } from '../datadir/lock.ts';
 import { createLogger } from '../observability/logger.ts';
 import { createPlatform, type Platform } from '../platform.ts';
 
-/** Closes the platform on SIGTERM / SIGINT (a second signal forces the exit). */
-function closeOnSignals(platform: Platform): Promise<void> {
+/** How long a graceful shutdown may take before the process exits anyway. */
+const SHUTDOWN_GRACE_MS = 30_000;
+
+/** Closes the platform on SIGTERM / SIGINT (a second signal, or the grace period, forces the exit). */
+function closeOnSignals(platform: Platform, already?: NodeJS.Signals): Promise<void> {
   return new Promise((resolve) => {
-    let stopping = false;
+    let stoppingSince = 0;
     const onSignal = (signal: NodeJS.Signals) => {
-      if (stopping) {
+      if (stoppingSince) {
+        // Ctrl-C reaches both npm and node, and npm forwards it: one keypress, two signals.
+        if (Date.now() - stoppingSince < 1_000) return;
         platform.log.warn({ signal }, 'second signal: exiting now');
         process.exit(1);
       }
-      stopping = true;
+      stoppingSince = Date.now();
       platform.log.info({ signal }, 'shutting down: no new requests, finishing in-flight work');
+      setTimeout(() => {
+        platform.log.error({ graceMs: SHUTDOWN_GRACE_MS }, 'shutdown took too long: exiting now');
+        process.exit(1);
+      }, SHUTDOWN_GRACE_MS).unref();
       platform
         .close()
         .then(() => platform.log.info('stopped'))
         .catch((err) => platform.log.error({ err }, 'shutdown failed'))
         .finally(resolve);
     };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    if (already) onSignal(already);
   });
 }
 
 async function run(mode: { api: boolean; workers: boolean; name: string }): Promise<void> {
   const config = loadConfig(process.env, { issuesTokens: mode.api });
   const log = createLogger(config.logLevel, { process: mode.name });
-  const platform = await createPlatform(config, { api: mode.api, workers: mode.workers, log });
-  const stopped = closeOnSignals(platform);
+  // A signal while the stores open is kept, and honoured once they can be closed cleanly.
+  let early: NodeJS.Signals | undefined;
+  const onEarly = (signal: NodeJS.Signals) => {
+    early ??= signal;
+  };
+  process.on('SIGTERM', onEarly);
+  process.on('SIGINT', onEarly);
+  let platform: Platform;
+  try {
+    platform = await createPlatform(config, { api: mode.api, workers: mode.workers, log });
+  } finally {
+    process.off('SIGTERM', onEarly);
+    process.off('SIGINT', onEarly);
+  }
+  const stopped = closeOnSignals(platform, early);
+  if (early) {
+    await stopped;
+    process.exit(0);
+  }
   if (mode.api) {
     const address = await platform.listen();
+    // Runbook commands started beside this server find it here (the data directory's lock).
+    if (!config.canonical.url) await advertiseUrl(config.dataDir, address);
     log.info(
       {
         address,
@@ -44,6 +74,8 @@ async function run(mode: { api: boolean; workers: boolean; name: string }): Prom
     log.info('asora work: outbox relay and change-feed processors running');
   }
   await stopped;
+  // Stores are closed and the lock released: nothing left worth waiting for.
+  process.exit(process.exitCode ?? 0);
 }
 
 export function registerRun(program: Command): void {

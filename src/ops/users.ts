@@ -1,10 +1,14 @@
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
-import { connectCanonical } from '../canonical/connect.ts';
-import { migrate } from '../canonical/migrations.ts';
-import { grantRole, isUserRole, USER_ROLES } from '../canonical/user-roles.ts';
+import { grantRole, isUserRole, type RoleChange, USER_ROLES } from '../canonical/user-roles.ts';
 import { loadConfig } from '../config/config.ts';
 import { ValidationError } from '../errors.ts';
+import { liveServer, throughNote } from './live-server.ts';
+
+const describeChange = (r: RoleChange) =>
+  r.changed
+    ? `${r.email} (${r.userId}): role ${r.previousRole} → ${r.role}`
+    : `${r.email} (${r.userId}) already has role ${r.role}; nothing changed`;
 
 export function registerUsers(program: Command): void {
   const users = program
@@ -23,16 +27,24 @@ export function registerUsers(program: Command): void {
         );
       }
       const config = loadConfig();
+      const server = await liveServer(config, 'canonical');
+      if (server) {
+        console.error(throughNote(server));
+        const r = await server.call<RoleChange>('POST', '/ops/api/users/grant-role', {
+          email,
+          role,
+          operator: operator(),
+        });
+        console.log(describeChange(r));
+        return;
+      }
+      const { connectCanonical } = await import('../canonical/connect.ts');
+      const { migrate } = await import('../canonical/migrations.ts');
       const { db, close } = await connectCanonical(config);
       try {
         // The embedded store may never have been started; an empty one has no users.
         if (!config.canonical.url) await migrate(db);
-        const r = await grantRole(db, email, role, { actor: operator() });
-        console.log(
-          r.changed
-            ? `${r.email} (${r.userId}): role ${r.previousRole} → ${r.role}`
-            : `${r.email} (${r.userId}) already has role ${r.role}; nothing changed`,
-        );
+        console.log(describeChange(await grantRole(db, email, role, { actor: operator() })));
       } finally {
         await close();
       }

@@ -157,3 +157,40 @@ export async function dueUnclaimed(
   );
   return { n: rows[0]!.n, oldestSeconds: Math.max(0, rows[0]!.age ?? 0) };
 }
+
+export interface TroubledEvent {
+  id: number;
+  eventType: string;
+  aggregateType: string;
+  aggregateId: string;
+  retryCount: number;
+  maxRetries: number;
+  lastError: string | null;
+  createdAt: string;
+  nextRetryAt: string;
+  /** Set when the event gave up after max_retries; null while it is still retrying. */
+  deadLetteredAt: string | null;
+}
+
+/**
+ * Dead-lettered and failing (retrying) events, dead-lettered first, newest first: what the
+ * ops console lists beside the counts. Served by the partial indexes on pending rows.
+ */
+export async function troubledEvents(db: Db, limit = 100): Promise<TroubledEvent[]> {
+  return inOutboxTx(db, async (tx) => {
+    const { rows } = await tx.query<TroubledEvent>(
+      `SELECT id::float8 AS "id", event_type AS "eventType", aggregate_type AS "aggregateType",
+              aggregate_id::text AS "aggregateId", retry_count AS "retryCount",
+              max_retries AS "maxRetries", last_error AS "lastError",
+              to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt",
+              to_char(next_retry_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "nextRetryAt",
+              to_char(dead_lettered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deadLetteredAt"
+         FROM outbox
+        WHERE processed_at IS NULL AND (dead_lettered_at IS NOT NULL OR retry_count > 0)
+        ORDER BY dead_lettered_at DESC NULLS LAST, id DESC
+        LIMIT $1`,
+      [limit],
+    );
+    return rows;
+  });
+}

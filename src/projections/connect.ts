@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/config.ts';
+import { lockDataDir } from '../datadir/lock.ts';
 import type { Db } from '../sql/db.ts';
 import { createPgDb } from '../sql/pg.ts';
 import { createPgliteDb } from '../sql/pglite.ts';
@@ -49,15 +50,23 @@ export async function createProjectionStore(
     });
   }
   let db: Db;
+  let unlock: (() => Promise<void>) | undefined;
   if (p.url)
     db = createPgDb(p.url, { max: config.canonical.poolMax, applicationName: 'asora-projections' });
   else {
-    const dir = path.join(config.dataDir, 'projections');
-    await mkdir(dir, { recursive: true });
-    db = await createPgliteDb(dir);
+    // Throws DataDirLockedError (naming the holder's PID) when another process has it open.
+    unlock = await lockDataDir(config.dataDir);
+    try {
+      const dir = path.join(config.dataDir, 'projections');
+      await mkdir(dir, { recursive: true });
+      db = await createPgliteDb(dir);
+    } catch (err) {
+      await unlock();
+      throw err;
+    }
   }
   try {
-    return await createEmbeddedStore(db, {
+    const store = await createEmbeddedStore(db, {
       definitions: opts.definitions,
       feedRanges: p.feedRanges,
       observer: opts.observer,
@@ -65,8 +74,17 @@ export async function createProjectionStore(
       onSweepError: opts.onSweepError,
       ownsDb: true,
     });
+    if (!unlock) return store;
+    const release = unlock;
+    const close = store.close.bind(store);
+    store.close = async () => {
+      await close();
+      await release();
+    };
+    return store;
   } catch (err) {
     await db.close();
+    await unlock?.();
     throw err;
   }
 }

@@ -4,6 +4,8 @@ import { buildContexts } from '../../src/composition.ts';
 import type { DomainContext } from '../../src/domain/context.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
+import { OpsSeries } from '../../src/observability/ops-series.ts';
+import { outboxCounts } from '../../src/outbox/status.ts';
 import { createPipelineWorkers, type PipelineWorkers } from '../../src/pipeline/workers.ts';
 import { tableName } from '../../src/projections/embedded/schema.ts';
 import { canonicalDb, type ScratchDb } from '../support/databases.ts';
@@ -43,7 +45,11 @@ const FAST = {
 };
 
 export async function startApi(
-  opts: { fanoutFollowerThreshold?: number } = {},
+  opts: {
+    fanoutFollowerThreshold?: number;
+    /** Serve the ops console and /ops/api, accepting this local admin token. */
+    opsAdminToken?: string;
+  } = {},
 ): Promise<ApiHarness> {
   const [canon, proj] = await Promise.all([canonicalDb(), embeddedStore()]);
   const threshold = opts.fanoutFollowerThreshold ?? 10_000;
@@ -66,6 +72,15 @@ export async function startApi(
     jwtSecret: 'test-secret-test-secret-test-secret-1234',
     log: silentLogger,
     metrics,
+    opsAdmin:
+      opts.opsAdminToken === undefined
+        ? undefined
+        : {
+            pipeline,
+            workers,
+            adminToken: opts.opsAdminToken,
+            series: new OpsSeries(metrics, { outbox: () => outboxCounts(canon.db) }),
+          },
   });
   const base = await app.listen({ port: 0, host: '127.0.0.1' });
   return {
