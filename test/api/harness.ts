@@ -49,6 +49,8 @@ export async function startApi(
     fanoutFollowerThreshold?: number;
     /** Serve the ops console and /ops/api, accepting this local admin token. */
     opsAdminToken?: string;
+    /** false: the relay and processors wait for `workers.start()` (nothing races a fault). */
+    startWorkers?: boolean;
   } = {},
 ): Promise<ApiHarness> {
   const [canon, proj] = await Promise.all([canonicalDb(), embeddedStore()]);
@@ -66,7 +68,7 @@ export async function startApi(
     relay: { pollIntervalMs: 200, baseBackoffSeconds: 1 },
     processor: FAST,
   });
-  await workers.start();
+  if (opts.startWorkers !== false) await workers.start();
   const app = await buildApp({
     ctx,
     jwtSecret: 'test-secret-test-secret-test-secret-1234',

@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/canonical/migrations.ts';
 import type { Db } from '../../src/sql/db.ts';
 import { createPgliteDb } from '../../src/sql/pglite.ts';
+import { insertUser } from '../support/canon.ts';
 import { engineName, type ScratchDb, scratchDb } from '../support/databases.ts';
-import { insertUser } from './fixtures.ts';
 
 const DRIFT = 'DROP INDEX posts_status_created_idx';
 const BIN = fileURLToPath(new URL('../../bin/asora.mjs', import.meta.url));
@@ -71,7 +71,7 @@ describe(`asora schema / users CLI (${engineName})`, () => {
     // On PGlite the drift is made here too: every open of the store costs a start.
     await withStore(async (db) => {
       await migrate(db);
-      await insertUser(db, 'Ops@Example.com');
+      await insertUser(db, { email: 'Ops@Example.com', profile: false });
       if (!server) await db.exec(DRIFT);
     });
   }, 180_000);

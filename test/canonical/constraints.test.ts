@@ -1,29 +1,25 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { asUser } from '../../src/canonical/session.ts';
 import type { Db } from '../../src/sql/db.ts';
-import { canonicalDb, engineName, type ScratchDb, truncateAll } from '../support/databases.ts';
-import { count, insertPost, insertUser, UUID_RE } from './fixtures.ts';
+import { insertUser } from '../support/canon.ts';
+import { engineName } from '../support/databases.ts';
+import { useCanonicalDb } from '../support/use-stores.ts';
+import { count, insertPost, UUID_RE } from './fixtures.ts';
 
 describe(`canonical constraints (${engineName})`, () => {
-  let s: ScratchDb;
+  const s = useCanonicalDb({ reset: 'each' });
   let db: Db;
   let alice: string;
   let bob: string;
   let post: string;
   let kase: string;
 
-  // Generous: the first file in a worker starts PGlite, slow on a loaded machine.
-  beforeAll(async () => {
-    s = await canonicalDb();
+  beforeAll(() => {
     db = s.db;
-  }, 180_000);
-  afterAll(async () => {
-    await s?.close();
   });
   beforeEach(async () => {
-    await truncateAll(db);
-    alice = await insertUser(db, 'alice@example.com');
-    bob = await insertUser(db, 'bob@example.com');
+    alice = await insertUser(db, { email: 'alice@example.com', profile: false });
+    bob = await insertUser(db, { email: 'bob@example.com', profile: false });
     post = await insertPost(db, alice);
     const { rows } = await db.query<{ id: string }>(
       `INSERT INTO moderation_cases (reporter_id, content_type, content_id, reason)
@@ -227,8 +223,10 @@ describe(`canonical constraints (${engineName})`, () => {
   });
 
   it('keeps emails unique in any letter case', async () => {
-    await insertUser(db, 'A@x.io');
-    await expect(insertUser(db, 'a@X.IO')).rejects.toThrow('users_email_key');
+    await insertUser(db, { email: 'A@x.io', profile: false });
+    await expect(insertUser(db, { email: 'a@X.IO', profile: false })).rejects.toThrow(
+      'users_email_key',
+    );
     expect(await count(db, 'users', `email = 'a@x.io'`)).toBe(1);
     const { rows } = await db.query<{ email: string }>(
       `SELECT email::text AS email FROM users WHERE email = 'A@X.IO'`,

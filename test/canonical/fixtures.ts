@@ -1,18 +1,6 @@
 import type { Queryable } from '../../src/sql/db.ts';
 
-/** Rows written as the owner (no RLS), for tests that then act as a user or role. */
-export async function insertUser(
-  db: Queryable,
-  email: string,
-  opts: { role?: 'user' | 'moderator' | 'admin'; deleted?: boolean } = {},
-): Promise<string> {
-  const { rows } = await db.query<{ id: string }>(
-    `INSERT INTO users (email, role, deleted_at) VALUES ($1, $2, CASE WHEN $3 THEN now() END) RETURNING id`,
-    [email, opts.role ?? 'user', opts.deleted ?? false],
-  );
-  return rows[0]!.id;
-}
-
+/** Rows written as the owner (no RLS), for tests that then act as a user or role (users: support/canon.ts). */
 export async function insertProfile(
   db: Queryable,
   userId: string,

@@ -1,26 +1,23 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { asUser } from '../../src/canonical/session.ts';
 import type { Db } from '../../src/sql/db.ts';
-import { canonicalDb, engineName, type ScratchDb, truncateAll } from '../support/databases.ts';
-import { insertUser } from './fixtures.ts';
+import { insertUser } from '../support/canon.ts';
+import { engineName } from '../support/databases.ts';
+import { useCanonicalDb } from '../support/use-stores.ts';
 
 /** follower_counts (0005) is kept by trigger in the follow's own transaction. */
 describe(`follower counts (${engineName})`, () => {
-  let s: ScratchDb;
+  const s = useCanonicalDb({ reset: 'each' });
   let db: Db;
   let users: string[];
 
-  beforeAll(async () => {
-    s = await canonicalDb();
+  beforeAll(() => {
     db = s.db;
-  }, 180_000);
-  afterAll(async () => {
-    await s?.close();
   });
   beforeEach(async () => {
-    await truncateAll(db);
     users = [];
-    for (let i = 0; i < 4; i++) users.push(await insertUser(db, `u${i}@example.com`));
+    for (let i = 0; i < 4; i++)
+      users.push(await insertUser(db, { email: `u${i}@example.com`, profile: false }));
   });
 
   const followersOf = async (id: string) =>

@@ -1,27 +1,23 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { asUser } from '../../src/canonical/session.ts';
 import { grantRole } from '../../src/canonical/user-roles.ts';
 import { NotFoundError, ValidationError } from '../../src/errors.ts';
 import type { Db } from '../../src/sql/db.ts';
-import { canonicalDb, engineName, type ScratchDb, truncateAll } from '../support/databases.ts';
-import { count, insertUser } from './fixtures.ts';
+import { insertUser } from '../support/canon.ts';
+import { engineName } from '../support/databases.ts';
+import { useCanonicalDb } from '../support/use-stores.ts';
+import { count } from './fixtures.ts';
 
 describe(`users grant-role (${engineName})`, () => {
-  let s: ScratchDb;
+  const s = useCanonicalDb({ reset: 'each' });
   let db: Db;
   let alice: string;
 
-  // Generous: the first file in a worker starts PGlite, slow on a loaded machine.
-  beforeAll(async () => {
-    s = await canonicalDb();
+  beforeAll(() => {
     db = s.db;
-  }, 180_000);
-  afterAll(async () => {
-    await s?.close();
   });
   beforeEach(async () => {
-    await truncateAll(db);
-    alice = await insertUser(db, 'Alice@Example.com');
+    alice = await insertUser(db, { email: 'Alice@Example.com', profile: false });
   });
 
   it('promotes by email in any letter case, audits it, and the next session has the role', async () => {
@@ -78,7 +74,7 @@ describe(`users grant-role (${engineName})`, () => {
       NotFoundError,
     );
     await expect(grantRole(db, '  ', 'admin')).rejects.toBeInstanceOf(ValidationError);
-    await insertUser(db, 'gone@example.com', { deleted: true });
+    await insertUser(db, { email: 'gone@example.com', deleted: true, profile: false });
     await expect(grantRole(db, 'gone@example.com', 'admin')).rejects.toThrow(/has been deleted/);
     expect(await count(db, 'users', `role <> 'user'`)).toBe(0);
     expect(await count(db, 'audit_log')).toBe(0);

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { asAnonymous, asUser, asWorker } from '../../src/canonical/session.ts';
 import { UnauthenticatedError } from '../../src/errors.ts';
 import type { Db } from '../../src/sql/db.ts';
-import { canonicalDb, engineName, type ScratchDb, truncateAll } from '../support/databases.ts';
-import { count, insertPost, insertProfile, insertUser } from './fixtures.ts';
+import { insertUser } from '../support/canon.ts';
+import { engineName } from '../support/databases.ts';
+import { useCanonicalDb } from '../support/use-stores.ts';
+import { count, insertPost, insertProfile } from './fixtures.ts';
 
 /**
  * Row Level Security, exercised only through the session helpers the API uses. Every
@@ -12,7 +14,7 @@ import { count, insertPost, insertProfile, insertUser } from './fixtures.ts';
  * row is unchanged.
  */
 describe(`row level security (${engineName})`, () => {
-  let s: ScratchDb;
+  const s = useCanonicalDb({ reset: 'each' });
   let db: Db;
   let alice: string; // user, public profile
   let bob: string; // user, private profile
@@ -25,22 +27,20 @@ describe(`row level security (${engineName})`, () => {
   let bobCase: string;
   let aliceCase: string;
 
-  // Generous: the first file in a worker starts PGlite, slow on a loaded machine.
-  beforeAll(async () => {
-    s = await canonicalDb();
+  beforeAll(() => {
     db = s.db;
-  }, 180_000);
-  afterAll(async () => {
-    await s?.close();
   });
   beforeEach(async () => {
-    await truncateAll(db);
-    alice = await insertUser(db, 'alice@example.com');
-    bob = await insertUser(db, 'bob@example.com');
-    carol = await insertUser(db, 'carol@example.com');
-    dave = await insertUser(db, 'dave@example.com');
-    admin = await insertUser(db, 'admin@example.com', { role: 'admin' });
-    moderator = await insertUser(db, 'mod@example.com', { role: 'moderator' });
+    alice = await insertUser(db, { email: 'alice@example.com', profile: false });
+    bob = await insertUser(db, { email: 'bob@example.com', profile: false });
+    carol = await insertUser(db, { email: 'carol@example.com', profile: false });
+    dave = await insertUser(db, { email: 'dave@example.com', profile: false });
+    admin = await insertUser(db, { email: 'admin@example.com', role: 'admin', profile: false });
+    moderator = await insertUser(db, {
+      email: 'mod@example.com',
+      role: 'moderator',
+      profile: false,
+    });
     await insertProfile(db, alice, 'public', 'Alice');
     await insertProfile(db, bob, 'private', 'Bob');
     await insertProfile(db, carol, 'followers', 'Carol');
@@ -361,7 +361,7 @@ describe(`row level security (${engineName})`, () => {
   });
 
   it('refuses a session for a deleted or unknown user', async () => {
-    const gone = await insertUser(db, 'gone@example.com', { deleted: true });
+    const gone = await insertUser(db, { email: 'gone@example.com', deleted: true, profile: false });
     await expect(asUser(db, gone, async () => 1)).rejects.toBeInstanceOf(UnauthenticatedError);
     await expect(asUser(db, randomUUID(), async () => 1)).rejects.toBeInstanceOf(
       UnauthenticatedError,

@@ -1,9 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { snapshotCatalog } from '../../src/canonical/schema-verify/catalog.ts';
 import { type Drift, diffCatalogs, formatDrift } from '../../src/canonical/schema-verify/diff.ts';
 import { expectedCatalog, verifySchema } from '../../src/canonical/schema-verify/verify.ts';
 import type { Db, Queryable } from '../../src/sql/db.ts';
-import { canonicalDb, engineName, type ScratchDb } from '../support/databases.ts';
+import { engineName } from '../support/databases.ts';
+import { useCanonicalDb } from '../support/use-stores.ts';
 
 class Rollback extends Error {}
 
@@ -14,16 +15,11 @@ class Rollback extends Error {}
  * pass this also proves PostgreSQL 15 and PGlite yield the same normalised catalog.
  */
 describe(`schema verify (${engineName})`, () => {
-  let s: ScratchDb;
+  const s = useCanonicalDb();
   let db: Db;
 
-  // Generous: the first file in a worker starts PGlite, slow on a loaded machine.
-  beforeAll(async () => {
-    s = await canonicalDb();
+  beforeAll(() => {
     db = s.db;
-  }, 180_000);
-  afterAll(async () => {
-    await s?.close();
   });
 
   async function driftAfter(ddl: string): Promise<Drift[]> {

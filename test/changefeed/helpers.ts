@@ -1,7 +1,5 @@
 import type { ProcessorOptions } from '../../src/changefeed/options.ts';
-import { tableName } from '../../src/projections/embedded/schema.ts';
 import type { ProjectionStore } from '../../src/projections/port.ts';
-import type { TestStore } from '../support/projections.ts';
 
 /** Short intervals so balancing, expiry and polling happen within a test's time. */
 export const FAST: Partial<ProcessorOptions> = {
@@ -43,16 +41,6 @@ export async function writeDocs(
     ids.push(id);
   }
   return ids;
-}
-
-/** Empties every container of an embedded test store (cheaper than a new scratch database). */
-export async function emptyStore(ts: TestStore): Promise<void> {
-  await ts.db.exec(
-    `TRUNCATE ${ts.store
-      .definitions()
-      .map((d) => `"${tableName(d)}"`)
-      .join(', ')}`,
-  );
 }
 
 /**

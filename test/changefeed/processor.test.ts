@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { type LeaseDoc, leaseId } from '../../src/changefeed/lease.ts';
 import {
   type ChangeFeedProcessor,
@@ -8,21 +8,16 @@ import { silentLogger } from '../../src/observability/logger.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
 import type { ProjectionStore, Stored } from '../../src/projections/port.ts';
 import { engineName } from '../support/databases.ts';
-import { embeddedStore, type TestStore } from '../support/projections.ts';
-import { emptyStore, eventually, FAST, waitFor, writeDocs } from './helpers.ts';
+import { emptyStore } from '../support/projections.ts';
+import { useEmbeddedStore } from '../support/use-stores.ts';
+import { eventually, FAST, waitFor, writeDocs } from './helpers.ts';
 
 describe(`change-feed processor (${engineName})`, () => {
-  let ts: TestStore;
+  const ts = useEmbeddedStore({ feedRanges: 6 });
   let store: ProjectionStore;
   let running: ChangeFeedProcessor[] = [];
   let handled: Map<string, number>;
 
-  beforeAll(async () => {
-    ts = await embeddedStore({ feedRanges: 6 });
-  }, 120_000);
-  afterAll(async () => {
-    await ts?.close();
-  });
   afterEach(async () => {
     for (const p of running) p.halt();
     running = [];

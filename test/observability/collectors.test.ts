@@ -1,22 +1,17 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { registerCollectors } from '../../src/observability/collectors.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
 import { emit } from '../../src/outbox/emit.ts';
-import { canonicalDb, engineName, type ScratchDb } from '../support/databases.ts';
+import { engineName } from '../support/databases.ts';
+import { useCanonicalDb } from '../support/use-stores.ts';
 import { metricValue } from './metric-value.ts';
 
 const POST = '00000000-0000-4000-8000-000000000001';
 
 describe(`scrape-time collectors (${engineName})`, () => {
-  let s: ScratchDb;
+  const s = useCanonicalDb();
   let metrics: Metrics;
 
-  beforeAll(async () => {
-    s = await canonicalDb();
-  }, 180_000);
-  afterAll(async () => {
-    await s?.close();
-  });
   beforeEach(async () => {
     await s.db.exec('TRUNCATE outbox RESTART IDENTITY');
     metrics = new Metrics();

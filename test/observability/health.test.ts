@@ -1,5 +1,5 @@
 import Fastify from 'fastify';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { opsRoutes } from '../../src/api/routes/ops.ts';
 import {
   canonicalCheck,
@@ -15,7 +15,8 @@ import { Metrics } from '../../src/observability/metrics.ts';
 import { emit } from '../../src/outbox/emit.ts';
 import { createEmbeddedStore } from '../../src/projections/embedded/store.ts';
 import { containerDefs } from '../../src/readmodel/containers.ts';
-import { canonicalDb, engineName, type ScratchDb, scratchDb } from '../support/databases.ts';
+import { engineName, scratchDb } from '../support/databases.ts';
+import { useCanonicalDb } from '../support/use-stores.ts';
 
 const U = '00000000-0000-4000-8000-0000000000aa';
 
@@ -26,13 +27,7 @@ async function serve(health: Health, metrics = new Metrics()) {
 }
 
 describe(`health endpoints (${engineName})`, () => {
-  let s: ScratchDb;
-  beforeAll(async () => {
-    s = await canonicalDb();
-  }, 180_000);
-  afterAll(async () => {
-    await s?.close();
-  });
+  const s = useCanonicalDb();
   beforeEach(async () => {
     await s.db.exec('TRUNCATE outbox RESTART IDENTITY');
   });

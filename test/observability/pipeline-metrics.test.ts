@@ -1,26 +1,23 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { registerCollectors } from '../../src/observability/collectors.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
 import { emit } from '../../src/outbox/emit.ts';
 import { createRelay } from '../../src/outbox/relay.ts';
-import { canonicalDb, engineName, type ScratchDb } from '../support/databases.ts';
+import { engineName } from '../support/databases.ts';
 import { embeddedStore, type TestStore } from '../support/projections.ts';
+import { useCanonicalDb } from '../support/use-stores.ts';
 import { metricValue } from './metric-value.ts';
 
 const A = '00000000-0000-4000-8000-0000000000a1';
 const B = '00000000-0000-4000-8000-0000000000b2';
 
 describe(`metrics move with their causes (${engineName})`, () => {
-  let s: ScratchDb;
+  const s = useCanonicalDb();
   let proj: TestStore;
   let metrics: Metrics;
 
-  beforeAll(async () => {
-    s = await canonicalDb();
-  }, 180_000);
   afterAll(async () => {
     await proj?.close();
-    await s?.close();
   });
   beforeEach(async () => {
     await s.db.exec('TRUNCATE outbox RESTART IDENTITY');

@@ -1,8 +1,9 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { runOutboxRedrive, runOutboxStatus } from '../../src/ops/outbox.ts';
 import type { Output } from '../../src/ops/output.ts';
 import { emit } from '../../src/outbox/emit.ts';
-import { canonicalDb, engineName, type ScratchDb } from '../support/databases.ts';
+import { engineName } from '../support/databases.ts';
+import { useCanonicalDb } from '../support/use-stores.ts';
 
 const U = '00000000-0000-4000-8000-0000000000c3';
 
@@ -13,13 +14,7 @@ function buffer(): Output & { out: string[]; err: string[] } {
 }
 
 describe(`outbox runbooks (${engineName})`, () => {
-  let s: ScratchDb;
-  beforeAll(async () => {
-    s = await canonicalDb();
-  }, 180_000);
-  afterAll(async () => {
-    await s?.close();
-  });
+  const s = useCanonicalDb();
   beforeEach(async () => {
     await s.db.exec('TRUNCATE outbox RESTART IDENTITY');
   });

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { type ReconcileReport, reconcile, totalDrift } from '../../src/ops/reconcile/index.ts';
 import type { PipelineContext } from '../../src/pipeline/context.ts';
 import { feedItemFor } from '../../src/readmodel/builders.ts';
@@ -10,30 +10,24 @@ import {
   type PostDoc,
   type PublicProfileDoc,
 } from '../../src/readmodel/documents.ts';
-import { pipelineContext } from '../pipeline/changes/pipeline-context.ts';
-import { canonicalDb, engineName, type ScratchDb } from '../support/databases.ts';
-import { embeddedStore, type TestStore } from '../support/projections.ts';
+import { engineName } from '../support/databases.ts';
+import { pipelineContext } from '../support/pipeline.ts';
+import { useCanonicalDb, useEmbeddedStore } from '../support/use-stores.ts';
 import { smallWorld } from './world.ts';
 
 const ids = (r: ReconcileReport, kind: keyof ReconcileReport) =>
   r[kind].drift.map((d) => `${d.id} ${d.problem}`).sort();
 
 describe(`reconcile finds and repairs drift in each projection (${engineName})`, () => {
-  let canon: ScratchDb;
-  let proj: TestStore;
+  const canon = useCanonicalDb();
+  const proj = useEmbeddedStore();
   let ctx: PipelineContext;
   let w: Awaited<ReturnType<typeof smallWorld>>;
 
   beforeAll(async () => {
-    canon = await canonicalDb();
-    proj = await embeddedStore();
     ctx = pipelineContext(canon.db, proj.store);
     w = await smallWorld(ctx);
   }, 180_000);
-  afterAll(async () => {
-    await proj?.close();
-    await canon?.close();
-  });
 
   it('a pipeline-built world has no drift (no false positives: mutes, follows, own posts)', async () => {
     const r = await reconcile(ctx, { repair: false });

@@ -1,32 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import {
-  PROFILE_COLUMNS,
-  type ProfileRow,
-  profileSnapshot,
-} from '../../src/canonical/tables/profiles.ts';
-import { emit } from '../../src/outbox/emit.ts';
 import type { PipelineContext } from '../../src/pipeline/context.ts';
 import { createPipelineWorkers } from '../../src/pipeline/workers.ts';
-import type { Db } from '../../src/sql/db.ts';
 import { FAST } from '../changefeed/helpers.ts';
-import { createPost, follow, mute, react } from '../pipeline/changes/canonical-fixtures.ts';
-
-/** A user with a profile and its profile.updated event, as registration writes them. */
-export async function registeredUser(db: Db, name: string): Promise<string> {
-  const id = randomUUID();
-  await db.transaction(async (tx) => {
-    await tx.query('INSERT INTO users (id, email) VALUES ($1, $2)', [
-      id,
-      `${name}-${id.slice(0, 8)}@example.test`,
-    ]);
-    const { rows } = await tx.query<ProfileRow>(
-      `INSERT INTO profiles (user_id, display_name, bio) VALUES ($1, $2, $3) RETURNING ${PROFILE_COLUMNS}`,
-      [id, name, `${name}'s bio`],
-    );
-    await emit(tx, { type: 'profile', id }, 'profile.updated', profileSnapshot(rows[0]!));
-  });
-  return id;
-}
+import { Canon } from '../support/canon.ts';
 
 /**
  * alice, bob, carol, dave. bob, carol and dave follow alice (dave mutes her); alice follows
@@ -35,17 +11,18 @@ export async function registeredUser(db: Db, name: string): Promise<string> {
  */
 export async function smallWorld(ctx: PipelineContext) {
   const db = ctx.db;
-  const alice = await registeredUser(db, 'alice');
-  const bob = await registeredUser(db, 'bob');
-  const carol = await registeredUser(db, 'carol');
-  const dave = await registeredUser(db, 'dave');
-  for (const f of [bob, carol, dave]) await follow(db, f, alice);
-  await follow(db, alice, bob);
-  await mute(db, dave, alice);
-  const p1 = await createPost(db, alice, 'first from alice');
-  const p2 = await createPost(db, alice, 'second from alice');
-  const p3 = await createPost(db, bob, 'bob says hi');
-  await react(db, bob, p1.id, 'like');
+  const canon = new Canon(db);
+  const alice = await canon.user('alice');
+  const bob = await canon.user('bob');
+  const carol = await canon.user('carol');
+  const dave = await canon.user('dave');
+  for (const f of [bob, carol, dave]) await canon.follow(f, alice);
+  await canon.follow(alice, bob);
+  await canon.mute(dave, alice);
+  const p1 = await canon.post(alice, 'first from alice');
+  const p2 = await canon.post(alice, 'second from alice');
+  const p3 = await canon.post(bob, 'bob says hi');
+  await canon.react(bob, p1.id, 'like');
   const workers = createPipelineWorkers(ctx, {
     hostName: `reconcile-${randomUUID().slice(0, 6)}`,
     relay: { pollIntervalMs: 20 },

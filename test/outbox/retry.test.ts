@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/errors.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
 import type { OutboxEvent } from '../../src/outbox/event.ts';
@@ -7,24 +7,15 @@ import { createRelay } from '../../src/outbox/relay.ts';
 import { retryDelaySeconds } from '../../src/outbox/retry.ts';
 import { outboxStatus, redrive, replayOutbox } from '../../src/outbox/status.ts';
 import type { Db } from '../../src/sql/db.ts';
-import { canonicalDb, engineName, type ScratchDb, truncateAll } from '../support/databases.ts';
+import { engineName } from '../support/databases.ts';
+import { useCanonicalDb } from '../support/use-stores.ts';
 import { dbNow, emitPostEvents, makeRetriesDue, outboxRows } from './support.ts';
 
-// Starting PGlite takes seconds, much longer on a loaded machine: allow it.
-const STARTUP_TIMEOUT_MS = 180_000;
-
 describe(`outbox retry, dead-letter and redrive (${engineName})`, () => {
-  let s: ScratchDb;
+  const s = useCanonicalDb({ reset: 'each' });
   let db: Db;
-  beforeAll(async () => {
-    s = await canonicalDb();
+  beforeAll(() => {
     db = s.db;
-  }, STARTUP_TIMEOUT_MS);
-  afterEach(async () => {
-    await truncateAll(db);
-  });
-  afterAll(async () => {
-    await s.close();
   });
 
   it('computes the seed schedule: base · 2^retry_count plus at most 10% jitter', () => {

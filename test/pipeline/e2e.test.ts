@@ -17,42 +17,25 @@ import {
   type PostDoc,
 } from '../../src/readmodel/documents.ts';
 import { eventually, FAST, waitFor } from '../changefeed/helpers.ts';
-import { canonicalDb, engineName, type ScratchDb } from '../support/databases.ts';
-import { embeddedStore, type TestStore } from '../support/projections.ts';
-import {
-  block,
-  createPost,
-  createUser,
-  deletePost,
-  editPost,
-  follow,
-  mute,
-  react,
-  unreact,
-} from './changes/canonical-fixtures.ts';
-import {
-  feedOf,
-  pipelineContext,
-  resetStores,
-  snapshotContainer,
-} from './changes/pipeline-context.ts';
+import { Canon } from '../support/canon.ts';
+import { engineName } from '../support/databases.ts';
+import { dump, feedOf, pipelineContext } from '../support/pipeline.ts';
+import { resetStores, useCanonicalDb, useEmbeddedStore } from '../support/use-stores.ts';
 
 const RELAY = { pollIntervalMs: 20, baseBackoffSeconds: 1 };
 
 describe(`pipeline end to end on the embedded store (${engineName})`, () => {
-  let canon: ScratchDb;
-  let proj: TestStore;
+  const canonical = useCanonicalDb();
+  const proj = useEmbeddedStore();
+  let canon: Canon;
   let ctx: PipelineContext;
   let workers: PipelineWorkers | undefined;
 
-  beforeAll(async () => {
-    canon = await canonicalDb();
-    proj = await embeddedStore();
-  }, 120_000);
+  beforeAll(() => {
+    canon = new Canon(canonical.db);
+  });
   afterAll(async () => {
     await workers?.stop();
-    await proj?.close();
-    await canon?.close();
   });
 
   async function freshWorld() {
@@ -69,9 +52,8 @@ describe(`pipeline end to end on the embedded store (${engineName})`, () => {
 
   /** alice posts; bob, carol follow her; dave blocks her, erin mutes her, she blocks frank; gina follows nobody. */
   async function socialGraph() {
-    const db = canon.db;
     const [alice, bob, carol, dave, erin, frank, gina] = await Promise.all(
-      ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina'].map((n) => createUser(db, n)),
+      ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina'].map((n) => canon.user(n)),
     );
     const u = {
       alice: alice!,
@@ -82,11 +64,11 @@ describe(`pipeline end to end on the embedded store (${engineName})`, () => {
       frank: frank!,
       gina: gina!,
     };
-    for (const f of [u.bob, u.carol, u.dave, u.erin, u.frank]) await follow(db, f, u.alice);
-    await follow(db, u.alice, u.bob);
-    await block(db, u.dave, u.alice);
-    await mute(db, u.erin, u.alice);
-    await block(db, u.alice, u.frank);
+    for (const f of [u.bob, u.carol, u.dave, u.erin, u.frank]) await canon.follow(f, u.alice);
+    await canon.follow(u.alice, u.bob);
+    await canon.block(u.dave, u.alice);
+    await canon.mute(u.erin, u.alice);
+    await canon.block(u.alice, u.frank);
     return u;
   }
 
@@ -96,11 +78,11 @@ describe(`pipeline end to end on the embedded store (${engineName})`, () => {
     const db = canon.db;
     workers = startWorkers('e2e-a');
     await workers.start();
-    const post = await createPost(db, u.alice, 'hello followers');
-    await react(db, u.bob, post.id, 'like');
-    await react(db, u.carol, post.id, 'like');
-    await react(db, u.alice, post.id, 'like'); // self-reaction: counted, not notified
-    await react(db, u.carol, post.id, 'heart');
+    const post = await canon.post(u.alice, 'hello followers');
+    await canon.react(u.bob, post.id, 'like');
+    await canon.react(u.carol, post.id, 'like');
+    await canon.react(u.alice, post.id, 'like'); // self-reaction: counted, not notified
+    await canon.react(u.carol, post.id, 'heart');
     await workers.drain();
 
     await eventually(async () => {
@@ -130,9 +112,9 @@ describe(`pipeline end to end on the embedded store (${engineName})`, () => {
     });
     const counters = proj.store.container('counters');
     // A removed reaction: the counter follows canonical, the unread notification goes.
-    await unreact(db, u.bob, post.id, 'like');
+    await canon.unreact(u.bob, post.id, 'like');
     // An edit reaches every feed copy; a deletion takes the post out of every feed.
-    await editPost(db, post.id, 'hello, edited');
+    await canon.editPost(post.id, 'hello, edited');
     await workers.drain();
 
     await eventually(async () => {
@@ -150,7 +132,7 @@ describe(`pipeline end to end on the embedded store (${engineName})`, () => {
       ).resource;
       expect(bobItem).toMatchObject({ text: 'hello, edited', sourceVersion: 2 });
     });
-    await deletePost(db, post.id);
+    await canon.deletePost(post.id);
     await workers.drain();
 
     await eventually(async () => {
@@ -162,7 +144,6 @@ describe(`pipeline end to end on the embedded store (${engineName})`, () => {
   it('two worker processes share the leases; a post created, edited and deleted at once ends deleted everywhere', async () => {
     await freshWorld();
     const u = await socialGraph();
-    const db = canon.db;
     const w1 = startWorkers('multi-1');
     const w2 = startWorkers('multi-2');
     workers = w1;
@@ -175,13 +156,13 @@ describe(`pipeline end to end on the embedded store (${engineName})`, () => {
         10_000,
         'a 2/2 split of the fan-out leases',
       );
-      const keep = await createPost(db, u.alice, 'stays');
-      const gone = await createPost(db, u.alice, 'short-lived');
+      const keep = await canon.post(u.alice, 'stays');
+      const gone = await canon.post(u.alice, 'short-lived');
       await Promise.all([
-        editPost(db, gone.id, 'edited at once').then(() => deletePost(db, gone.id)),
-        react(db, u.bob, keep.id, 'like'),
-        react(db, u.carol, keep.id, 'like'),
-        react(db, u.gina, keep.id, 'like'),
+        canon.editPost(gone.id, 'edited at once').then(() => canon.deletePost(gone.id)),
+        canon.react(u.bob, keep.id, 'like'),
+        canon.react(u.carol, keep.id, 'like'),
+        canon.react(u.gina, keep.id, 'like'),
       ]);
       await w1.drain();
       await w2.drain();
@@ -209,24 +190,24 @@ describe(`pipeline end to end on the embedded store (${engineName})`, () => {
     await freshWorld();
     const u = await socialGraph();
     const db = canon.db;
-    const p1 = await createPost(db, u.alice, 'first');
-    const p2 = await createPost(db, u.bob, 'second');
-    const p3 = await createPost(db, u.alice, 'third, soon deleted');
-    await react(db, u.bob, p1.id, 'like');
-    await react(db, u.carol, p1.id, 'laugh');
-    await react(db, u.alice, p2.id, 'wow');
-    await react(db, u.carol, p2.id, 'wow');
-    await unreact(db, u.carol, p2.id, 'wow');
-    await deletePost(db, p3.id);
+    const p1 = await canon.post(u.alice, 'first');
+    const p2 = await canon.post(u.bob, 'second');
+    const p3 = await canon.post(u.alice, 'third, soon deleted');
+    await canon.react(u.bob, p1.id, 'like');
+    await canon.react(u.carol, p1.id, 'laugh');
+    await canon.react(u.alice, p2.id, 'wow');
+    await canon.react(u.carol, p2.id, 'wow');
+    await canon.unreact(u.carol, p2.id, 'wow');
+    await canon.deletePost(p3.id);
     workers = startWorkers('replay-1');
     await workers.start();
     await workers.drain();
 
     const snap = async () => ({
-      feed: await snapshotContainer(proj.store, 'userFeed'),
-      counters: await snapshotContainer(proj.store, 'counters', ['updatedAt']),
-      notifications: await snapshotContainer(proj.store, 'notifications'),
-      posts: await snapshotContainer(proj.store, 'posts_v2'),
+      feed: await dump(proj.store, 'userFeed'),
+      counters: await dump(proj.store, 'counters', ['updatedAt']),
+      notifications: await dump(proj.store, 'notifications'),
+      posts: await dump(proj.store, 'posts_v2'),
     });
     await eventually(async () => {
       for (const who of [u.alice, u.bob]) {
@@ -234,11 +215,11 @@ describe(`pipeline end to end on the embedded store (${engineName})`, () => {
       }
       expect(await feedOf(proj.store, u.carol)).toContain(p1.id); // carol follows alice, not bob
       expect(await feedOf(proj.store, u.alice)).not.toContain(p3.id);
-      const counters = await snapshotContainer(proj.store, 'counters');
+      const counters = await dump(proj.store, 'counters');
       expect(counters.map((c) => c.id)).toEqual(
         expect.arrayContaining([counterId(p1.id, 'likes'), counterId(p2.id, 'wows')]),
       );
-      const notes = await snapshotContainer(proj.store, 'notifications');
+      const notes = await dump(proj.store, 'notifications');
       // bob→p1 and carol→p1 (to alice), alice→p2 (to bob); carol's removed wow took its note back
       expect(notes.filter((n) => n.type === 'reaction')).toHaveLength(3);
     });
@@ -246,7 +227,7 @@ describe(`pipeline end to end on the embedded store (${engineName})`, () => {
     await workers.stop();
 
     // Reset every checkpoint (delete the leases) and mark the whole outbox unprocessed.
-    const leases = await snapshotContainer(proj.store, 'leases');
+    const leases = await dump(proj.store, 'leases');
     expect(leases.length).toBeGreaterThan(0);
     for (const l of leases) await proj.store.container('leases').delete(l.id, l.id);
     const reset = await db.query(
@@ -273,7 +254,6 @@ describe(`pipeline end to end on the embedded store (${engineName})`, () => {
     await freshWorld();
     ctx = { ...ctx, feedCap: 800 };
     const u = await socialGraph();
-    const db = canon.db;
     workers = startWorkers('before-crash');
     await workers.start();
     await workers.drain();
@@ -281,7 +261,7 @@ describe(`pipeline end to end on the embedded store (${engineName})`, () => {
     workers = undefined;
 
     const posts: PostSnapshot[] = [];
-    for (let i = 0; i < 6; i++) posts.push(await createPost(db, u.alice, `post ${i}`));
+    for (let i = 0; i < 6; i++) posts.push(await canon.post(u.alice, `post ${i}`));
     // Apply the outbox (posts_v2 written) with the relay alone, then a fan-out host that dies mid-way.
     const relayOnly = createPipelineWorkers(ctx, {
       hostName: 'relay-only',

@@ -3,6 +3,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { citext } from '@electric-sql/pglite/contrib/citext';
 import { pgcrypto } from '@electric-sql/pglite/contrib/pgcrypto';
 import pg from 'pg';
+import { inject } from 'vitest';
 import { migrate } from '../../src/canonical/migrations.ts';
 import type { Db } from '../../src/sql/db.ts';
 import { createPgDb } from '../../src/sql/pg.ts';
@@ -10,8 +11,9 @@ import { createPgliteDb, wrapPglite } from '../../src/sql/pglite.ts';
 
 /**
  * Test databases. Default: PGlite in memory (no server needed). With TEST_DATABASE_URL
- * set (CI's second pass), each call creates its own scratch database on that server and
- * drops it on close, so suites run in parallel without sharing rows.
+ * set (CI's second engine), each call creates its own scratch database on that server and
+ * drops it on close, so suites run in parallel without sharing rows; migrated ones are
+ * copied from the template that global setup migrated once (see global-setup.ts).
  */
 export const serverUrl = process.env.TEST_DATABASE_URL || undefined;
 export const engineName = serverUrl ? 'postgresql-server' : 'pglite';
@@ -23,14 +25,14 @@ export interface ScratchDb {
   close(): Promise<void>;
 }
 
-function scratchUrl(name: string): string {
-  const u = new URL(serverUrl!);
+export function databaseUrl(server: string, name: string): string {
+  const u = new URL(server);
   u.pathname = `/${name}`;
   return u.toString();
 }
 
-async function adminQuery(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: serverUrl });
+export async function adminQuery(sql: string, server = serverUrl!): Promise<void> {
+  const client = new pg.Client({ connectionString: server });
   await client.connect();
   try {
     await client.query(sql);
@@ -39,15 +41,17 @@ async function adminQuery(sql: string): Promise<void> {
   }
 }
 
-/** An empty database (no migrations). */
-export async function scratchDb(opts: { poolMax?: number } = {}): Promise<ScratchDb> {
+/** An empty database (no migrations), or on a server a copy of `template`. */
+export async function scratchDb(
+  opts: { poolMax?: number; template?: string } = {},
+): Promise<ScratchDb> {
   if (!serverUrl) {
     const db = await createPgliteDb();
     return { db, close: () => db.close() };
   }
   const name = `asora_t_${randomBytes(6).toString('hex')}`;
-  await adminQuery(`CREATE DATABASE ${name}`);
-  const url = scratchUrl(name);
+  await adminQuery(`CREATE DATABASE ${name}${opts.template ? ` TEMPLATE ${opts.template}` : ''}`);
+  const url = databaseUrl(serverUrl, name);
   const db = createPgDb(url, { max: opts.poolMax ?? 5 });
   return {
     db,
@@ -92,14 +96,10 @@ export function sharedPglite(key: string, init: (db: Db) => Promise<void>): Prom
 
 /**
  * A database with every canonical migration applied and no rows. On PGlite it is the
- * worker's shared instance, emptied; on a server a fresh scratch database.
+ * worker's shared instance, emptied; on a server a fresh copy of the migrated template.
  */
 export async function canonicalDb(opts: { poolMax?: number } = {}): Promise<ScratchDb> {
-  if (serverUrl) {
-    const s = await scratchDb(opts);
-    await migrate(s.db);
-    return s;
-  }
+  if (serverUrl) return scratchDb({ ...opts, template: inject('templates').canonical });
   const db = await sharedPglite('canonical', async (d) => {
     await migrate(d);
   });

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { CosmosClient } from '@azure/cosmos';
+import { inject } from 'vitest';
 import {
   type CosmosProjectionStore,
   createCosmosStore,
@@ -43,7 +44,9 @@ export async function embeddedStore(
     definitions: opts.definitions ?? containerDefs,
   };
   if (serverUrl) {
-    const s = await scratchDb({ poolMax: opts.poolMax ?? 10 });
+    // The template holds the default containers' tables; other definitions start empty.
+    const template = opts.definitions ? undefined : inject('templates').projections;
+    const s = await scratchDb({ poolMax: opts.poolMax ?? 10, template });
     const store = await createEmbeddedStore(s.db, storeOpts);
     return {
       store,
@@ -59,13 +62,19 @@ export async function embeddedStore(
     await createEmbeddedStore(d, { definitions: containerDefs });
   });
   const store = await createEmbeddedStore(db, storeOpts);
-  await db.exec(
-    `TRUNCATE ${store
+  const ts: TestStore = { store, db, close: () => store.close() };
+  await emptyStore(ts);
+  return ts;
+}
+
+/** Empties every container of an embedded test store (cheaper than a new store). */
+export async function emptyStore(ts: { store: EmbeddedProjectionStore }): Promise<void> {
+  await ts.store.db.exec(
+    `TRUNCATE ${ts.store
       .definitions()
       .map((d) => `"${tableName(d)}"`)
       .join(', ')}`,
   );
-  return { store, db, close: () => store.close() };
 }
 
 let emulator: Promise<string> | undefined;

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createPostFanoutHandler } from '../../../src/pipeline/changes/posts-fanout.ts';
 import type { PipelineContext } from '../../../src/pipeline/context.ts';
 import { shouldCheckCap } from '../../../src/pipeline/feed-trim.ts';
@@ -9,24 +9,20 @@ import {
   type PostDoc,
   SOFT_DELETE_TTL_SECONDS,
 } from '../../../src/readmodel/documents.ts';
-import { canonicalDb, engineName, type ScratchDb } from '../../support/databases.ts';
-import { embeddedStore, type TestStore } from '../../support/projections.ts';
-import { block, bulkFollowers, createUser, follow, mute } from './canonical-fixtures.ts';
-import { feedOf, pipelineContext, resetStores } from './pipeline-context.ts';
+import { Canon } from '../../support/canon.ts';
+import { engineName } from '../../support/databases.ts';
+import { feedOf, pipelineContext } from '../../support/pipeline.ts';
+import { resetStores, useCanonicalDb, useEmbeddedStore } from '../../support/use-stores.ts';
 
 describe(`posts_v2 → userFeed fan-out (${engineName})`, () => {
-  let canon: ScratchDb;
-  let proj: TestStore;
+  const canonical = useCanonicalDb();
+  const proj = useEmbeddedStore();
+  let canon: Canon;
   let ctx: PipelineContext;
   let n = 0;
 
-  beforeAll(async () => {
-    canon = await canonicalDb();
-    proj = await embeddedStore();
-  }, 120_000);
-  afterAll(async () => {
-    await proj?.close();
-    await canon?.close();
+  beforeAll(() => {
+    canon = new Canon(canonical.db);
   });
 
   async function fresh(over: Partial<PipelineContext> = {}) {
@@ -62,16 +58,16 @@ describe(`posts_v2 → userFeed fan-out (${engineName})`, () => {
 
   it('delivers to the author and visible followers only, in small batches, idempotently', async () => {
     await fresh();
-    const db = canon.db;
-    const author = await createUser(db, 'author');
-    const fans = await Promise.all(['f1', 'f2', 'f3', 'f4', 'f5'].map((x) => createUser(db, x)));
+    const author = await canon.user('author');
+    const fans = await Promise.all(['f1', 'f2', 'f3', 'f4', 'f5'].map((x) => canon.user(x)));
     const [blocker, muter, blocked] = await Promise.all(
-      ['blocker', 'muter', 'blocked'].map((x) => createUser(db, x)),
+      ['blocker', 'muter', 'blocked'].map((x) => canon.user(x)),
     );
-    for (const f of [...fans, blocker!, muter!, blocked!]) await follow(db, f, author);
-    await block(db, blocker!, author);
-    await mute(db, muter!, author);
-    await block(db, author, blocked!);
+    for (const f of [...fans, blocker!, muter!, blocked!]) await canon.follow(f, author);
+    // Follows that raced the blocks survive them: the audience filter must still leave them out.
+    await canon.block(blocker!, author, { keepFollows: true });
+    await canon.mute(muter!, author);
+    await canon.block(author, blocked!, { keepFollows: true });
     const handle = createPostFanoutHandler(ctx, { batchSize: 2 });
     const post = await postDoc(author);
     const [first] = await handle([post]);
@@ -87,10 +83,9 @@ describe(`posts_v2 → userFeed fan-out (${engineName})`, () => {
 
   it('an older version never overwrites a newer one, and a late old delivery is repaired', async () => {
     await fresh();
-    const db = canon.db;
-    const author = await createUser(db, 'author');
-    const fan = await createUser(db, 'fan');
-    await follow(db, fan, author);
+    const author = await canon.user('author');
+    const fan = await canon.user('fan');
+    await canon.follow(fan, author);
     const handle = createPostFanoutHandler(ctx);
     const v1 = await postDoc(author, { text: 'v1' });
     const v2 = await postDoc(author, { postId: v1.postId, text: 'v2', sourceVersion: 2 });
@@ -107,16 +102,16 @@ describe(`posts_v2 → userFeed fan-out (${engineName})`, () => {
 
   it('deleted, removed and hidden posts leave every feed, including followers who blocked meanwhile', async () => {
     await fresh();
-    const db = canon.db;
-    const author = await createUser(db, 'author');
-    const fans = await Promise.all(['a', 'b', 'c'].map((x) => createUser(db, x)));
-    for (const f of fans) await follow(db, f, author);
+    const author = await canon.user('author');
+    const fans = await Promise.all(['a', 'b', 'c'].map((x) => canon.user(x)));
+    for (const f of fans) await canon.follow(f, author);
     const handle = createPostFanoutHandler(ctx, { batchSize: 2 });
     const keep = await postDoc(author);
     const gone = await postDoc(author);
     const modded = await postDoc(author);
     await handle([keep, gone, modded]);
-    await block(db, fans[0]!, author); // blocked after delivery: removal must still reach them
+    // Blocked after delivery, the follow not yet severed: removal must still reach them.
+    await canon.block(fans[0]!, author, { keepFollows: true });
     const deleted = await postDoc(author, {
       postId: gone.postId,
       status: 'deleted',
@@ -151,10 +146,9 @@ describe(`posts_v2 → userFeed fan-out (${engineName})`, () => {
 
   it('caps each feed at feedCap, dropping the oldest items', async () => {
     await fresh({ feedCap: 5 });
-    const db = canon.db;
-    const author = await createUser(db, 'author');
-    const fan = await createUser(db, 'fan');
-    await follow(db, fan, author);
+    const author = await canon.user('author');
+    const fan = await canon.user('fan');
+    await canon.follow(fan, author);
     const handle = createPostFanoutHandler(ctx, { capCheckEvery: 1 });
     const posts: Stored<PostDoc>[] = [];
     for (let i = 0; i < 8; i++) posts.push(await postDoc(author));
@@ -180,11 +174,10 @@ describe(`posts_v2 → userFeed fan-out (${engineName})`, () => {
 
   it('authors above the follower threshold are not fanned out (merged at read time)', async () => {
     await fresh({ fanoutFollowerThreshold: 3 });
-    const db = canon.db;
-    const popular = await createUser(db, 'popular');
-    const modest = await createUser(db, 'modest');
-    const popularFans = await bulkFollowers(db, popular, 4);
-    const modestFans = await bulkFollowers(db, modest, 3);
+    const popular = await canon.user('popular');
+    const modest = await canon.user('modest');
+    const popularFans = await canon.bulkFollowers(popular, 4);
+    const modestFans = await canon.bulkFollowers(modest, 3);
     const handle = createPostFanoutHandler(ctx);
     const [p, m] = await handle([await postDoc(popular), await postDoc(modest)]);
     expect(p).toMatchObject({ action: 'skipped-popular-author', written: 1 }); // only the author's own feed
@@ -196,9 +189,8 @@ describe(`posts_v2 → userFeed fan-out (${engineName})`, () => {
 
   it('two hosts handling different versions of one post at once converge on the newest', async () => {
     await fresh();
-    const db = canon.db;
-    const author = await createUser(db, 'author');
-    const fans = await bulkFollowers(db, author, 12);
+    const author = await canon.user('author');
+    const fans = await canon.bulkFollowers(author, 12);
     const handle = createPostFanoutHandler(ctx, { batchSize: 3, concurrency: 2 });
     for (let round = 0; round < 3; round++) {
       const v1 = await postDoc(author, { text: 'v1' });
@@ -212,9 +204,8 @@ describe(`posts_v2 → userFeed fan-out (${engineName})`, () => {
 
   it('a store failure mid fan-out fails the batch; the redelivery completes it', async () => {
     await fresh();
-    const db = canon.db;
-    const author = await createUser(db, 'author');
-    const fans = await bulkFollowers(db, author, 9);
+    const author = await canon.user('author');
+    const fans = await canon.bulkFollowers(author, 9);
     let bulkCalls = 0;
     const flaky = {
       ...proj.store,
@@ -250,7 +241,7 @@ describe(`posts_v2 → userFeed fan-out (${engineName})`, () => {
 
   it('skips malformed change documents instead of failing the batch', async () => {
     await fresh();
-    const author = await createUser(canon.db, 'author');
+    const author = await canon.user('author');
     const handle = createPostFanoutHandler(ctx);
     const good = await postDoc(author);
     const bad = { id: 'x', _etag: 'e', _ts: 0 } as unknown as Stored<PostDoc>;

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { reactionNotificationId } from '../../../src/pipeline/changes/reaction-notifications.ts';
 import { createReactionHandler } from '../../../src/pipeline/changes/reactions.ts';
 import type { PipelineContext } from '../../../src/pipeline/context.ts';
@@ -11,24 +11,20 @@ import {
   reactionDocId,
   SOFT_DELETE_TTL_SECONDS,
 } from '../../../src/readmodel/documents.ts';
-import { canonicalDb, engineName, type ScratchDb } from '../../support/databases.ts';
-import { embeddedStore, type TestStore } from '../../support/projections.ts';
-import { createPost, createUser, react, unreact } from './canonical-fixtures.ts';
-import { pipelineContext } from './pipeline-context.ts';
+import { Canon } from '../../support/canon.ts';
+import { engineName } from '../../support/databases.ts';
+import { pipelineContext } from '../../support/pipeline.ts';
+import { useCanonicalDb, useEmbeddedStore } from '../../support/use-stores.ts';
 
 describe(`reactions → counters and notifications (${engineName})`, () => {
-  let canon: ScratchDb;
-  let proj: TestStore;
+  const canonical = useCanonicalDb();
+  const proj = useEmbeddedStore();
+  let canon: Canon;
   let ctx: PipelineContext;
 
-  beforeAll(async () => {
-    canon = await canonicalDb();
-    proj = await embeddedStore();
-    ctx = pipelineContext(canon.db, proj.store);
-  }, 120_000);
-  afterAll(async () => {
-    await proj?.close();
-    await canon?.close();
+  beforeAll(() => {
+    canon = new Canon(canonical.db);
+    ctx = pipelineContext(canonical.db, proj.store);
   });
 
   /** The reactions document as the relay writes it, as the change feed delivers it. */
@@ -58,14 +54,13 @@ describe(`reactions → counters and notifications (${engineName})`, () => {
       .read<NotificationDoc>(reactionNotificationId({ postId, userId, type: 'like' }), authorId);
 
   it('recomputes the counter from canonical and notifies the author once, under redelivery', async () => {
-    const db = canon.db;
     const [author, fan, other] = await Promise.all(
-      ['author', 'fan', 'other'].map((x) => createUser(db, x)),
+      ['author', 'fan', 'other'].map((x) => canon.user(x)),
     );
-    const post = await createPost(db, author!, 'p');
-    await react(db, fan!, post.id, 'like');
-    await react(db, other!, post.id, 'like');
-    await react(db, author!, post.id, 'like');
+    const post = await canon.post(author!, 'p');
+    await canon.react(fan!, post.id, 'like');
+    await canon.react(other!, post.id, 'like');
+    await canon.react(author!, post.id, 'like');
     const handle = createReactionHandler(ctx);
     const batch = [await reactionDoc(post.id, fan!), await reactionDoc(post.id, author!)];
     await handle(batch);
@@ -87,10 +82,9 @@ describe(`reactions → counters and notifications (${engineName})`, () => {
   });
 
   it('a redelivery does not reset a notification the author has read', async () => {
-    const db = canon.db;
-    const [author, fan] = await Promise.all(['author', 'fan'].map((x) => createUser(db, x)));
-    const post = await createPost(db, author!, 'p');
-    await react(db, fan!, post.id, 'like');
+    const [author, fan] = await Promise.all(['author', 'fan'].map((x) => canon.user(x)));
+    const post = await canon.post(author!, 'p');
+    await canon.react(fan!, post.id, 'like');
     const handle = createReactionHandler(ctx);
     const doc = await reactionDoc(post.id, fan!);
     await handle([doc]);
@@ -103,13 +97,12 @@ describe(`reactions → counters and notifications (${engineName})`, () => {
   });
 
   it('a removed reaction lowers the counter and takes back an unread notification, not a read one', async () => {
-    const db = canon.db;
     const [author, fan, reader] = await Promise.all(
-      ['author', 'fan', 'reader'].map((x) => createUser(db, x)),
+      ['author', 'fan', 'reader'].map((x) => canon.user(x)),
     );
-    const post = await createPost(db, author!, 'p');
-    await react(db, fan!, post.id, 'like');
-    await react(db, reader!, post.id, 'like');
+    const post = await canon.post(author!, 'p');
+    await canon.react(fan!, post.id, 'like');
+    await canon.react(reader!, post.id, 'like');
     const handle = createReactionHandler(ctx);
     await handle([await reactionDoc(post.id, fan!), await reactionDoc(post.id, reader!)]);
     expect(await likes(post.id)).toBe(2);
@@ -117,8 +110,8 @@ describe(`reactions → counters and notifications (${engineName})`, () => {
     await proj.store
       .container('notifications')
       .patch(readId, author!, [{ op: 'set', path: '/read', value: true }]);
-    await unreact(db, fan!, post.id, 'like');
-    await unreact(db, reader!, post.id, 'like');
+    await canon.unreact(fan!, post.id, 'like');
+    await canon.unreact(reader!, post.id, 'like');
     const removed = [
       await reactionDoc(post.id, fan!, true),
       await reactionDoc(post.id, reader!, true),
@@ -131,10 +124,9 @@ describe(`reactions → counters and notifications (${engineName})`, () => {
   });
 
   it('finds the author in canonical when posts_v2 has no copy, and skips malformed documents', async () => {
-    const db = canon.db;
-    const [author, fan] = await Promise.all(['author', 'fan'].map((x) => createUser(db, x)));
-    const post = await createPost(db, author!, 'p'); // posts_v2 never written in this test
-    await react(db, fan!, post.id, 'like');
+    const [author, fan] = await Promise.all(['author', 'fan'].map((x) => canon.user(x)));
+    const post = await canon.post(author!, 'p'); // posts_v2 never written in this test
+    await canon.react(fan!, post.id, 'like');
     const handle = createReactionHandler(ctx);
     const junk = {
       id: 'junk',

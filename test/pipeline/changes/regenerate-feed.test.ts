@@ -1,61 +1,47 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { NotFoundError, ValidationError } from '../../../src/errors.ts';
 import type { PipelineContext } from '../../../src/pipeline/context.ts';
 import { regenerateUserFeed } from '../../../src/pipeline/regenerate-feed.ts';
 import { type FeedItemDoc, feedItemId } from '../../../src/readmodel/documents.ts';
-import { canonicalDb, engineName, type ScratchDb } from '../../support/databases.ts';
-import { embeddedStore, type TestStore } from '../../support/projections.ts';
-import {
-  block,
-  bulkFollowers,
-  createPost,
-  createUser,
-  deletePost,
-  editPost,
-  follow,
-  moderatePost,
-  mute,
-} from './canonical-fixtures.ts';
-import { feedOf, pipelineContext, snapshotContainer } from './pipeline-context.ts';
+import { Canon } from '../../support/canon.ts';
+import { engineName } from '../../support/databases.ts';
+import { dump, feedOf, pipelineContext } from '../../support/pipeline.ts';
+import { useCanonicalDb, useEmbeddedStore } from '../../support/use-stores.ts';
 
 describe(`regenerateUserFeed (${engineName})`, () => {
-  let canon: ScratchDb;
-  let proj: TestStore;
+  const canonical = useCanonicalDb();
+  const proj = useEmbeddedStore();
+  let canon: Canon;
   let ctx: PipelineContext;
 
-  beforeAll(async () => {
-    canon = await canonicalDb();
-    proj = await embeddedStore();
-  }, 120_000);
-  afterAll(async () => {
-    await proj?.close();
-    await canon?.close();
+  beforeAll(() => {
+    canon = new Canon(canonical.db);
   });
 
   it('rebuilds one feed from canonical: followees minus blocks and mutes, own posts, newest first, capped', async () => {
     ctx = pipelineContext(canon.db, proj.store, { feedCap: 6, fanoutFollowerThreshold: 5 });
-    const db = canon.db;
     const [me, friend, muted, blocker, blockedByMe, stranger, star] = await Promise.all(
       ['me', 'friend', 'muted', 'blocker', 'blockedByMe', 'stranger', 'star'].map((x) =>
-        createUser(db, x),
+        canon.user(x),
       ),
     );
-    for (const f of [friend!, muted!, blocker!, blockedByMe!, star!]) await follow(db, me!, f);
-    await mute(db, me!, muted!);
-    await block(db, blocker!, me!);
-    await block(db, me!, blockedByMe!);
-    await bulkFollowers(db, star!, 6); // above the threshold: merged at read time, not stored
+    for (const f of [friend!, muted!, blocker!, blockedByMe!, star!]) await canon.follow(me!, f);
+    await canon.mute(me!, muted!);
+    // Follows that raced the blocks survive them: the rebuild must still leave those authors out.
+    await canon.block(blocker!, me!, { keepFollows: true });
+    await canon.block(me!, blockedByMe!, { keepFollows: true });
+    await canon.bulkFollowers(star!, 6); // above the threshold: merged at read time, not stored
     const t = (i: number) => new Date(Date.UTC(2026, 0, 1, 0, i));
     const friendPosts = [];
     for (let i = 0; i < 5; i++)
-      friendPosts.push(await createPost(db, friend!, `friend ${i}`, t(i)));
-    const mine = await createPost(db, me!, 'mine', t(10));
-    const edited = await editPost(db, friendPosts[4]!.id, 'friend 4, edited');
-    const deleted = await deletePost(db, friendPosts[3]!.id);
-    await moderatePost(db, friendPosts[2]!.id, 'removed');
+      friendPosts.push(await canon.post(friend!, `friend ${i}`, { at: t(i) }));
+    const mine = await canon.post(me!, 'mine', { at: t(10) });
+    const edited = await canon.editPost(friendPosts[4]!.id, 'friend 4, edited');
+    const deleted = await canon.deletePost(friendPosts[3]!.id);
+    await canon.moderatePost(friendPosts[2]!.id, 'removed');
     for (const u of [muted!, blocker!, blockedByMe!, stranger!, star!])
-      await createPost(db, u, 'not for me', t(20));
-    const old = await createPost(db, friend!, 'oldest', t(-10));
+      await canon.post(u, 'not for me', { at: t(20) });
+    const old = await canon.post(friend!, 'oldest', { at: t(-10) });
 
     // Plant drift: a stranger's post, a deleted post, a stale copy of the edited one.
     const feed = proj.store.container('userFeed');
@@ -84,13 +70,13 @@ describe(`regenerateUserFeed (${engineName})`, () => {
     });
 
     // Idempotent: a second run changes nothing.
-    const before = await snapshotContainer(proj.store, 'userFeed');
+    const before = await dump(proj.store, 'userFeed');
     const again = await regenerateUserFeed(ctx, me!);
     expect(again).toMatchObject({ written: 0, deleted: 0, unchanged: 5 });
-    expect(await snapshotContainer(proj.store, 'userFeed')).toEqual(before);
+    expect(await dump(proj.store, 'userFeed')).toEqual(before);
 
     // The cap keeps the newest.
-    for (let i = 0; i < 3; i++) await createPost(db, friend!, `late ${i}`, t(40 + i));
+    for (let i = 0; i < 3; i++) await canon.post(friend!, `late ${i}`, { at: t(40 + i) });
     await regenerateUserFeed(ctx, me!);
     const capped = await feedOf(proj.store, me!);
     expect(capped).toHaveLength(6);
@@ -99,11 +85,11 @@ describe(`regenerateUserFeed (${engineName})`, () => {
 
   it('rejects a malformed or unknown user with a typed error and writes nothing', async () => {
     ctx = pipelineContext(canon.db, proj.store);
-    const before = await snapshotContainer(proj.store, 'userFeed');
+    const before = await dump(proj.store, 'userFeed');
     await expect(regenerateUserFeed(ctx, 'not-a-uuid')).rejects.toBeInstanceOf(ValidationError);
     await expect(
       regenerateUserFeed(ctx, '00000000-0000-4000-8000-00000000abcd'),
     ).rejects.toBeInstanceOf(NotFoundError);
-    expect(await snapshotContainer(proj.store, 'userFeed')).toEqual(before);
+    expect(await dump(proj.store, 'userFeed')).toEqual(before);
   });
 });

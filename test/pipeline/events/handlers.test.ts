@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AppEvent } from '../../../src/events/catalogue.ts';
 import { BadEventError } from '../../../src/events/catalogue.ts';
 import { createEventApplier } from '../../../src/pipeline/apply-event.ts';
@@ -6,50 +6,30 @@ import type { PipelineContext } from '../../../src/pipeline/context.ts';
 import {
   CONTAINERS,
   counterId,
-  type FeedItemDoc,
   feedItemId,
   type PostDoc,
   reactionDocId,
   SOFT_DELETE_TTL_SECONDS,
 } from '../../../src/readmodel/documents.ts';
 import type { Db } from '../../../src/sql/db.ts';
-import { canonicalDb, engineName, type ScratchDb, truncateAll } from '../../support/databases.ts';
-import { embeddedStore, type TestStore } from '../../support/projections.ts';
-import {
-  Canon,
-  drain,
-  mirrorRows,
-  pipelineContext,
-  relayFor,
-  resetProjections,
-} from './fixtures.ts';
-
-// Starting PGlite takes seconds, much longer on a loaded machine: allow it.
-const STARTUP_TIMEOUT_MS = 180_000;
+import { Canon } from '../../support/canon.ts';
+import { engineName } from '../../support/databases.ts';
+import { drain, feedItems, mirrorRows, pipelineContext, relayFor } from '../../support/pipeline.ts';
+import { useCanonicalDb, useEmbeddedStore } from '../../support/use-stores.ts';
 
 describe(`outbox event handlers on the embedded store (${engineName})`, () => {
-  let canonical: ScratchDb;
-  let proj: TestStore;
+  const canonical = useCanonicalDb({ reset: 'each' });
+  const proj = useEmbeddedStore({ reset: 'each' });
   let db: Db;
   let ctx: PipelineContext;
   let canon: Canon;
 
-  beforeAll(async () => {
-    canonical = await canonicalDb();
+  beforeAll(() => {
     db = canonical.db;
     canon = new Canon(db);
-    proj = await embeddedStore();
-  }, STARTUP_TIMEOUT_MS);
-  beforeEach(async () => {
-    await resetProjections(proj.store);
+  });
+  beforeEach(() => {
     ctx = pipelineContext(db, proj.store);
-  });
-  afterEach(async () => {
-    await truncateAll(db);
-  });
-  afterAll(async () => {
-    await proj.close();
-    await canonical.close();
   });
 
   const read = async <T extends { id: string }>(container: string, id: string, pk: string) =>
@@ -62,18 +42,11 @@ describe(`outbox event handlers on the embedded store (${engineName})`, () => {
         subject,
       )
     )?.value;
-  const feedOf = async (recipientId: string) =>
-    (
-      await proj.store.container(CONTAINERS.userFeed).query<FeedItemDoc>({
-        partitionKey: recipientId,
-        orderBy: [{ field: 'createdAt', direction: 'DESC' }],
-        limit: 1000,
-      })
-    ).items;
+  const feedOf = (recipientId: string) => feedItems(proj.store, recipientId);
 
   it('posts: created, edited, deleted → posts_v2, admin mirror and the author post counter follow', async () => {
     const author = await canon.user('author');
-    const post = await canon.post(author, 'hello');
+    const post = (await canon.post(author, 'hello', { tags: ['t'] })).id;
     const relay = relayFor(ctx);
     await drain(relay);
     expect(await read<PostDoc>(CONTAINERS.posts, post, post)).toMatchObject({
@@ -90,7 +63,7 @@ describe(`outbox event handlers on the embedded store (${engineName})`, () => {
     ]);
 
     await canon.editPost(post, 'edited');
-    await canon.setPostStatus(post, 'deleted');
+    await canon.deletePost(post);
     await drain(relay);
     const doc = await read<PostDoc>(CONTAINERS.posts, post, post);
     expect(doc).toMatchObject({
@@ -129,10 +102,10 @@ describe(`outbox event handlers on the embedded store (${engineName})`, () => {
 
   it('moderation: hidden and removed posts are soft-deleted in posts_v2', async () => {
     const author = await canon.user();
-    const hidden = await canon.post(author, 'h');
-    const removed = await canon.post(author, 'r');
-    await canon.setPostStatus(hidden, 'hidden');
-    await canon.setPostStatus(removed, 'removed');
+    const hidden = (await canon.post(author, 'h')).id;
+    const removed = (await canon.post(author, 'r')).id;
+    await canon.moderatePost(hidden, 'hidden');
+    await canon.moderatePost(removed, 'removed');
     await drain(relayFor(ctx));
     expect(await read<PostDoc>(CONTAINERS.posts, hidden, hidden)).toMatchObject({
       status: 'hidden',
@@ -147,8 +120,8 @@ describe(`outbox event handlers on the embedded store (${engineName})`, () => {
   it('reactions and profiles: soft delete on removal, version-guarded', async () => {
     const author = await canon.user();
     const fan = await canon.user('fan');
-    const post = await canon.post(author, 'p');
-    await canon.react(post, fan, 'heart');
+    const post = (await canon.post(author, 'p')).id;
+    await canon.react(fan, post, 'heart');
     await canon.updateProfile(fan, 'Fan Name', 'bio 1');
     const relay = relayFor(ctx);
     await drain(relay);
@@ -165,7 +138,7 @@ describe(`outbox event handlers on the embedded store (${engineName})`, () => {
       sourceVersion: 2,
     });
 
-    await canon.unreact(post, fan, 'heart');
+    await canon.unreact(fan, post, 'heart');
     await canon.updateProfile(fan, 'Renamed', null);
     await drain(relay);
     expect(await read(CONTAINERS.reactions, id, post)).toMatchObject({
@@ -179,7 +152,7 @@ describe(`outbox event handlers on the embedded store (${engineName})`, () => {
     });
 
     // React again: version 3 brings the document back.
-    await canon.react(post, fan, 'heart');
+    await canon.react(fan, post, 'heart');
     await drain(relay);
     const back = await read(CONTAINERS.reactions, id, post);
     expect(back).toMatchObject({ sourceVersion: 3 });
@@ -190,9 +163,10 @@ describe(`outbox event handlers on the embedded store (${engineName})`, () => {
     ctx = pipelineContext(db, proj.store, { feedCap: 5 });
     const [a, b] = [await canon.user('a'), await canon.user('b')];
     const posts: string[] = [];
-    for (let i = 0; i < 8; i++) posts.push(await canon.post(b, `b${i}`, 100 - i)); // b7 newest
-    await canon.setPostStatus(posts[7]!, 'deleted');
-    const own = await canon.post(a, 'mine');
+    for (let i = 0; i < 8; i++)
+      posts.push((await canon.post(b, `b${i}`, { ageSeconds: 100 - i })).id); // b7 newest
+    await canon.deletePost(posts[7]!);
+    const own = (await canon.post(a, 'mine')).id;
     const relay = relayFor(ctx);
     await drain(relay);
     // a's own (newest) post in a's feed, as fan-out would put it: counts toward the cap, survives b's unfollow.
@@ -241,8 +215,8 @@ describe(`outbox event handlers on the embedded store (${engineName})`, () => {
 
   it('follow of a muted or blocking author backfills nothing; mute and block remove, unmute and unblock restore', async () => {
     const [a, b, c] = [await canon.user('a'), await canon.user('b'), await canon.user('c')];
-    await canon.post(b, 'from b', 10);
-    await canon.post(a, 'from a', 10);
+    await canon.post(b, 'from b', { ageSeconds: 10 });
+    await canon.post(a, 'from a', { ageSeconds: 10 });
     await canon.follow(a, b);
     await canon.follow(b, a);
     await canon.mute(c, b);
@@ -283,7 +257,7 @@ describe(`outbox event handlers on the embedded store (${engineName})`, () => {
   it('authors above the fan-out threshold are not backfilled (merged at read time)', async () => {
     ctx = pipelineContext(db, proj.store, { fanoutFollowerThreshold: 1 });
     const [a, b, star] = [await canon.user(), await canon.user(), await canon.user('star')];
-    await canon.post(star, 'shine', 5);
+    await canon.post(star, 'shine', { ageSeconds: 5 });
     await canon.follow(a, star);
     await drain(relayFor(ctx));
     expect(await feedOf(a)).toHaveLength(1);
@@ -298,11 +272,11 @@ describe(`outbox event handlers on the embedded store (${engineName})`, () => {
       await canon.user('friend'),
       await canon.user('fan'),
     ];
-    const mine = await canon.post(gone, 'bye', 5);
-    const theirs = await canon.post(friend, 'hi', 5);
+    const mine = (await canon.post(gone, 'bye', { ageSeconds: 5 })).id;
+    const theirs = (await canon.post(friend, 'hi', { ageSeconds: 5 })).id;
     await canon.follow(gone, friend);
     await canon.follow(fan, gone);
-    await canon.react(theirs, gone, 'like');
+    await canon.react(gone, theirs, 'like');
     await canon.updateProfile(gone, 'Gone', null);
     const relay = relayFor(ctx);
     await drain(relay);

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { claimBatch } from '../../../src/outbox/claim.ts';
 import { createRelay, type Relay } from '../../../src/outbox/relay.ts';
 import { replayOutbox } from '../../../src/outbox/status.ts';
@@ -12,55 +12,31 @@ import { CONTAINERS, type PostDoc } from '../../../src/readmodel/documents.ts';
 import type { Db } from '../../../src/sql/db.ts';
 import { createPgDb } from '../../../src/sql/pg.ts';
 import { waitFor } from '../../outbox/support.ts';
-import {
-  canonicalDb,
-  engineName,
-  type ScratchDb,
-  scratchDb,
-  serverUrl,
-  truncateAll,
-} from '../../support/databases.ts';
-import { embeddedStore, type TestStore } from '../../support/projections.ts';
-import {
-  Canon,
-  drain,
-  dumpAll,
-  mirrorRows,
-  pipelineContext,
-  relayFor,
-  resetProjections,
-} from './fixtures.ts';
-
-// Starting PGlite takes seconds, much longer on a loaded machine: allow it.
-const STARTUP_TIMEOUT_MS = 180_000;
+import { Canon } from '../../support/canon.ts';
+import { engineName, scratchDb, serverUrl } from '../../support/databases.ts';
+import { drain, dumpAll, mirrorRows, pipelineContext, relayFor } from '../../support/pipeline.ts';
+import { emptyStore } from '../../support/projections.ts';
+import { useCanonicalDb, useEmbeddedStore } from '../../support/use-stores.ts';
 
 describe(`relay + handlers: order, crashes, replay (${engineName})`, () => {
-  let canonical: ScratchDb;
-  let proj: TestStore;
+  const canonical = useCanonicalDb({ poolMax: 8, reset: 'each' });
+  const proj = useEmbeddedStore({ reset: 'each' });
   let db: Db;
   let ctx: PipelineContext;
   let canon: Canon;
   const relays: Relay[] = [];
   const pools: Db[] = [];
 
-  beforeAll(async () => {
-    canonical = await canonicalDb({ poolMax: 8 });
+  beforeAll(() => {
     db = canonical.db;
     canon = new Canon(db);
-    proj = await embeddedStore();
-  }, STARTUP_TIMEOUT_MS);
-  beforeEach(async () => {
-    await resetProjections(proj.store);
+  });
+  beforeEach(() => {
     ctx = pipelineContext(db, proj.store);
   });
   afterEach(async () => {
     await Promise.all(relays.splice(0).map((r) => r.stop()));
     await Promise.all(pools.splice(0).map((p) => p.close()));
-    await truncateAll(db);
-  });
-  afterAll(async () => {
-    await proj.close();
-    await canonical.close();
   });
 
   /** Three relays; on a server each with its own canonical pool (real concurrent claims). */
@@ -85,10 +61,10 @@ describe(`relay + handlers: order, crashes, replay (${engineName})`, () => {
     const posts: string[] = [];
     startRelays();
     for (let i = 0; i < 8; i++) {
-      const id = await canon.post(author, `p${i}`);
+      const { id } = await canon.post(author, `p${i}`);
       posts.push(id);
       await canon.editPost(id, `p${i} edited`);
-      await canon.setPostStatus(id, 'deleted');
+      await canon.deletePost(id);
     }
     await waitFor(allProcessed, 20_000);
     for (const id of posts) {
@@ -116,26 +92,26 @@ describe(`relay + handlers: order, crashes, replay (${engineName})`, () => {
       await canon.user('c'),
       await canon.user('d'),
     ];
-    const pb = await canon.post(b, 'b1', 30);
-    const pb2 = await canon.post(b, 'b2', 20);
-    const pd = await canon.post(d, 'd1', 10);
+    const pb = (await canon.post(b, 'b1', { ageSeconds: 30 })).id;
+    const pb2 = (await canon.post(b, 'b2', { ageSeconds: 20 })).id;
+    const pd = (await canon.post(d, 'd1', { ageSeconds: 10 })).id;
     await canon.follow(a, b);
     await canon.follow(c, b);
     await canon.follow(a, d);
     await canon.follow(d, b);
-    await canon.react(pb, a, 'like');
-    await canon.react(pb, c, 'heart');
-    await canon.react(pd, b, 'wow');
-    await canon.unreact(pb, c, 'heart');
+    await canon.react(a, pb, 'like');
+    await canon.react(c, pb, 'heart');
+    await canon.react(b, pd, 'wow');
+    await canon.unreact(c, pb, 'heart');
     await canon.editPost(pb2, 'b2 edited');
-    await canon.setPostStatus(pb2, 'removed');
+    await canon.moderatePost(pb2, 'removed');
     await canon.updateProfile(a, 'Alice', 'hi');
     await canon.mute(c, b);
     await canon.block(a, d);
     await canon.unfollow(d, b);
     await canon.follow(d, b);
     await canon.deleteUser(c);
-    await canon.post(b, 'b3', 5);
+    await canon.post(b, 'b3', { ageSeconds: 5 });
   }
 
   it('replay: resetting every event and running the outbox again changes no projection', async () => {
@@ -163,7 +139,7 @@ describe(`relay + handlers: order, crashes, replay (${engineName})`, () => {
     const cleanMirror = await mirrorRows(db);
 
     // Start over, then crash mid-way: claim a batch, apply half of it, never acknowledge.
-    await resetProjections(proj.store);
+    await emptyStore(proj);
     await db.query('DELETE FROM posts_admin_mirror');
     await replayOutbox(db);
     const claimed = await claimBatch(db, 'doomed', 100, 30);
@@ -194,7 +170,7 @@ describe(`relay + handlers: order, crashes, replay (${engineName})`, () => {
       await drain(relayFor(ctx));
       const clean = await dumpAll(proj.store);
       const cleanMirror = await mirrorRows(db);
-      await resetProjections(proj.store);
+      await emptyStore(proj);
       await db.query('DELETE FROM posts_admin_mirror');
       await replayOutbox(db);
 
@@ -252,8 +228,8 @@ describe(`relay + handlers: order, crashes, replay (${engineName})`, () => {
       const storeDb = createPgDb(scratch.url!, { max: 2 });
       const doomedStore = await createEmbeddedStore(storeDb, { definitions: containerDefs });
       try {
-        const author = await canon.user();
-        const post = await canon.post(author, 'survives');
+        const author = await canon.user('u', { profile: false }); // the post is the only event
+        const post = (await canon.post(author, 'survives')).id;
         await storeDb.close(); // the store goes away
         const relay = createRelay({
           db,

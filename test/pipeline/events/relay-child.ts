@@ -3,13 +3,12 @@
  * handlers, reports it on stdout, then hangs before acknowledging, until the test kills
  * it with SIGKILL. Usage: node --import tsx relay-child.ts <canonicalUrl> <projectionsUrl>
  */
-import { silentLogger } from '../../../src/observability/logger.ts';
-import { Metrics } from '../../../src/observability/metrics.ts';
 import { createRelay } from '../../../src/outbox/relay.ts';
 import { createEventApplier } from '../../../src/pipeline/apply-event.ts';
 import { createEmbeddedStore } from '../../../src/projections/embedded/store.ts';
 import { containerDefs } from '../../../src/readmodel/containers.ts';
 import { createPgDb } from '../../../src/sql/pg.ts';
+import { pipelineContext } from '../../support/pipeline.ts';
 
 const [canonicalUrl, projectionsUrl] = process.argv.slice(2);
 if (!canonicalUrl || !projectionsUrl)
@@ -18,15 +17,7 @@ const db = createPgDb(canonicalUrl, { max: 4 });
 const store = await createEmbeddedStore(createPgDb(projectionsUrl, { max: 4 }), {
   definitions: containerDefs,
 });
-const apply = createEventApplier({
-  db,
-  readDb: db,
-  store,
-  fanoutFollowerThreshold: 10_000,
-  feedCap: 800,
-  log: silentLogger,
-  metrics: new Metrics(),
-});
+const apply = createEventApplier(pipelineContext(db, store));
 const relay = createRelay({
   db,
   workerId: 'child',
