@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Doc, ProjectionContainer, WriteOptions } from '../../../src/projections/port.ts';
 import { canonicalCount, recomputeCounter } from '../../../src/readmodel/counters.ts';
 import {
@@ -8,9 +8,9 @@ import {
   type PostDoc,
 } from '../../../src/readmodel/documents.ts';
 import { refreshPostCounts, upsertPostDoc } from '../../../src/readmodel/post-writes.ts';
-import { canonicalDb, engineName, type ScratchDb } from '../../support/databases.ts';
-import { embeddedStore, type TestStore } from '../../support/projections.ts';
-import { createPost, createUser, react } from './canonical-fixtures.ts';
+import { Canon } from '../../support/canon.ts';
+import { engineName } from '../../support/databases.ts';
+import { useCanonicalDb, useEmbeddedStore } from '../../support/use-stores.ts';
 
 /**
  * The real container, except that its first upsert waits at a gate: the recompute has read
@@ -39,27 +39,23 @@ function heldAtFirstWrite(real: ProjectionContainer) {
 }
 
 describe(`reaction counts under concurrent recomputes (${engineName})`, () => {
-  let canon: ScratchDb;
-  let proj: TestStore;
+  const canonical = useCanonicalDb();
+  const proj = useEmbeddedStore();
+  let canon: Canon;
 
-  beforeAll(async () => {
-    canon = await canonicalDb();
-    proj = await embeddedStore();
-  }, 120_000);
-  afterAll(async () => {
-    await proj?.close();
-    await canon?.close();
+  beforeAll(() => {
+    canon = new Canon(canonical.db);
   });
 
   it('posts_v2: a recompute that counted before a newer reaction never overwrites the newer count', async () => {
     const db = canon.db;
     const [author, early, late] = await Promise.all(
-      ['author', 'early', 'late'].map((x) => createUser(db, x)),
+      ['author', 'early', 'late'].map((x) => canon.user(x)),
     );
-    const post = await createPost(db, author!, 'p');
+    const post = await canon.post(author!, 'p');
     const posts = proj.store.container(CONTAINERS.posts);
     await upsertPostDoc(posts, post);
-    await react(db, early!, post.id, 'like');
+    await canon.react(early!, post.id, 'like');
 
     // A starts: reads the document, counts 1 like, and is held before its write
     // (the lost update once seen: a count written 8 s after it was read).
@@ -67,7 +63,7 @@ describe(`reaction counts under concurrent recomputes (${engineName})`, () => {
     const a = refreshPostCounts(db, slow.container, post.id);
     await slow.atWrite;
     // Meanwhile a second like lands and its recompute writes 2.
-    await react(db, late!, post.id, 'like');
+    await canon.react(late!, post.id, 'like');
     expect((await refreshPostCounts(db, posts, post.id))?.like).toBe(2);
     // A's write now fails its etag condition, so A counts again instead of writing 1.
     slow.release();
@@ -80,17 +76,17 @@ describe(`reaction counts under concurrent recomputes (${engineName})`, () => {
   it('counters: the same race on a post likes counter ends at the canonical count', async () => {
     const db = canon.db;
     const [author, early, late] = await Promise.all(
-      ['author2', 'early2', 'late2'].map((x) => createUser(db, x)),
+      ['author2', 'early2', 'late2'].map((x) => canon.user(x)),
     );
-    const post = await createPost(db, author!, 'p');
+    const post = await canon.post(author!, 'p');
     const counters = proj.store.container(CONTAINERS.counters);
-    await react(db, early!, post.id, 'like');
+    await canon.react(early!, post.id, 'like');
     await recomputeCounter(db, counters, post.id, 'likes'); // the document exists: next writes upsert
 
     const slow = heldAtFirstWrite(counters);
     const a = recomputeCounter(db, slow.container, post.id, 'likes');
     await slow.atWrite;
-    await react(db, late!, post.id, 'like');
+    await canon.react(late!, post.id, 'like');
     expect(await recomputeCounter(db, counters, post.id, 'likes')).toBe(2);
     slow.release();
     expect(await a).toBe(2);
@@ -100,9 +96,9 @@ describe(`reaction counts under concurrent recomputes (${engineName})`, () => {
 
   it('a reaction before the post document exists creates it from canonical with its count', async () => {
     const db = canon.db;
-    const [author, fan] = await Promise.all(['author3', 'fan3'].map((x) => createUser(db, x)));
-    const post = await createPost(db, author!, 'p');
-    await react(db, fan!, post.id, 'heart');
+    const [author, fan] = await Promise.all(['author3', 'fan3'].map((x) => canon.user(x)));
+    const post = await canon.post(author!, 'p');
+    await canon.react(fan!, post.id, 'heart');
     const posts = proj.store.container(CONTAINERS.posts);
     expect((await refreshPostCounts(db, posts, post.id))?.heart).toBe(1);
     // The post event arriving afterwards (same version) keeps the document and its count.
