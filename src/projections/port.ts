@@ -106,9 +106,20 @@ export interface BulkResult extends Charged {
   statuses: number[];
 }
 
+/**
+ * An interval [min, max) of the effective-partition-key space (hex strings compared as
+ * strings; '' is the lowest key, 'FF' above every key). See feed-range.ts.
+ */
 export interface FeedRange {
   /** Stable identifier of the range (used as the lease id suffix). */
   id: string;
+  min: string;
+  max: string;
+}
+
+export interface ReadChangesOptions {
+  /** With no continuation: only changes written at or after this time (else from the beginning). */
+  startTime?: Date;
 }
 
 export interface ChangePage extends Charged {
@@ -144,11 +155,19 @@ export interface ProjectionContainer {
   /** Many writes, possibly across partitions; not atomic. */
   bulk(ops: BulkOp[]): Promise<BulkResult>;
   feedRanges(): Promise<FeedRange[]>;
-  /** Changes in one feed range after `continuation` (null = from the beginning). */
+  /**
+   * Changes in one feed range after `continuation` (null = from the beginning, or from
+   * `startTime`). The range may be any part of a current feed range (a lease kept across a
+   * merge), and the continuation may come from a range that contains it (a parent before a
+   * split): its position stays valid for every part. A range that now spans several feed
+   * ranges (it was split) is ProjectionError 'gone': re-read feedRanges() and continue
+   * each child from the same continuation.
+   */
   readChanges(
     range: FeedRange,
     continuation: string | null,
     maxItems?: number,
+    opts?: ReadChangesOptions,
   ): Promise<ChangePage>;
 }
 
@@ -181,6 +200,7 @@ export type ProjectionErrorCode =
   | 'precondition_failed'
   | 'unknown_container'
   | 'throttled'
+  | 'gone'
   | 'unavailable';
 
 export class ProjectionError extends Error {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ContainerDef,
   type Doc,
+  type FeedRange,
   isProjectionError,
   type ProjectionContainer,
   type ProjectionErrorCode,
@@ -650,12 +651,15 @@ export function projectionContract(
         it('a continuation from another range or garbage is refused', async () => {
           const ranges = await feed.feedRanges();
           expect(ranges.length).toBeGreaterThan(0);
-          const err = await feed.readChanges(ranges[0] as { id: string }, 'garbage').then(
+          const err = await feed.readChanges(ranges[0] as FeedRange, 'garbage').then(
             () => undefined,
             (e: unknown) => e,
           );
           expect(isProjectionError(err), String(err)).toBe(true);
-          await expectError(feed.readChanges({ id: 'no-such-range' }, null), 'bad_request');
+          await expectError(
+            feed.readChanges({ id: 'no-such-range' } as FeedRange, null),
+            'bad_request',
+          );
         });
       },
     );

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
   ChangeFeedMode,
+  type ChangeFeedPullModelIterator,
   ChangeFeedStartFrom,
   type Container,
   type FeedRange as CosmosFeedRange,
@@ -10,6 +11,7 @@ import {
   type PatchOperation,
   type RequestOptions,
 } from '@azure/cosmos';
+import { isFeedRange } from '../feed-range.ts';
 import { observed } from '../observed.ts';
 import {
   type BulkOp,
@@ -24,6 +26,7 @@ import {
   ProjectionError,
   type Query,
   type QueryPage,
+  type ReadChangesOptions,
   type ReadResult,
   type Stored,
   type StoreObserver,
@@ -39,6 +42,7 @@ import {
   prepareDoc,
 } from '../validate.ts';
 import { chargeOf, cosmosError, statusOf } from './errors.ts';
+import { narrowFeedToken } from './feed-token.ts';
 import { buildSql } from './query.ts';
 
 /** Server-set properties we do not hand out (the port exposes _etag and _ts only). */
@@ -93,8 +97,16 @@ function unwrapToken(token: string, shape: string): string {
 /** Feed ranges are named by their effective-partition-key bounds (stable, id-safe). */
 const rangeId = (r: CosmosFeedRange): string => `${r.minInclusive || '00'}-${r.maxExclusive}`;
 
+/** How long the physical feed ranges are trusted (a split also refreshes them). */
+const FEED_RANGE_TTL_MS = 60_000;
+
 export class CosmosContainer implements ProjectionContainer {
-  private ranges = new Map<string, CosmosFeedRange>();
+  private rangeCache: { at: number; ranges: FeedRange[] } | undefined;
+  private template: CosmosFeedRange | undefined;
+  private readonly feeds = new Map<
+    string,
+    { it: ChangeFeedPullModelIterator<ItemDefinition>; last: string; maxItems: number }
+  >();
 
   constructor(
     readonly def: ContainerDef,
@@ -323,36 +335,101 @@ export class CosmosContainer implements ProjectionContainer {
     });
   }
 
+  /**
+   * The physical ranges, cached: getFeedRanges() reads the partition-key ranges each time,
+   * a metadata request Cosmos throttles separately. Refreshed after FEED_RANGE_TTL_MS or
+   * when a read reports a split.
+   */
   async feedRanges(): Promise<FeedRange[]> {
-    try {
-      const ranges = await this.container.getFeedRanges();
-      this.ranges = new Map(ranges.map((r) => [rangeId(r), r]));
-      return [...this.ranges.keys()].map((id) => ({ id }));
-    } catch (err) {
-      throw cosmosError(err, `${this.def.name} feedRanges`);
+    if (!this.rangeCache || Date.now() - this.rangeCache.at > FEED_RANGE_TTL_MS) {
+      try {
+        const sdk = await this.container.getFeedRanges();
+        this.template = sdk[0] ?? this.template;
+        this.rangeCache = {
+          at: Date.now(),
+          ranges: sdk.map((r) => ({ id: rangeId(r), min: r.minInclusive, max: r.maxExclusive })),
+        };
+      } catch (err) {
+        throw cosmosError(err, `${this.def.name} feedRanges`);
+      }
     }
+    return [...this.rangeCache.ranges];
   }
 
-  readChanges(range: FeedRange, continuation: string | null, maxItems = 100): Promise<ChangePage> {
+  /** The SDK's FeedRange for any bounds (it only accepts its own class, which it does not export). */
+  private async sdkRange(range: FeedRange): Promise<CosmosFeedRange> {
+    if (!this.template) await this.feedRanges();
+    const proto = Object.getPrototypeOf(this.template) as object;
+    return Object.freeze(
+      Object.assign(Object.create(proto), { minInclusive: range.min, maxExclusive: range.max }),
+    ) as CosmosFeedRange;
+  }
+
+  readChanges(
+    range: FeedRange,
+    continuation: string | null,
+    maxItems = 100,
+    opts?: ReadChangesOptions,
+  ): Promise<ChangePage> {
     return this.run('readChanges', range?.id, async () => {
       if (!Number.isInteger(maxItems) || maxItems < 1 || maxItems > 10_000) {
         throw new ProjectionError('bad_request', 'maxItems must be an integer between 1 and 10000');
       }
-      if (!this.ranges.has(range?.id)) await this.feedRanges();
-      const feedRange = this.ranges.get(range?.id);
-      if (!feedRange)
-        throw new ProjectionError('bad_request', `unknown feed range ${JSON.stringify(range?.id)}`);
-      const it = this.container.items.getChangeFeedIterator<ItemDefinition>({
-        maxItemCount: maxItems,
-        changeFeedMode: ChangeFeedMode.LatestVersion,
-        changeFeedStartFrom: continuation
-          ? ChangeFeedStartFrom.Continuation(continuation)
-          : ChangeFeedStartFrom.Beginning(feedRange),
-      });
-      const r = await it.readNext();
+      if (!isFeedRange(range))
+        throw new ProjectionError(
+          'bad_request',
+          `unknown feed range ${JSON.stringify((range as { id?: unknown } | null)?.id)}`,
+        );
+      const key = `${range.min}-${range.max}`;
+      let cached = this.feeds.get(key);
+      if (
+        !cached ||
+        !continuation ||
+        cached.last !== continuation ||
+        cached.maxItems !== maxItems
+      ) {
+        let startFrom: ChangeFeedStartFrom;
+        if (continuation) {
+          const narrowed = narrowFeedToken(continuation, range);
+          // The SDK found this range split beneath us: hand it to the children (as .NET does).
+          if (narrowed.parts > 1) {
+            this.feeds.delete(key);
+            this.rangeCache = undefined;
+            throw new ProjectionError(
+              'gone',
+              `${this.def.name} feed range ${range.id} was split; read its children from the same continuation`,
+            );
+          }
+          startFrom = ChangeFeedStartFrom.Continuation(narrowed.token);
+        } else if (opts?.startTime) {
+          startFrom = ChangeFeedStartFrom.Time(opts.startTime, await this.sdkRange(range));
+        } else {
+          startFrom = ChangeFeedStartFrom.Beginning(await this.sdkRange(range));
+        }
+        // One iterator per range, reused while the caller continues where it left off: a new
+        // iterator re-reads the container and the partition-key ranges before its first page.
+        cached = {
+          it: this.container.items.getChangeFeedIterator<ItemDefinition>({
+            maxItemCount: maxItems,
+            changeFeedMode: ChangeFeedMode.LatestVersion,
+            changeFeedStartFrom: startFrom,
+          }),
+          last: '',
+          maxItems,
+        };
+        this.feeds.set(key, cached);
+      }
+      let r: Awaited<ReturnType<typeof cached.it.readNext>>;
+      try {
+        r = await cached.it.readNext();
+      } catch (err) {
+        this.feeds.delete(key);
+        throw err;
+      }
+      cached.last = r.continuationToken ?? continuation ?? '';
       return {
         items: (r.result ?? []).map((d) => strip(d) as Stored),
-        continuation: r.continuationToken ?? continuation ?? '',
+        continuation: cached.last,
         requestCharge: chargeOf(r.headers),
       };
     });

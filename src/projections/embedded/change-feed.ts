@@ -1,7 +1,8 @@
 import type { Queryable } from '../../sql/db.ts';
-import type { ChangePage, ContainerDef, FeedRange } from '../port.ts';
+import type { ChangePage, ContainerDef, FeedRange, ReadChangesOptions } from '../port.ts';
 import { ProjectionError } from '../port.ts';
 import { charge } from './charge.ts';
+import { boundsOf } from './feed-layout.ts';
 import { LIVE } from './query-sql.ts';
 import { type DocRow, toStored } from './rows.ts';
 import { q, tableName } from './schema.ts';
@@ -25,81 +26,103 @@ interface Position {
   l: number;
 }
 
+/** The token names the range it was read from ([a, b) in epk), so it fits any part of it. */
 interface FeedToken extends Position {
   c: string;
-  r: string;
+  a: number;
+  b: number;
 }
 
-export function feedRanges(n: number): FeedRange[] {
-  return Array.from({ length: n }, (_, i) => ({ id: `${i}-of-${n}` }));
-}
-
-function rangeIndex(range: FeedRange, n: number): number {
-  const m = /^(\d+)-of-(\d+)$/.exec(range?.id ?? '');
-  if (!m || Number(m[2]) !== n || Number(m[1]) >= n) {
-    throw new ProjectionError(
-      'bad_request',
-      `unknown feed range ${JSON.stringify(range?.id)} (this store has ${n})`,
-    );
-  }
-  return Number(m[1]);
-}
-
-function decode(token: string, def: ContainerDef, range: FeedRange): Position {
+function decode(token: string, def: ContainerDef, [lo, hi]: [number, number]): Position {
   let t: unknown;
   try {
     t = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
   } catch (err) {
     throw new ProjectionError('bad_request', 'malformed change-feed continuation', err);
   }
-  const f = t as FeedToken;
+  const f = t as FeedToken & { r?: unknown };
+  // Tokens written before ranges had bounds name their range by id.
+  const [a, b] =
+    f !== null && typeof f === 'object' && typeof f.r === 'string'
+      ? boundsOf({ id: f.r })
+      : [f?.a, f?.b];
   if (
     f === null ||
     typeof f !== 'object' ||
     f.c !== def.name ||
-    f.r !== range.id ||
+    !Number.isSafeInteger(a) ||
+    !Number.isSafeInteger(b) ||
+    (a as number) > lo ||
+    (b as number) < hi ||
     typeof f.t !== 'string' ||
     !/^\d+$/.test(f.t) ||
     !Number.isSafeInteger(f.l)
   ) {
     throw new ProjectionError(
       'bad_request',
-      `continuation does not belong to ${def.name} range ${range.id}`,
+      `continuation does not belong to ${def.name} range [${lo}, ${hi})`,
     );
   }
   return { t: f.t, l: f.l };
 }
 
-const encode = (def: ContainerDef, range: FeedRange, p: Position): string =>
-  Buffer.from(
-    JSON.stringify({ c: def.name, r: range.id, t: p.t, l: p.l } satisfies FeedToken),
-  ).toString('base64url');
+const encode = (def: ContainerDef, [a, b]: [number, number], p: Position): string =>
+  Buffer.from(JSON.stringify({ c: def.name, a, b, t: p.t, l: p.l } satisfies FeedToken)).toString(
+    'base64url',
+  );
+
+/**
+ * Where `range` lies in the current layout: inside one range (read it: after a merge the
+ * part is served by the merged range), or across several ('gone': it was split).
+ */
+export function checkRange(
+  layout: FeedRange[],
+  bounds: [number, number],
+  id: string,
+): 'ok' | 'gone' {
+  const [lo, hi] = bounds;
+  const over = layout.filter((r) => {
+    const [a, b] = boundsOf(r);
+    return a < hi && lo < b;
+  });
+  if (over.length === 0)
+    throw new ProjectionError('bad_request', `unknown feed range ${JSON.stringify(id)}`);
+  if (over.length > 1) return 'gone';
+  const [a, b] = boundsOf(over[0] as FeedRange);
+  return a <= lo && hi <= b ? 'ok' : 'gone';
+}
 
 export async function readChanges(
   db: Queryable,
   def: ContainerDef,
-  ranges: number,
-  range: FeedRange,
+  bounds: [number, number],
   continuation: string | null,
   maxItems: number,
+  opts: ReadChangesOptions = {},
 ): Promise<ChangePage> {
-  const idx = rangeIndex(range, ranges);
   if (!Number.isInteger(maxItems) || maxItems < 1 || maxItems > 10_000) {
     throw new ProjectionError('bad_request', 'maxItems must be an integer between 1 and 10000');
   }
-  const from = continuation ? decode(continuation, def, range) : { t: '0', l: 0 };
+  const from = continuation ? decode(continuation, def, bounds) : { t: '0', l: 0 };
+  const since =
+    !continuation && opts.startTime ? Math.floor(opts.startTime.getTime() / 1000) : null;
+  if (since !== null && !Number.isFinite(since))
+    throw new ProjectionError('bad_request', 'startTime must be a valid date');
+  const params: unknown[] = [bounds[0], bounds[1], from.t, from.l, maxItems];
+  if (since !== null) params.push(since);
   const { rows } = await db.query<DocRow & { txid: string; lsn: number | string }>(
     `SELECT body, etag, ts, txid::text AS txid, lsn FROM ${q(tableName(def))}
-      WHERE feed_range = $1 AND (txid, lsn) > ($2::xid8, $3::bigint)
+      WHERE epk >= $1 AND epk < $2 AND (txid, lsn) > ($3::xid8, $4::bigint)
         AND txid < pg_snapshot_xmin(pg_current_snapshot()) AND ${LIVE}
-      ORDER BY txid, lsn LIMIT $4`,
-    [idx, from.t, from.l, maxItems],
+        ${since !== null ? 'AND ts >= $6' : ''}
+      ORDER BY txid, lsn LIMIT $5`,
+    params,
   );
   const last = rows[rows.length - 1];
   const pos = last ? { t: last.txid, l: Number(last.lsn) } : from;
   return {
     items: rows.map((r) => toStored(r)),
-    continuation: encode(def, range, pos),
+    continuation: encode(def, bounds, pos),
     requestCharge: charge.changes(rows.length),
   };
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Db, Queryable } from '../../sql/db.ts';
 import type { ContainerDef } from '../port.ts';
 import { splitPath } from '../validate.ts';
+import { EPK_SQL, LAYOUT_DDL } from './feed-layout.ts';
 
 /**
  * DDL for the embedded store, generated from containers.json: one table per container,
@@ -70,7 +71,9 @@ function tableDdl(def: ContainerDef): string {
       expires_at timestamptz,
       PRIMARY KEY (pk, id)
     );
-    CREATE INDEX IF NOT EXISTS ${q(`${t}_feed`)} ON ${q(t)} (feed_range, txid, lsn);
+    ALTER TABLE ${q(t)} ADD COLUMN IF NOT EXISTS epk bigint GENERATED ALWAYS AS (${EPK_SQL}) STORED;
+    DROP INDEX IF EXISTS ${q(`${t}_feed`)};
+    CREATE INDEX IF NOT EXISTS ${q(`${t}_feed_pos`)} ON ${q(t)} (txid, lsn);
     CREATE INDEX IF NOT EXISTS ${q(`${t}_expiry`)} ON ${q(t)} (expires_at) WHERE expires_at IS NOT NULL;`;
 }
 
@@ -86,6 +89,7 @@ export async function provisionTables(
   await db.transaction(async (tx) => {
     await tx.query(`SELECT pg_advisory_xact_lock(${PROVISION_LOCK})`);
     await tx.exec(`CREATE SEQUENCE IF NOT EXISTS ${LSN_SEQUENCE}`);
+    await tx.exec(LAYOUT_DDL);
     for (const def of defs) {
       await tx.exec(tableDdl(def));
       if (opts.indexes !== false) for (const ix of compositeIndexes(def)) await tx.exec(ix.sql);
