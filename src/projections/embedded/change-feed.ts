@@ -110,19 +110,31 @@ export async function readChanges(
     throw new ProjectionError('bad_request', 'startTime must be a valid date');
   const params: unknown[] = [bounds[0], bounds[1], from.t, from.l, maxItems];
   if (since !== null) params.push(since);
-  const { rows } = await db.query<DocRow & { txid: string; lsn: number | string }>(
-    `SELECT body, etag, ts, txid::text AS txid, lsn FROM ${q(tableName(def))}
-      WHERE epk >= $1 AND epk < $2 AND (txid, lsn) > ($3::xid8, $4::bigint)
-        AND txid < pg_snapshot_xmin(pg_current_snapshot()) AND ${LIVE}
-        ${since !== null ? 'AND ts >= $6' : ''}
-      ORDER BY txid, lsn LIMIT $5`,
+  // The horizon comes from the same statement (one snapshot) as the rows below it.
+  const { rows } = await db.query<
+    DocRow & { txid: string | null; lsn: number | string; horizon: string }
+  >(
+    `WITH h AS MATERIALIZED (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x)
+     SELECT h.x::text AS horizon, r.* FROM h LEFT JOIN LATERAL (
+       SELECT body, etag, ts, txid AS pos, txid::text AS txid, lsn FROM ${q(tableName(def))}
+        WHERE epk >= $1 AND epk < $2 AND (txid, lsn) > ($3::xid8, $4::bigint)
+          AND txid < h.x AND ${LIVE} ${since !== null ? 'AND ts >= $6' : ''}
+        ORDER BY txid, lsn LIMIT $5) r ON true
+     ORDER BY r.pos, r.lsn`,
     params,
   );
-  const last = rows[rows.length - 1];
-  const pos = last ? { t: last.txid, l: Number(last.lsn) } : from;
+  const found = rows.filter((r) => r.txid !== null);
+  const last = found[found.length - 1];
+  let pos: Position = from;
+  if (last) pos = { t: last.txid as string, l: Number(last.lsn) };
+  else if (since !== null) {
+    // Nothing since startTime below the horizon: continue from the horizon, so later reads
+    // need no time filter and skip nothing written before it.
+    pos = { t: (BigInt(rows[0]?.horizon ?? '1') - 1n).toString(), l: Number.MAX_SAFE_INTEGER };
+  }
   return {
-    items: rows.map((r) => toStored(r)),
+    items: found.map((r) => toStored(r)),
     continuation: encode(def, bounds, pos),
-    requestCharge: charge.changes(rows.length),
+    requestCharge: charge.changes(found.length),
   };
 }
