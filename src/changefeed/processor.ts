@@ -11,7 +11,7 @@ import {
 } from '../projections/port.ts';
 import { leasesToAcquire } from './balancer.ts';
 import { recordDeadLetter } from './dead-letter.ts';
-import { countPendingChanges } from './estimator.ts';
+import { estimateLeaseLag } from './estimator.ts';
 import { isAvailable, type LeaseDoc, leaseBody } from './lease.ts';
 import { ensureLeases, type StartFrom } from './lease-store.ts';
 import { type ProcessorOptions, resolveProcessorOptions } from './options.ts';
@@ -333,6 +333,7 @@ export function createChangeFeedProcessor(cfg: ChangeFeedProcessorConfig): Chang
       const children = await splitLease(leases, monitored, o.lease);
       if (children.length === 0) return void (await sleeper.sleep(opts.feedPollDelayMs));
       log.info({ lease: o.lease.id, children: children.map((c) => c.id) }, 'lease split');
+      cfg.metrics?.changeFeedLag.remove({ container: cfg.container, lease: o.lease.id });
       leaseEvent('split', o.lease.id);
     } catch (err) {
       log.warn({ err, lease: o.lease.id }, 'lease split failed; will retry');
@@ -377,10 +378,11 @@ export function createChangeFeedProcessor(cfg: ChangeFeedProcessorConfig): Chang
     const now = Date.now();
     const out: LeaseEstimate[] = [];
     for (const { range, lease } of all) {
-      const lag = await countPendingChanges(
+      const lag = await estimateLeaseLag(
         monitored,
         range,
         lease.continuation,
+        lease.startTime ? new Date(lease.startTime) : undefined,
         opts.estimateMaxItems,
       );
       cfg.metrics?.changeFeedLag.set({ container: cfg.container, lease: lease.id }, lag);

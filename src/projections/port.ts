@@ -169,6 +169,17 @@ export interface ProjectionContainer {
     maxItems?: number,
     opts?: ReadChangesOptions,
   ): Promise<ChangePage>;
+  /**
+   * About how many changes of `range` lie after `continuation` (capped at max), cheaply:
+   * Cosmos reads one change and compares its LSN with the partition's latest (as the .NET
+   * estimator does); the embedded store counts positions in its feed index. 'gone' as readChanges.
+   */
+  changeLag(range: FeedRange, continuation: string | null, opts: LagOptions): Promise<number>;
+}
+
+export interface LagOptions extends ReadChangesOptions {
+  /** Stop counting here: the lag is then at least `max`. */
+  max: number;
 }
 
 export interface ProjectionStore {

@@ -5,6 +5,7 @@ import {
   ChangeFeedStartFrom,
   type Container,
   type FeedRange as CosmosFeedRange,
+  type CosmosHeaders,
   type ItemDefinition,
   type JSONObject,
   type OperationInput,
@@ -21,6 +22,7 @@ import {
   type ContainerDef,
   type Doc,
   type FeedRange,
+  type LagOptions,
   type PatchOp,
   type ProjectionContainer,
   ProjectionError,
@@ -96,6 +98,13 @@ function unwrapToken(token: string, shape: string): string {
 
 /** Feed ranges are named by their effective-partition-key bounds (stable, id-safe). */
 const rangeId = (r: CosmosFeedRange): string => `${r.minInclusive || '00'}-${r.maxExclusive}`;
+
+/** The partition's latest LSN from a session token: `<pkrange>:<version>#<globalLsn>[#<region>=<lsn>]`. */
+function latestLsn(headers: CosmosHeaders | undefined): number | undefined {
+  const raw = headers?.['x-ms-session-token'];
+  const m = /:[^#]*#(\d+)/.exec(String(Array.isArray(raw) ? raw[0] : (raw ?? '')));
+  return m ? Number(m[1]) : undefined;
+}
 
 /** How long the physical feed ranges are trusted (a split also refreshes them). */
 const FEED_RANGE_TTL_MS = 60_000;
@@ -365,6 +374,58 @@ export class CosmosContainer implements ProjectionContainer {
     ) as CosmosFeedRange;
   }
 
+  /** Where an iterator for `range` starts; a continuation covering several physical ranges is 'gone'. */
+  private async startFrom(
+    range: FeedRange,
+    continuation: string | null,
+    opts: ReadChangesOptions | undefined,
+  ): Promise<ChangeFeedStartFrom> {
+    if (continuation) {
+      const narrowed = narrowFeedToken(continuation, range);
+      // The SDK found this range split beneath us: hand it to the children (as .NET does).
+      if (narrowed.parts > 1) {
+        this.rangeCache = undefined;
+        throw new ProjectionError(
+          'gone',
+          `${this.def.name} feed range ${range.id} was split; read its children from the same continuation`,
+        );
+      }
+      return ChangeFeedStartFrom.Continuation(narrowed.token);
+    }
+    if (opts?.startTime)
+      return ChangeFeedStartFrom.Time(opts.startTime, await this.sdkRange(range));
+    return ChangeFeedStartFrom.Beginning(await this.sdkRange(range));
+  }
+
+  /**
+   * The .NET estimator's way: read ONE change after the continuation and compare its LSN
+   * with the partition's latest (the session token of the response), instead of reading
+   * the whole backlog.
+   */
+  changeLag(range: FeedRange, continuation: string | null, opts: LagOptions): Promise<number> {
+    return this.run('changeLag', range?.id, async () => {
+      if (!isFeedRange(range))
+        throw new ProjectionError(
+          'bad_request',
+          `unknown feed range ${JSON.stringify((range as { id?: unknown } | null)?.id)}`,
+        );
+      const it = this.container.items.getChangeFeedIterator<ItemDefinition>({
+        maxItemCount: 1,
+        changeFeedMode: ChangeFeedMode.LatestVersion,
+        changeFeedStartFrom: await this.startFrom(range, continuation, opts),
+      });
+      const r = await it.readNext();
+      const first = r.result?.[0] as { _lsn?: unknown } | undefined;
+      const latest = latestLsn(r.headers);
+      let lag = 0;
+      if (first) {
+        const lsn = Number(first._lsn);
+        lag = Number.isFinite(lsn) && latest !== undefined ? Math.max(1, latest - lsn + 1) : 1;
+      }
+      return { lag: Math.min(lag, opts.max), requestCharge: chargeOf(r.headers) };
+    }).then((x) => x.lag);
+  }
+
   readChanges(
     range: FeedRange,
     continuation: string | null,
@@ -382,30 +443,17 @@ export class CosmosContainer implements ProjectionContainer {
         );
       const key = `${range.min}-${range.max}`;
       let cached = this.feeds.get(key);
+      // Resolved every time: a token the SDK split beneath a reused iterator is 'gone' too.
+      const startFrom = await this.startFrom(range, continuation, opts).catch((err) => {
+        this.feeds.delete(key);
+        throw err;
+      });
       if (
         !cached ||
         !continuation ||
         cached.last !== continuation ||
         cached.maxItems !== maxItems
       ) {
-        let startFrom: ChangeFeedStartFrom;
-        if (continuation) {
-          const narrowed = narrowFeedToken(continuation, range);
-          // The SDK found this range split beneath us: hand it to the children (as .NET does).
-          if (narrowed.parts > 1) {
-            this.feeds.delete(key);
-            this.rangeCache = undefined;
-            throw new ProjectionError(
-              'gone',
-              `${this.def.name} feed range ${range.id} was split; read its children from the same continuation`,
-            );
-          }
-          startFrom = ChangeFeedStartFrom.Continuation(narrowed.token);
-        } else if (opts?.startTime) {
-          startFrom = ChangeFeedStartFrom.Time(opts.startTime, await this.sdkRange(range));
-        } else {
-          startFrom = ChangeFeedStartFrom.Beginning(await this.sdkRange(range));
-        }
         // One iterator per range, reused while the caller continues where it left off: a new
         // iterator re-reads the container and the partition-key ranges before its first page.
         cached = {

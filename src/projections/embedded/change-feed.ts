@@ -1,5 +1,11 @@
 import type { Queryable } from '../../sql/db.ts';
-import type { ChangePage, ContainerDef, FeedRange, ReadChangesOptions } from '../port.ts';
+import type {
+  ChangePage,
+  ContainerDef,
+  FeedRange,
+  LagOptions,
+  ReadChangesOptions,
+} from '../port.ts';
 import { ProjectionError } from '../port.ts';
 import { charge } from './charge.ts';
 import { boundsOf } from './feed-layout.ts';
@@ -137,4 +143,33 @@ export async function readChanges(
     continuation: encode(def, bounds, pos),
     requestCharge: charge.changes(found.length),
   };
+}
+
+/** Changes after the continuation in the range, counted in the feed index up to `max`. */
+export async function countChanges(
+  db: Queryable,
+  def: ContainerDef,
+  bounds: [number, number],
+  continuation: string | null,
+  opts: LagOptions,
+): Promise<number> {
+  const from = continuation ? decode(continuation, def, bounds) : { t: '0', l: 0 };
+  const since =
+    !continuation && opts.startTime ? Math.floor(opts.startTime.getTime() / 1000) : null;
+  const params: unknown[] = [
+    bounds[0],
+    bounds[1],
+    from.t,
+    from.l,
+    Math.max(0, Math.floor(opts.max)),
+  ];
+  if (since !== null) params.push(since);
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM (SELECT 1 FROM ${q(tableName(def))}
+      WHERE epk >= $1 AND epk < $2 AND (txid, lsn) > ($3::xid8, $4::bigint) AND ${LIVE}
+        ${since !== null ? 'AND ts >= $6' : ''}
+      LIMIT $5) x`,
+    params,
+  );
+  return rows[0]?.n ?? 0;
 }

@@ -11,6 +11,7 @@ import {
   type ContainerDef,
   type Doc,
   type FeedRange,
+  type LagOptions,
   type PatchOp,
   type ProjectionContainer,
   ProjectionError,
@@ -31,7 +32,7 @@ import {
   partitionKeyOf,
   prepareDoc,
 } from '../validate.ts';
-import { checkRange, readChanges } from './change-feed.ts';
+import { checkRange, countChanges, readChanges } from './change-feed.ts';
 import { charge } from './charge.ts';
 import { boundsOf, loadLayout } from './feed-layout.ts';
 import { buildQuery, encodeToken, LIVE } from './query-sql.ts';
@@ -396,17 +397,41 @@ export class EmbeddedContainer implements ProjectionContainer {
     opts?: ReadChangesOptions,
   ): Promise<ChangePage> {
     return this.run('readChanges', async () => {
-      const bounds = boundsOf(range);
-      const id = String(range?.id);
-      let where = checkRange(await this.currentLayout(false), bounds, id);
-      if (where === 'gone') where = checkRange(await this.currentLayout(true), bounds, id);
-      if (where === 'gone') {
-        throw new ProjectionError(
-          'gone',
-          `${this.def.name} feed range ${id} was split; read its children from the same continuation`,
-        );
-      }
+      const bounds = await this.readableBounds(range);
       return readChanges(this.db, this.def, bounds, continuation, maxItems, opts);
     });
+  }
+
+  async changeLag(
+    range: FeedRange,
+    continuation: string | null,
+    opts: LagOptions,
+  ): Promise<number> {
+    try {
+      return await countChanges(
+        this.db,
+        this.def,
+        await this.readableBounds(range),
+        continuation,
+        opts,
+      );
+    } catch (err) {
+      throw storeError(err);
+    }
+  }
+
+  /** The range's bounds when it lies within one current range; 'gone' when it was split. */
+  private async readableBounds(range: FeedRange): Promise<[number, number]> {
+    const bounds = boundsOf(range);
+    const id = String(range?.id);
+    let where = checkRange(await this.currentLayout(false), bounds, id);
+    if (where === 'gone') where = checkRange(await this.currentLayout(true), bounds, id);
+    if (where === 'gone') {
+      throw new ProjectionError(
+        'gone',
+        `${this.def.name} feed range ${id} was split; read its children from the same continuation`,
+      );
+    }
+    return bounds;
   }
 }
