@@ -51,8 +51,11 @@ export async function ensureLeases(
   leases: ProjectionContainer,
   monitored: ProjectionContainer,
   processorName: string,
-  /** Where new leases start; `isNew`: the processor has no lease at all yet. */
-  startFrom: (isNew: boolean) => Promise<{ startTime?: string }>,
+  /** Where a new lease starts; `isNew`: the processor has no lease at all yet. */
+  startFrom: (
+    isNew: boolean,
+    range: FeedRange,
+  ) => Promise<{ continuation: string | null; startTime?: string }>,
 ): Promise<RangeLease[]> {
   const container = monitored.def.name;
   const ranges = await monitored.feedRanges();
@@ -65,9 +68,13 @@ export async function ensureLeases(
   }
   const uncovered = ranges.filter((r) => !out.some((x) => overlapsRange(x.range, r)));
   if (uncovered.length === 0) return out;
-  const from = await startFrom(existing.length === 0);
   for (const range of uncovered) {
-    const fresh = newLease(processorName, container, range, { continuation: null, ...from });
+    const fresh = newLease(
+      processorName,
+      container,
+      range,
+      await startFrom(existing.length === 0, range),
+    );
     let lease: Stored<LeaseDoc> | undefined;
     try {
       lease = (await leases.create(fresh)).resource;

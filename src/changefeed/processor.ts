@@ -139,17 +139,23 @@ export function createChangeFeedProcessor(cfg: ChangeFeedProcessorConfig): Chang
     }
   }
 
-  /** Where new leases start (see ChangeFeedProcessorConfig.startFrom). */
-  async function startPoint(isNew: boolean): Promise<{ startTime?: string }> {
+  /** Where a new lease starts (see ChangeFeedProcessorConfig.startFrom). */
+  async function startPoint(
+    isNew: boolean,
+    range: FeedRange,
+  ): Promise<{ continuation: string | null; startTime?: string }> {
     const from = cfg.startFrom;
-    if (from instanceof Date) return { startTime: from.toISOString() };
-    if (from === 'beginning' || (from === undefined && !isNew)) return {};
-    if (from === undefined && (await monitored.query({ limit: 1 })).items.length === 0) return {};
-    if (from === undefined)
+    if (from instanceof Date) return { continuation: null, startTime: from.toISOString() };
+    if (from === 'beginning' || (from === undefined && !isNew)) return { continuation: null };
+    if (from === undefined) {
+      if ((await monitored.query({ limit: 1 })).items.length === 0) return { continuation: null };
       log.warn(
-        'new processor on a non-empty container: starting from now (run `asora changefeed backfill` for history)',
+        'new processor on a non-empty container: starting from now (`asora changefeed backfill` replays history)',
       );
-    return { startTime: new Date().toISOString() };
+    }
+    // 'now' is a position, not a time: the store's token for "after everything so far".
+    const page = await monitored.readChanges(range, null, 1, { startTime: 'now' });
+    return { continuation: page.continuation };
   }
 
   /** Every lease the processor has, plus new ones for ranges none covers (idempotent across hosts). */

@@ -118,8 +118,11 @@ export interface FeedRange {
 }
 
 export interface ReadChangesOptions {
-  /** With no continuation: only changes written at or after this time (else from the beginning). */
-  startTime?: Date;
+  /**
+   * With no continuation: only changes written at or after this time, or 'now' for only
+   * those written after this call (default: from the beginning).
+   */
+  startTime?: Date | 'now';
 }
 
 export interface ChangePage extends Charged {

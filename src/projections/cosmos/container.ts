@@ -392,9 +392,10 @@ export class CosmosContainer implements ProjectionContainer {
       }
       return ChangeFeedStartFrom.Continuation(narrowed.token);
     }
-    if (opts?.startTime)
-      return ChangeFeedStartFrom.Time(opts.startTime, await this.sdkRange(range));
-    return ChangeFeedStartFrom.Beginning(await this.sdkRange(range));
+    const sdkRange = await this.sdkRange(range);
+    if (opts?.startTime === 'now') return ChangeFeedStartFrom.Now(sdkRange);
+    if (opts?.startTime) return ChangeFeedStartFrom.Time(opts.startTime, sdkRange);
+    return ChangeFeedStartFrom.Beginning(sdkRange);
   }
 
   /**

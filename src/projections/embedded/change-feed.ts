@@ -98,6 +98,16 @@ export function checkRange(
   return a <= lo && hi <= b ? 'ok' : 'gone';
 }
 
+/** The `ts` bound of a first read; 'now' is beyond every write, so the read ends at the horizon. */
+function sinceOf(continuation: string | null, opts: ReadChangesOptions): number | null {
+  if (continuation || !opts.startTime) return null;
+  if (opts.startTime === 'now') return Number.MAX_SAFE_INTEGER;
+  const s = Math.floor(opts.startTime.getTime() / 1000);
+  if (!Number.isFinite(s))
+    throw new ProjectionError('bad_request', 'startTime must be a valid date');
+  return s;
+}
+
 export async function readChanges(
   db: Queryable,
   def: ContainerDef,
@@ -110,10 +120,7 @@ export async function readChanges(
     throw new ProjectionError('bad_request', 'maxItems must be an integer between 1 and 10000');
   }
   const from = continuation ? decode(continuation, def, bounds) : { t: '0', l: 0 };
-  const since =
-    !continuation && opts.startTime ? Math.floor(opts.startTime.getTime() / 1000) : null;
-  if (since !== null && !Number.isFinite(since))
-    throw new ProjectionError('bad_request', 'startTime must be a valid date');
+  const since = sinceOf(continuation, opts);
   const params: unknown[] = [bounds[0], bounds[1], from.t, from.l, maxItems];
   if (since !== null) params.push(since);
   // The horizon comes from the same statement (one snapshot) as the rows below it.
@@ -154,8 +161,7 @@ export async function countChanges(
   opts: LagOptions,
 ): Promise<number> {
   const from = continuation ? decode(continuation, def, bounds) : { t: '0', l: 0 };
-  const since =
-    !continuation && opts.startTime ? Math.floor(opts.startTime.getTime() / 1000) : null;
+  const since = sinceOf(continuation, opts);
   const params: unknown[] = [
     bounds[0],
     bounds[1],
