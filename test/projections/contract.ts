@@ -329,6 +329,41 @@ export function projectionContract(
         expect(pages).toBe(3);
       });
 
+      it('pages a cross-partition ORDER BY (author and status listings) with ties, each item exactly once', async () => {
+        const author = uid('a');
+        const status = uid('s');
+        const ids: string[] = [];
+        for (let n = 0; n < 15; n++) {
+          const id = uid(`post${String(n).padStart(2, '0')}`);
+          ids.push(id);
+          // Pairs share a createdAt: the id breaks the tie.
+          const createdAt = new Date(Date.UTC(2024, 1, 1, 0, 0, Math.floor(n / 2))).toISOString();
+          await posts.upsert({ id, postId: id, authorId: author, status, createdAt });
+        }
+        const expected = ids
+          .map((id, n) => ({ id, t: Math.floor(n / 2) }))
+          .sort((a, b) => b.t - a.t || (a.id < b.id ? 1 : -1))
+          .map((x) => x.id);
+        for (const field of ['authorId', 'status']) {
+          const seen: string[] = [];
+          let continuation: string | null = null;
+          let pages = 0;
+          do {
+            const page: Awaited<ReturnType<typeof posts.query>> = await posts.query({
+              filters: [{ field, op: '=', value: field === 'authorId' ? author : status }],
+              orderBy: [{ field: 'createdAt', direction: 'DESC' }],
+              limit: 4,
+              continuation,
+            });
+            seen.push(...page.items.map((d) => d.id));
+            continuation = page.continuation;
+            pages++;
+          } while (continuation && pages < 10);
+          expect(seen).toEqual(expected);
+          expect(pages).toBe(4);
+        }
+      });
+
       it('keeps paging correctly when items are added and removed between pages', async () => {
         const r = uid('r');
         for (let n = 10; n <= 19; n++) await feed.upsert(feedItem(r, n));

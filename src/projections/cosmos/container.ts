@@ -36,6 +36,7 @@ import {
   type WriteResult,
 } from '../port.ts';
 import {
+  checkField,
   checkId,
   checkPartitionKey,
   checkPatch,
@@ -45,7 +46,7 @@ import {
 } from '../validate.ts';
 import { chargeOf, cosmosError, statusOf } from './errors.ts';
 import { narrowFeedToken } from './feed-token.ts';
-import { buildSql } from './query.ts';
+import { buildSql, keysetOrder } from './query.ts';
 
 /** Server-set properties we do not hand out (the port exposes _etag and _ts only). */
 const strip = <T extends Doc>(r: ItemDefinition | undefined): Stored<T> | undefined => {
@@ -94,6 +95,31 @@ function unwrapToken(token: string, shape: string): string {
     throw new ProjectionError('bad_request', 'continuation token does not belong to this query');
   }
   return t.t;
+}
+
+type KeyValue = string | number | boolean | null;
+
+/** The value of a (possibly nested) field of a document, as a keyset key. */
+function valueAt(doc: Doc, field: string): KeyValue {
+  let v: unknown = doc;
+  for (const seg of checkField(field)) v = (v as Record<string, unknown> | null)?.[seg];
+  return v === undefined ? null : (v as KeyValue);
+}
+
+function decodeKeys(raw: string, n: number): KeyValue[] {
+  let k: unknown;
+  try {
+    k = JSON.parse(raw);
+  } catch (err) {
+    throw new ProjectionError('bad_request', 'malformed continuation token', err);
+  }
+  if (
+    !Array.isArray(k) ||
+    k.length !== n ||
+    !k.every((v) => v === null || ['string', 'number', 'boolean'].includes(typeof v))
+  )
+    throw new ProjectionError('bad_request', 'continuation token does not belong to this query');
+  return k as KeyValue[];
 }
 
 /** Feed ranges are named by their effective-partition-key bounds (stable, id-safe). */
@@ -274,44 +300,86 @@ export class CosmosContainer implements ProjectionContainer {
   query<T extends Doc>(q: Query): Promise<QueryPage<T>> {
     return this.run('query', '', async () => {
       checkQuery(q);
-      const spec = buildSql(this.def, q);
-      const shape = shapeOf(this.def, spec, q.partitionKey);
-      const items: Stored<T>[] = [];
-      let continuation: string | undefined = q.continuation
-        ? unwrapToken(q.continuation, shape)
-        : undefined;
-      let total = 0;
-      // Cosmos may return short pages: keep fetching (asking only for what is missing) until
-      // the page is full or the results end, so the token always points just past our page.
-      do {
-        const it = this.container.items.query<ItemDefinition>(spec, {
-          partitionKey: q.partitionKey,
-          maxItemCount: q.limit - items.length,
-          continuationToken: continuation,
-        });
-        let page: Awaited<ReturnType<typeof it.fetchNext>>;
-        try {
-          page = await it.fetchNext();
-        } catch (err) {
-          if (continuation && statusOf(err) === 400) {
-            throw new ProjectionError(
-              'bad_request',
-              'continuation token does not belong to this query',
-              err,
-            );
-          }
-          throw err;
-        }
-        total += page.requestCharge; // parsed from x-ms-request-charge as a float by the SDK
-        for (const r of page.resources) items.push(strip<T>(r) as Stored<T>);
-        continuation = page.hasMoreResults ? page.continuationToken : undefined;
-      } while (continuation && items.length < q.limit);
-      return {
-        items,
-        continuation: continuation ? wrapToken(continuation, shape) : null,
-        requestCharge: total,
-      };
+      const order = keysetOrder(this.def, q);
+      return order ? this.keysetQuery<T>({ ...q, orderBy: order }) : this.sdkPagedQuery<T>(q);
     });
+  }
+
+  /**
+   * ORDER BY queries a composite index serves page by keyset (the sort values of the last row, id as tie-breaker):
+   * the same on every store, and independent of the SDK's continuation, which a
+   * cross-partition ORDER BY does not return. One row more than the page tells whether
+   * another page exists. Ids are unique per container (all of ours are), so (order, id) is total.
+   */
+  private async keysetQuery<T extends Doc>(base: Query): Promise<QueryPage<T>> {
+    const q = base;
+    const orderBy = base.orderBy ?? [];
+    const shape = shapeOf(this.def, buildSql(this.def, base), q.partitionKey);
+    const after = q.continuation
+      ? decodeKeys(unwrapToken(q.continuation, shape), orderBy.length)
+      : undefined;
+    const it = this.container.items.query<ItemDefinition>(buildSql(this.def, base, after), {
+      partitionKey: q.partitionKey,
+      maxItemCount: q.limit + 1,
+    });
+    const rows: Stored<T>[] = [];
+    let total = 0;
+    while (rows.length <= q.limit && it.hasMoreResults()) {
+      const page = await it.fetchNext();
+      total += page.requestCharge;
+      for (const r of page.resources) rows.push(strip<T>(r) as Stored<T>);
+    }
+    const items = rows.slice(0, q.limit);
+    const last = items[items.length - 1];
+    const continuation =
+      rows.length > q.limit && last
+        ? wrapToken(JSON.stringify(orderBy.map((o) => valueAt(last, o.field))), shape)
+        : null;
+    return { items, continuation, requestCharge: total };
+  }
+
+  /**
+   * Other queries keep the SDK's continuation: it returns one without ORDER BY, and within
+   * one partition. A cross-partition ORDER BY no index serves has none: one page only.
+   */
+  private async sdkPagedQuery<T extends Doc>(q: Query): Promise<QueryPage<T>> {
+    const spec = buildSql(this.def, q);
+    const shape = shapeOf(this.def, spec, q.partitionKey);
+    const items: Stored<T>[] = [];
+    let continuation: string | undefined = q.continuation
+      ? unwrapToken(q.continuation, shape)
+      : undefined;
+    let total = 0;
+    // Cosmos may return short pages: keep fetching (asking only for what is missing) until
+    // the page is full or the results end, so the token always points just past our page.
+    do {
+      const it = this.container.items.query<ItemDefinition>(spec, {
+        partitionKey: q.partitionKey,
+        maxItemCount: q.limit - items.length,
+        continuationToken: continuation,
+      });
+      let page: Awaited<ReturnType<typeof it.fetchNext>>;
+      try {
+        page = await it.fetchNext();
+      } catch (err) {
+        if (continuation && statusOf(err) === 400) {
+          throw new ProjectionError(
+            'bad_request',
+            'continuation token does not belong to this query',
+            err,
+          );
+        }
+        throw err;
+      }
+      total += page.requestCharge; // parsed from x-ms-request-charge as a float by the SDK
+      for (const r of page.resources) items.push(strip<T>(r) as Stored<T>);
+      continuation = page.hasMoreResults ? page.continuationToken : undefined;
+    } while (continuation && items.length < q.limit);
+    return {
+      items,
+      continuation: continuation ? wrapToken(continuation, shape) : null,
+      requestCharge: total,
+    };
   }
 
   bulk(ops: BulkOp[]): Promise<BulkResult> {

@@ -39,11 +39,13 @@ export interface IndexSpec {
 /** Composite indexes → expression indexes, each ending with id so keyset pages are index-ordered. */
 export function compositeIndexes(def: ContainerDef): IndexSpec[] {
   const table = tableName(def);
-  return (def.indexingPolicy.compositeIndexes ?? []).map((paths) => {
+  return (def.indexingPolicy.compositeIndexes ?? []).map((declared) => {
+    // A declared trailing /id (the keyset tie-breaker Cosmos needs in its index) is the id column below.
+    const paths = declared[declared.length - 1]?.path === '/id' ? declared.slice(0, -1) : declared;
     const cols = paths.map(
       (p) => `${fieldExpr(def, splitPath(p.path))} ${p.order === 'descending' ? 'DESC' : 'ASC'}`,
     );
-    const lastDir = paths[paths.length - 1]?.order === 'descending' ? 'DESC' : 'ASC';
+    const lastDir = declared[declared.length - 1]?.order === 'descending' ? 'DESC' : 'ASC';
     const hasPk = cols.some((c) => c.startsWith('pk '));
     // Partition-scoped queries always filter pk: lead with it unless the definition already has it.
     const all = [...(hasPk ? [] : ['pk ASC']), ...cols, `id ${lastDir}`];
