@@ -21,6 +21,7 @@ const envSchema = z.object({
   COSMOS_ENDPOINT: z.string().url().optional(),
   COSMOS_KEY: z.string().min(1).optional(),
   COSMOS_DATABASE: z.string().min(1).default('asora'),
+  COSMOS_TIMEOUT_MS: intFrom(15_000, 100),
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DATABASE_POOL_MAX: intFrom(10, 1),
@@ -40,7 +41,7 @@ export interface Config {
   logLevel: Env['LOG_LEVEL'];
   canonical: { url?: string; readUrl?: string; poolMax: number };
   projections:
-    | { kind: 'cosmos'; endpoint: string; key: string; database: string }
+    | { kind: 'cosmos'; endpoint: string; key: string; database: string; timeoutMs: number }
     | { kind: 'embedded'; url?: string; feedRanges: number };
   jwtSecret?: string;
   pipeline: { fanoutFollowerThreshold: number; feedCap: number; changeFeedPollMs: number };
@@ -93,6 +94,7 @@ export function loadConfig(
             endpoint: e.COSMOS_ENDPOINT,
             key: e.COSMOS_KEY,
             database: e.COSMOS_DATABASE,
+            timeoutMs: e.COSMOS_TIMEOUT_MS,
           }
         : { kind: 'embedded', url: e.PROJECTIONS_DATABASE_URL, feedRanges: e.FEED_RANGES },
     jwtSecret: e.JWT_SECRET,

@@ -46,6 +46,7 @@ export async function createProjectionStore(
       key: p.key,
       database: p.database,
       definitions: opts.definitions,
+      timeoutMs: p.timeoutMs,
       observer: opts.observer,
     });
   }

@@ -215,7 +215,9 @@ export type ProjectionErrorCode =
   | 'unknown_container'
   | 'throttled'
   | 'gone'
-  | 'unavailable';
+  | 'unavailable'
+  /** A failure no retry can fix (an SDK or programming error, a refused key). */
+  | 'internal';
 
 export class ProjectionError extends Error {
   constructor(

@@ -12,6 +12,7 @@ import {
   type PatchOperation,
   type RequestOptions,
 } from '@azure/cosmos';
+import { TimeoutError, withTimeout } from '../../observability/timeout.ts';
 import { isFeedRange } from '../feed-range.ts';
 import { observed } from '../observed.ts';
 import {
@@ -44,7 +45,7 @@ import {
   partitionKeyOf,
   prepareDoc,
 } from '../validate.ts';
-import { chargeOf, cosmosError, statusOf } from './errors.ts';
+import { chargeOf, cosmosError, isMissing, isRetriable, statusOf } from './errors.ts';
 import { narrowFeedToken } from './feed-token.ts';
 import { buildSql, keysetOrder } from './query.ts';
 
@@ -132,6 +133,10 @@ function latestLsn(headers: CosmosHeaders | undefined): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+/** Quick retries of 449 / 404-1002 per call. */
+const RETRIES = 3;
+export const DEFAULT_COSMOS_TIMEOUT_MS = 15_000;
+
 /** How long the physical feed ranges are trusted (a split also refreshes them). */
 const FEED_RANGE_TTL_MS = 60_000;
 
@@ -147,17 +152,39 @@ export class CosmosContainer implements ProjectionContainer {
     readonly def: ContainerDef,
     private readonly container: Container,
     private readonly observer?: StoreObserver,
+    /** Deadline of one call, retries included (config COSMOS_TIMEOUT_MS). */
+    private readonly timeoutMs = DEFAULT_COSMOS_TIMEOUT_MS,
   ) {}
 
+  /**
+   * Every call: typed errors, at most RETRIES quick retries of 449 and 404/1002 (which the
+   * SDK leaves to us), and one deadline over the whole call, retries and 429 waits included.
+   */
   private run<T extends Charged>(
     operation: string,
     what: string,
     fn: () => Promise<T>,
   ): Promise<T> {
+    const call = async (): Promise<T> => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await fn();
+        } catch (err) {
+          if (!isRetriable(err) || attempt > RETRIES) throw err;
+          await new Promise((r) => setTimeout(r, 10 * 2 ** attempt));
+        }
+      }
+    };
     return observed(this.observer, this.def.name, operation, async () => {
       try {
-        return await fn();
+        return await withTimeout(call(), this.timeoutMs, `Cosmos DB ${this.def.name} ${operation}`);
       } catch (err) {
+        if (err instanceof TimeoutError)
+          throw new ProjectionError(
+            'unavailable',
+            `${this.def.name} ${operation} ${what}: ${err.message}`,
+            err,
+          );
         throw cosmosError(err, `${this.def.name} ${operation} ${what}`);
       }
     });
@@ -180,7 +207,7 @@ export class CosmosContainer implements ProjectionContainer {
             requestCharge: chargeOf(r.headers),
           };
         } catch (err) {
-          if (statusOf(err) === 404) {
+          if (isMissing(err)) {
             throw new ProjectionError(
               'precondition_failed',
               `${this.def.name}/${body.id}: item is gone`,
@@ -214,7 +241,7 @@ export class CosmosContainer implements ProjectionContainer {
           requestCharge: chargeOf(r.headers),
         };
       } catch (err) {
-        if (statusOf(err) === 404)
+        if (isMissing(err))
           return {
             resource: undefined,
             requestCharge: chargeOf((err as { headers?: never }).headers),
@@ -271,7 +298,7 @@ export class CosmosContainer implements ProjectionContainer {
         const r = await this.container.item(id, partitionKey).delete(ifMatch(opts?.ifMatch));
         return { deleted: true, requestCharge: chargeOf(r.headers) };
       } catch (err) {
-        if (statusOf(err) === 404)
+        if (isMissing(err))
           return { deleted: false, requestCharge: chargeOf((err as { headers?: never }).headers) };
         throw err;
       }
@@ -420,7 +447,11 @@ export class CosmosContainer implements ProjectionContainer {
   async feedRanges(): Promise<FeedRange[]> {
     if (!this.rangeCache || Date.now() - this.rangeCache.at > FEED_RANGE_TTL_MS) {
       try {
-        const sdk = await this.container.getFeedRanges();
+        const sdk = await withTimeout(
+          this.container.getFeedRanges(),
+          this.timeoutMs,
+          `Cosmos DB ${this.def.name} feedRanges`,
+        );
         this.template = sdk[0] ?? this.template;
         this.rangeCache = {
           at: Date.now(),
