@@ -41,8 +41,10 @@ export interface Config {
   logLevel: Env['LOG_LEVEL'];
   canonical: { url?: string; readUrl?: string; poolMax: number };
   projections:
-    | { kind: 'cosmos'; endpoint: string; key: string; database: string; timeoutMs: number }
+    | { kind: 'cosmos'; endpoint: string; key: string; database: string }
     | { kind: 'embedded'; url?: string; feedRanges: number };
+  /** Deadline of one Cosmos DB call, retries and throttling waits included. */
+  cosmosTimeoutMs: number;
   jwtSecret?: string;
   pipeline: { fanoutFollowerThreshold: number; feedCap: number; changeFeedPollMs: number };
   readiness: { maxOutboxBacklog: number };
@@ -94,9 +96,9 @@ export function loadConfig(
             endpoint: e.COSMOS_ENDPOINT,
             key: e.COSMOS_KEY,
             database: e.COSMOS_DATABASE,
-            timeoutMs: e.COSMOS_TIMEOUT_MS,
           }
         : { kind: 'embedded', url: e.PROJECTIONS_DATABASE_URL, feedRanges: e.FEED_RANGES },
+    cosmosTimeoutMs: e.COSMOS_TIMEOUT_MS,
     jwtSecret: e.JWT_SECRET,
     pipeline: {
       fanoutFollowerThreshold: e.FANOUT_FOLLOWER_THRESHOLD,

@@ -46,7 +46,7 @@ export async function createProjectionStore(
       key: p.key,
       database: p.database,
       definitions: opts.definitions,
-      timeoutMs: p.timeoutMs,
+      timeoutMs: config.cosmosTimeoutMs,
       observer: opts.observer,
     });
   }
