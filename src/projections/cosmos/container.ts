@@ -45,7 +45,14 @@ import {
   partitionKeyOf,
   prepareDoc,
 } from '../validate.ts';
-import { chargeOf, cosmosError, isMissing, isRetriable, statusOf } from './errors.ts';
+import {
+  chargeOf,
+  cosmosError,
+  isMissing,
+  isRetriable,
+  READ_SESSION_NOT_AVAILABLE,
+  statusOf,
+} from './errors.ts';
 import { narrowFeedToken } from './feed-token.ts';
 import { buildSql, keysetOrder } from './query.ts';
 
@@ -236,6 +243,13 @@ export class CosmosContainer implements ProjectionContainer {
       checkPartitionKey(partitionKey);
       try {
         const r = await this.container.item(id, partitionKey).read<ItemDefinition>();
+        // A point read answers 404 without throwing; 404/1002 is a lagging replica, not a missing item.
+        if (r.statusCode === 404 && r.substatus === READ_SESSION_NOT_AVAILABLE) {
+          throw Object.assign(new Error('read session not available'), {
+            code: 404,
+            substatus: READ_SESSION_NOT_AVAILABLE,
+          });
+        }
         return {
           resource: r.statusCode === 404 ? undefined : strip<T>(r.resource),
           requestCharge: chargeOf(r.headers),
