@@ -3,16 +3,12 @@ import { backfillProcessor } from '../changefeed/backfill.ts';
 import { listDeadLetters, redriveDeadLetter } from '../changefeed/dead-letter.ts';
 import { listLeases } from '../changefeed/lease-store.ts';
 import { DEFAULT_PROCESSOR_OPTIONS } from '../changefeed/options.ts';
-import { loadConfig } from '../config/config.ts';
 import { ValidationError } from '../errors.ts';
 import { PROCESSOR_NAMES } from '../pipeline/workers.ts';
-import {
-  createProjectionStore,
-  describeProjectionStore,
-  type EmbeddedProjectionStore,
-} from '../projections/connect.ts';
-import { isProjectionError, type ProjectionStore } from '../projections/port.ts';
+import type { EmbeddedProjectionStore } from '../projections/connect.ts';
+import type { ProjectionStore } from '../projections/port.ts';
 import { CONTAINERS } from '../readmodel/documents.ts';
+import { withStore } from './cosmos.ts';
 import { consoleOutput, formatTable, type Output } from './output.ts';
 
 /** The container each pipeline processor reads. */
@@ -124,21 +120,6 @@ export async function runRanges(store: ProjectionStore, out: Output) {
         ]),
       ),
     );
-  }
-}
-
-async function withStore(fn: (store: ProjectionStore) => Promise<void>): Promise<void> {
-  const config = loadConfig();
-  const where = describeProjectionStore(config);
-  const store = await createProjectionStore(config, { sweepIntervalMs: 0 });
-  try {
-    await fn(store);
-  } catch (err) {
-    if (!isProjectionError(err)) throw err;
-    console.error(`error: ${where}: ${err.message}`);
-    process.exitCode = 1;
-  } finally {
-    await store.close();
   }
 }
 

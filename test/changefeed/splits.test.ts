@@ -7,6 +7,7 @@ import { Metrics } from '../../src/observability/metrics.ts';
 import { createPipelineWorkers, PROCESSOR_NAMES } from '../../src/pipeline/workers.ts';
 import { createEmbeddedStore } from '../../src/projections/embedded/store.ts';
 import type { ProjectionStore, Stored } from '../../src/projections/port.ts';
+import { containerDefs } from '../../src/readmodel/containers.ts';
 import type { NotificationDoc } from '../../src/readmodel/documents.ts';
 import { createPost, createUser, follow, react } from '../pipeline/changes/canonical-fixtures.ts';
 import { pipelineContext, resetStores } from '../pipeline/changes/pipeline-context.ts';
@@ -49,7 +50,10 @@ describe(`feed-range splits and merges (${engineName})`, () => {
 
     /** One life of the workers on a store with `ranges` feed ranges; returns what it handled. */
     async function life(ranges: number, work: () => Promise<void>) {
-      const store = await createEmbeddedStore(proj.db, { feedRanges: ranges });
+      const store = await createEmbeddedStore(proj.db, {
+        feedRanges: ranges,
+        definitions: containerDefs,
+      });
       const ctx = pipelineContext(db, store);
       const workers = createPipelineWorkers(ctx, {
         hostName: `split-${ranges}`,
@@ -112,7 +116,9 @@ describe(`feed-range splits and merges (${engineName})`, () => {
 
   it('a live split and a live merge under a running workload lose and duplicate nothing', async () => {
     await emptyStore(proj);
-    await (await createEmbeddedStore(proj.db, { feedRanges: 2 })).close(); // the layout the first test re-shaped
+    await (
+      await createEmbeddedStore(proj.db, { feedRanges: 2, definitions: containerDefs })
+    ).close(); // the layout the first test re-shaped
     const store = proj.store;
     const handled = new Map<string, number>();
     const metrics = new Metrics();

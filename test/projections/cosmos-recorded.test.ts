@@ -8,6 +8,7 @@ import {
   createCosmosStore,
 } from '../../src/projections/cosmos/store.ts';
 import { type FeedRange, isProjectionError } from '../../src/projections/port.ts';
+import { containerDefs } from '../../src/readmodel/containers.ts';
 import { emulatorEndpoint } from '../support/projections.ts';
 import { type Recorded, type RecordingProxy, recordingProxy } from '../support/recorded-cosmos.ts';
 
@@ -29,6 +30,7 @@ describe('Cosmos adapter through recorded responses (429, 449, 404/1002, 410/100
       database,
       endpointDiscovery: false,
       timeoutMs: 3_000,
+      definitions: containerDefs,
     });
     await store.provision();
   }, 60_000);
