@@ -214,6 +214,8 @@ describe('Cosmos adapter through recorded responses (429, 449, 404/1002, 410/100
     // Next read: 410/1002 → the SDK reads the children from the parent's position.
     const second = await c.readChanges(whole as FeedRange, first.continuation, 10);
     expect(['c', 'd']).toContain(second.items[0]?.id);
+    // Charged for every response of the call: the 410, the range refresh, the child read(s).
+    expect(second.requestCharge).toBeGreaterThanOrEqual(3);
     expect(feedReads.filter((r) => r.pkr !== '0').every((r) => r.ifNoneMatch === '"10"')).toBe(
       true,
     );

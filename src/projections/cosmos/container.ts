@@ -45,6 +45,7 @@ import {
   partitionKeyOf,
   prepareDoc,
 } from '../validate.ts';
+import { summingCharges } from './charges.ts';
 import {
   chargeOf,
   cosmosError,
@@ -184,7 +185,11 @@ export class CosmosContainer implements ProjectionContainer {
     };
     return observed(this.observer, this.def.name, operation, async () => {
       try {
-        return await withTimeout(call(), this.timeoutMs, `Cosmos DB ${this.def.name} ${operation}`);
+        return await withTimeout(
+          summingCharges(call),
+          this.timeoutMs,
+          `Cosmos DB ${this.def.name} ${operation}`,
+        );
       } catch (err) {
         if (err instanceof TimeoutError)
           throw new ProjectionError(

@@ -3,6 +3,7 @@ import { type ContainerDefinition, CosmosClient, type Database } from '@azure/co
 import type { ContainerDef, ProjectionContainer, ProjectionStore, StoreObserver } from '../port.ts';
 import { ProjectionError } from '../port.ts';
 import { lookupContainer } from '../registry.ts';
+import { chargePlugin } from './charges.ts';
 import { CosmosContainer, DEFAULT_COSMOS_TIMEOUT_MS } from './container.ts';
 import { cosmosError } from './errors.ts';
 
@@ -39,6 +40,8 @@ export async function createCosmosStore(o: CosmosStoreOptions): Promise<CosmosPr
   const defs = o.definitions;
   const timeoutMs = o.timeoutMs ?? DEFAULT_COSMOS_TIMEOUT_MS;
   const client = new CosmosClient({
+    // `plugins` is the SDK's (untyped) request hook: it sums every response's charge.
+    ...({ plugins: [chargePlugin] } as object),
     endpoint: o.endpoint,
     key: o.key,
     ...(o.agent ? { agent: o.agent } : {}),
