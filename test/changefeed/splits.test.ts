@@ -34,7 +34,7 @@ describe(`feed-range splits and merges (${engineName})`, () => {
   beforeAll(async () => {
     canon = await canonicalDb();
     proj = await embeddedStore({ feedRanges: 2 });
-  }, 120_000);
+  }, 240_000);
   afterAll(async () => {
     await proj?.close();
     await canon?.close();
@@ -109,6 +109,9 @@ describe(`feed-range splits and merges (${engineName})`, () => {
     expect(merged.leases).toEqual(['0-of-4', '1-of-4', '2-of-4', '3-of-4']);
 
     const key = (n: NotificationDoc) => `${n.recipientId}/${n.id}`;
+    console.log(
+      `FEED_RANGES 2 → 4 → 1: history ${history} changes; re-handled after 2 → 4: ${split.rehandled}, after 4 → 1: ${merged.rehandled}`,
+    );
     const after = new Map((await notifications(proj.store)).map((n) => [key(n), n]));
     for (const n of before) expect(after.get(key(n))?.read).toBe(true);
     expect(after.size).toBe(before.length + 12); // the 6 new posts' reactions, all delivered

@@ -123,6 +123,44 @@ describe('Cosmos adapter through recorded responses (429, 449, 404/1002, 410/100
     proxy.rules.length = 0;
   });
 
+  it('partition-scoped queries go to one partition (partition-key header, no fan-out)', async () => {
+    const feed = store.container('userFeed');
+    for (let n = 0; n < 5; n++)
+      await feed.upsert({
+        id: `u1:p${n}`,
+        recipientId: 'u1',
+        postId: `p${n}`,
+        createdAt: `2024-01-0${n + 1}`,
+      });
+    const from = proxy.seen.length;
+    let continuation: string | null = null;
+    const got: string[] = [];
+    do {
+      const page: Awaited<ReturnType<typeof feed.query>> = await feed.query({
+        partitionKey: 'u1',
+        orderBy: [{ field: 'createdAt', direction: 'DESC' }],
+        limit: 2,
+        continuation,
+      });
+      got.push(...page.items.map((i) => i.postId as string));
+      continuation = page.continuation;
+    } while (continuation);
+    expect(got).toEqual(['p4', 'p3', 'p2', 'p1', 'p0']);
+    const queries = proxy.seen
+      .slice(from)
+      .filter(
+        (r) =>
+          r.method === 'POST' &&
+          String(r.headers['x-ms-documentdb-isquery']).toLowerCase() === 'true' &&
+          !r.headers['x-ms-cosmos-is-query-plan-request'],
+      );
+    expect(queries.length).toBeGreaterThan(0);
+    for (const q of queries) {
+      expect(q.headers['x-ms-documentdb-partitionkey']).toBe('["u1"]');
+      expect(q.headers['x-ms-documentdb-partitionkeyrangeid']).toBeUndefined();
+    }
+  });
+
   it('errors without a status: network failures are unavailable, anything else internal (not retried forever)', () => {
     const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), {
       code: 'ECONNREFUSED',
