@@ -12,7 +12,7 @@ const current = new AsyncLocalStorage<{ total: number }>();
 
 export const chargePlugin: PluginConfig = {
   on: 'request',
-  plugin: async (context, diagnosticNode, next) => {
+  plugin: async (context, _diagnosticNode, next) => {
     const acc = current.getStore();
     try {
       const r = await next(context);
