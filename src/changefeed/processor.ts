@@ -196,7 +196,9 @@ export function createChangeFeedProcessor(cfg: ChangeFeedProcessorConfig): Chang
     if (owned.has(lease.id) || stopping) return;
     let took: Stored<LeaseDoc>;
     try {
-      took = (await leases.upsert(stamp(leaseBody(lease), me), { ifMatch: lease._etag })).resource;
+      // The range's bounds go into the lease (leases written before bounds only had the id).
+      const body = { ...leaseBody(lease), min: range.min, max: range.max };
+      took = (await leases.upsert(stamp(body, me), { ifMatch: lease._etag })).resource;
     } catch (err) {
       if (isProjectionError(err, 'precondition_failed') || isProjectionError(err, 'not_found'))
         return; // lost the race
