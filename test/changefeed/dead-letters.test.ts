@@ -26,7 +26,9 @@ describe(`poison changes and start positions (${engineName})`, () => {
     await ts?.close();
   });
 
-  it('a poison change is retried the configured number of times, dead-lettered, skipped, and redriven by a command', async () => {
+  it('a poison change is retried the configured number of times, dead-lettered, skipped, and redriven by a command', {
+    timeout: 60_000,
+  }, async () => {
     await emptyStore(ts);
     const store = ts.store;
     const ids = await writeDocs(store, 0, 30);
@@ -85,7 +87,9 @@ describe(`poison changes and start positions (${engineName})`, () => {
     await p.stop();
   });
 
-  it('a new processor on a non-empty container starts from now; backfill replays history; a time start skips older changes', async () => {
+  it('a new processor on a non-empty container starts from now; backfill replays history; a time start skips older changes', {
+    timeout: 120_000,
+  }, async () => {
     await emptyStore(ts);
     const store = ts.store;
     await writeDocs(store, 0, 10, 'old');
@@ -105,11 +109,11 @@ describe(`poison changes and start positions (${engineName})`, () => {
       });
     const p = make('fanout');
     await p.start();
-    await waitFor(() => p.ownedLeases().length === 2, 5_000, 'leases');
+    await waitFor(() => p.ownedLeases().length === 2, 30_000, 'leases');
     await writeDocs(store, 100, 5, 'new');
     await waitFor(
       () => [...handled].filter((h) => h.startsWith('fanout:')).length === 5,
-      5_000,
+      30_000,
       'new changes',
     );
     expect([...handled].every((h) => h.startsWith('fanout:doc-001'))).toBe(true);
@@ -123,7 +127,7 @@ describe(`poison changes and start positions (${engineName})`, () => {
     expect(reset.length).toBe(2);
     const again = make('fanout');
     await again.start();
-    await waitFor(() => handled.size === 15, 5_000, 'history after the backfill');
+    await waitFor(() => handled.size === 15, 30_000, 'history after the backfill');
     await again.stop();
 
     // A start time has one-second grain (item _ts; Cosmos takes an HTTP date).
@@ -135,7 +139,7 @@ describe(`poison changes and start positions (${engineName})`, () => {
     await timed.start();
     await waitFor(
       () => [...handled].filter((h) => h.startsWith('from-time:')).length === 3,
-      5_000,
+      30_000,
       'changes after the time',
     );
     await sleep(200);

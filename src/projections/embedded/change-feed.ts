@@ -30,6 +30,13 @@ import { q, tableName } from './schema.ts';
 interface Position {
   t: string;
   l: number;
+  /**
+   * 'now' as a snapshot (`xmin:xmax:xip…`): rows of transactions it saw as finished are
+   * skipped, so a start from now neither re-reads what was committed before it (even while
+   * another transaction holds the horizon back) nor loses what was still in flight.
+   * Dropped once the position passes the snapshot's xmax.
+   */
+  n?: string;
 }
 
 /** The token names the range it was read from ([a, b) in epk), so it fits any part of it. */
@@ -69,11 +76,13 @@ function decode(token: string, def: ContainerDef, [lo, hi]: [number, number]): P
       `continuation does not belong to ${def.name} range [${lo}, ${hi})`,
     );
   }
-  return { t: f.t, l: f.l };
+  if (f.n !== undefined && (typeof f.n !== 'string' || !/^\d+:\d+:[\d,]*$/.test(f.n)))
+    throw new ProjectionError('bad_request', 'malformed change-feed continuation');
+  return { t: f.t, l: f.l, ...(f.n ? { n: f.n } : {}) };
 }
 
 const encode = (def: ContainerDef, [a, b]: [number, number], p: Position): string =>
-  Buffer.from(JSON.stringify({ c: def.name, a, b, t: p.t, l: p.l } satisfies FeedToken)).toString(
+  Buffer.from(JSON.stringify({ c: def.name, a, b, ...p } satisfies FeedToken)).toString(
     'base64url',
   );
 
@@ -98,10 +107,9 @@ export function checkRange(
   return a <= lo && hi <= b ? 'ok' : 'gone';
 }
 
-/** The `ts` bound of a first read; 'now' is beyond every write, so the read ends at the horizon. */
+/** The `ts` bound of a first read from a time. */
 function sinceOf(continuation: string | null, opts: ReadChangesOptions): number | null {
-  if (continuation || !opts.startTime) return null;
-  if (opts.startTime === 'now') return Number.MAX_SAFE_INTEGER;
+  if (continuation || !opts.startTime || opts.startTime === 'now') return null;
   const s = Math.floor(opts.startTime.getTime() / 1000);
   if (!Number.isFinite(s))
     throw new ProjectionError('bad_request', 'startTime must be a valid date');
@@ -119,10 +127,21 @@ export async function readChanges(
   if (!Number.isInteger(maxItems) || maxItems < 1 || maxItems > 10_000) {
     throw new ProjectionError('bad_request', 'maxItems must be an integer between 1 and 10000');
   }
-  const from = continuation ? decode(continuation, def, bounds) : { t: '0', l: 0 };
+  if (!continuation && opts.startTime === 'now') {
+    const { rows } = await db.query<{ s: string; x: string }>(
+      'SELECT pg_current_snapshot()::text AS s, pg_snapshot_xmin(pg_current_snapshot())::text AS x',
+    );
+    const snap = rows[0] as { s: string; x: string };
+    const pos = { t: (BigInt(snap.x) - 1n).toString(), l: Number.MAX_SAFE_INTEGER, n: snap.s };
+    return { items: [], continuation: encode(def, bounds, pos), requestCharge: charge.changes(0) };
+  }
+  const from: Position = continuation ? decode(continuation, def, bounds) : { t: '0', l: 0 };
   const since = sinceOf(continuation, opts);
   const params: unknown[] = [bounds[0], bounds[1], from.t, from.l, maxItems];
   if (since !== null) params.push(since);
+  const seen = from.n
+    ? `AND NOT pg_visible_in_snapshot(txid, $${params.push(from.n)}::pg_snapshot)`
+    : '';
   // The horizon comes from the same statement (one snapshot) as the rows below it.
   const { rows } = await db.query<
     DocRow & { txid: string | null; lsn: number | string; horizon: string }
@@ -131,7 +150,7 @@ export async function readChanges(
      SELECT h.x::text AS horizon, r.* FROM h LEFT JOIN LATERAL (
        SELECT body, etag, ts, txid AS pos, txid::text AS txid, lsn FROM ${q(tableName(def))}
         WHERE epk >= $1 AND epk < $2 AND (txid, lsn) > ($3::xid8, $4::bigint)
-          AND txid < h.x AND ${LIVE} ${since !== null ? 'AND ts >= $6' : ''}
+          AND txid < h.x AND ${LIVE} ${since !== null ? 'AND ts >= $6' : ''} ${seen}
         ORDER BY txid, lsn LIMIT $5) r ON true
      ORDER BY r.pos, r.lsn`,
     params,
@@ -139,7 +158,9 @@ export async function readChanges(
   const found = rows.filter((r) => r.txid !== null);
   const last = found[found.length - 1];
   let pos: Position = from;
-  if (last) pos = { t: last.txid as string, l: Number(last.lsn) };
+  if (last) pos = { t: last.txid as string, l: Number(last.lsn), ...(from.n ? { n: from.n } : {}) };
+  // Past the snapshot's xmax every row is newer than 'now': the snapshot is no longer needed.
+  if (pos.n && BigInt(pos.t) >= BigInt(pos.n.split(':')[1] as string)) pos = { t: pos.t, l: pos.l };
   else if (since !== null) {
     // Nothing since startTime below the horizon: continue from the horizon, so later reads
     // need no time filter and skip nothing written before it.
@@ -160,7 +181,8 @@ export async function countChanges(
   continuation: string | null,
   opts: LagOptions,
 ): Promise<number> {
-  const from = continuation ? decode(continuation, def, bounds) : { t: '0', l: 0 };
+  if (!continuation && opts.startTime === 'now') return 0;
+  const from: Position = continuation ? decode(continuation, def, bounds) : { t: '0', l: 0 };
   const since = sinceOf(continuation, opts);
   const params: unknown[] = [
     bounds[0],
@@ -170,10 +192,13 @@ export async function countChanges(
     Math.max(0, Math.floor(opts.max)),
   ];
   if (since !== null) params.push(since);
+  const seen = from.n
+    ? `AND NOT pg_visible_in_snapshot(txid, $${params.push(from.n)}::pg_snapshot)`
+    : '';
   const { rows } = await db.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM (SELECT 1 FROM ${q(tableName(def))}
       WHERE epk >= $1 AND epk < $2 AND (txid, lsn) > ($3::xid8, $4::bigint) AND ${LIVE}
-        ${since !== null ? 'AND ts >= $6' : ''}
+        ${since !== null ? 'AND ts >= $6' : ''} ${seen}
       LIMIT $5) x`,
     params,
   );
