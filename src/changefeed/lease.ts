@@ -1,4 +1,4 @@
-import type { Doc, Stored } from '../projections/port.ts';
+import type { Doc, FeedRange, Stored } from '../projections/port.ts';
 
 /**
  * One lease per (processor, monitored container, feed range), as the .NET processor
@@ -9,6 +9,11 @@ export interface LeaseDoc extends Doc {
   processorName: string;
   container: string;
   rangeId: string;
+  /** Bounds of the range the lease covers (a child of a split, or a part of a merged range). */
+  min?: string;
+  max?: string;
+  /** With no continuation yet: start from this time (ISO 8601) instead of the beginning. */
+  startTime?: string;
   /** Host that owns the range; null = free (released or never taken). */
   owner: string | null;
   /** Change-feed continuation after the last checkpointed batch; null = from the beginning. */
@@ -31,4 +36,33 @@ export function leaseBody(lease: Stored<LeaseDoc> | LeaseDoc): LeaseDoc {
   const body: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(lease)) if (!k.startsWith('_')) body[k] = v;
   return body as LeaseDoc;
+}
+
+/** The feed range a lease reads: its own bounds (leases written before bounds carry the id only). */
+export const rangeOfLease = (lease: LeaseDoc): FeedRange =>
+  ({ id: lease.rangeId, min: lease.min, max: lease.max }) as FeedRange;
+
+export const NEVER = new Date(0).toISOString();
+
+/** A free lease for a range, starting where `from` says. */
+export function newLease(
+  processorName: string,
+  container: string,
+  range: FeedRange,
+  from: { continuation: string | null; startTime?: string },
+): LeaseDoc {
+  const id = leaseId(processorName, container, range.id);
+  return {
+    id,
+    processorName,
+    container,
+    rangeId: range.id,
+    min: range.min,
+    max: range.max,
+    owner: null,
+    continuation: from.continuation,
+    ...(from.startTime ? { startTime: from.startTime } : {}),
+    timestamp: NEVER,
+    expiresAt: NEVER,
+  };
 }

@@ -19,6 +19,11 @@ export interface ProcessorOptions {
   estimateMaxItems: number;
   /** Container holding the lease documents. */
   leaseContainer: string;
+  /**
+   * Attempts at one batch before its failing changes are isolated (each handled alone),
+   * recorded as dead letters and skipped, so a poison change cannot block its range.
+   */
+  maxBatchAttempts: number;
 }
 
 export const DEFAULT_PROCESSOR_OPTIONS: ProcessorOptions = {
@@ -30,6 +35,7 @@ export const DEFAULT_PROCESSOR_OPTIONS: ProcessorOptions = {
   estimateIntervalMs: 30_000,
   estimateMaxItems: 10_000,
   leaseContainer: 'leases',
+  maxBatchAttempts: 5,
 };
 
 /** Fills in defaults and rejects settings that cannot work (a typed error, at construction). */
@@ -45,6 +51,7 @@ export function resolveProcessorOptions(partial: Partial<ProcessorOptions> = {})
     'feedPollDelayMs',
     'maxItemCount',
     'estimateMaxItems',
+    'maxBatchAttempts',
   ];
   for (const k of positive) {
     const v = o[k];

@@ -2,6 +2,7 @@ import { Sleeper } from '../lib/sleeper.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import {
+  type ChangePage,
   type FeedRange,
   isProjectionError,
   type ProjectionContainer,
@@ -9,10 +10,12 @@ import {
   type Stored,
 } from '../projections/port.ts';
 import { leasesToAcquire } from './balancer.ts';
-import { countPendingChanges } from './estimator.ts';
+import { recordDeadLetter } from './dead-letter.ts';
+import { estimateLeaseLag } from './estimator.ts';
 import { isAvailable, type LeaseDoc, leaseBody } from './lease.ts';
-import { ensureLeases } from './lease-store.ts';
+import { ensureLeases, type StartFrom } from './lease-store.ts';
 import { type ProcessorOptions, resolveProcessorOptions } from './options.ts';
+import { splitLease } from './split.ts';
 
 export type ChangeHandler = (items: Stored[], lease: { id: string }) => Promise<void>;
 
@@ -28,6 +31,19 @@ export interface ChangeFeedProcessorConfig {
   options?: Partial<ProcessorOptions>;
   log: Logger;
   metrics?: Metrics;
+  /**
+   * Where a processor without any lease starts. Default: from now when the container
+   * already holds changes (history is the backfill command's job), else the beginning.
+   */
+  startFrom?: StartFrom;
+  /** Called as this host acquires, releases or loses a lease (after the metrics). */
+  hooks?: LeaseHooks;
+}
+
+export interface LeaseHooks {
+  onAcquired?(leaseId: string): void;
+  onReleased?(leaseId: string): void;
+  onLost?(leaseId: string, why: string): void;
 }
 
 export interface LeaseEstimate {
@@ -112,8 +128,38 @@ export function createChangeFeedProcessor(cfg: ChangeFeedProcessorConfig): Chang
     };
   }
 
-  /** Every lease the processor should have, created when missing (idempotent across hosts). */
-  const loadLeases = () => ensureLeases(leases, monitored, processorName);
+  function leaseEvent(event: 'acquired' | 'released' | 'lost' | 'split', id: string, why = '') {
+    cfg.metrics?.changeFeedLeaseEvents.inc({ ...metricLabels, processor: processorName, event });
+    try {
+      if (event === 'acquired') cfg.hooks?.onAcquired?.(id);
+      else if (event === 'released') cfg.hooks?.onReleased?.(id);
+      else if (event === 'lost') cfg.hooks?.onLost?.(id, why);
+    } catch (err) {
+      log.warn({ err, lease: id }, `lease ${event} hook failed`);
+    }
+  }
+
+  /** Where a new lease starts (see ChangeFeedProcessorConfig.startFrom). */
+  async function startPoint(
+    isNew: boolean,
+    range: FeedRange,
+  ): Promise<{ continuation: string | null; startTime?: string }> {
+    const from = cfg.startFrom;
+    if (from instanceof Date) return { continuation: null, startTime: from.toISOString() };
+    if (from === 'beginning' || (from === undefined && !isNew)) return { continuation: null };
+    if (from === undefined) {
+      if ((await monitored.query({ limit: 1 })).items.length === 0) return { continuation: null };
+      log.warn(
+        'new processor on a non-empty container: starting from now (`asora changefeed backfill` replays history)',
+      );
+    }
+    // 'now' is a position, not a time: the store's token for "after everything so far".
+    const page = await monitored.readChanges(range, null, 1, { startTime: 'now' });
+    return { continuation: page.continuation };
+  }
+
+  /** Every lease the processor has, plus new ones for ranges none covers (idempotent across hosts). */
+  const loadLeases = () => ensureLeases(leases, monitored, processorName, startPoint);
 
   /** One conditional write of an owned lease, queued behind the host's other writes to it. */
   function writeOwned(o: Owned, change: (body: LeaseDoc) => LeaseDoc): Promise<WriteOutcome> {
@@ -143,13 +189,16 @@ export function createChangeFeedProcessor(cfg: ChangeFeedProcessorConfig): Chang
     owned.delete(o.lease.id);
     cfg.metrics?.changeFeedLeasesOwned.dec(metricLabels);
     log.info({ lease: o.lease.id, why }, 'lease lost');
+    leaseEvent('lost', o.lease.id, why);
   }
 
   async function acquire(range: FeedRange, lease: Stored<LeaseDoc>): Promise<void> {
     if (owned.has(lease.id) || stopping) return;
     let took: Stored<LeaseDoc>;
     try {
-      took = (await leases.upsert(stamp(leaseBody(lease), me), { ifMatch: lease._etag })).resource;
+      // The range's bounds go into the lease (leases written before bounds only had the id).
+      const body = { ...leaseBody(lease), min: range.min, max: range.max };
+      took = (await leases.upsert(stamp(body, me), { ifMatch: lease._etag })).resource;
     } catch (err) {
       if (isProjectionError(err, 'precondition_failed') || isProjectionError(err, 'not_found'))
         return; // lost the race
@@ -167,6 +216,7 @@ export function createChangeFeedProcessor(cfg: ChangeFeedProcessorConfig): Chang
     owned.set(took.id, o);
     cfg.metrics?.changeFeedLeasesOwned.inc(metricLabels);
     log.info({ lease: took.id, from: lease.owner }, 'lease acquired');
+    leaseEvent('acquired', took.id);
     o.worker = work(o);
   }
 
@@ -211,16 +261,32 @@ export function createChangeFeedProcessor(cfg: ChangeFeedProcessorConfig): Chang
   }
 
   async function work(o: Owned): Promise<void> {
+    // In memory: where the last read ended (an empty read moves it too; only batches checkpoint).
     let continuation = o.lease.continuation;
+    let attempts = 0; // failed attempts at the current batch
     while (!o.lost && !stopping && !halted) {
+      let page: ChangePage;
       try {
-        const page = await monitored.readChanges(o.range, continuation, opts.maxItemCount);
-        if (o.lost || stopping || halted) return;
-        if (page.items.length === 0) {
-          await sleeper.sleep(opts.feedPollDelayMs);
-          continue;
-        }
-        await cfg.handle(page.items, { id: o.lease.id });
+        const startTime =
+          o.lease.startTime && !continuation ? new Date(o.lease.startTime) : undefined;
+        page = await monitored.readChanges(o.range, continuation, opts.maxItemCount, { startTime });
+      } catch (err) {
+        if (halted) return;
+        if (isProjectionError(err, 'gone')) return handOver(o);
+        log.warn({ err, lease: o.lease.id }, 'change-feed read failed; retrying');
+        await sleeper.sleep(opts.feedPollDelayMs);
+        continue;
+      }
+      if (o.lost || stopping || halted) return;
+      if (page.items.length === 0) {
+        continuation = page.continuation;
+        await sleeper.sleep(opts.feedPollDelayMs);
+        continue;
+      }
+      try {
+        if (++attempts < opts.maxBatchAttempts) await cfg.handle(page.items, { id: o.lease.id });
+        else await isolatePoison(o, page.items, attempts);
+        attempts = 0;
         if (halted) return; // killed between handling and checkpoint: the batch will be redelivered
         observeDelay(page.items);
         const next = page.continuation;
@@ -231,10 +297,61 @@ export function createChangeFeedProcessor(cfg: ChangeFeedProcessorConfig): Chang
         if (halted) return;
         // Not checkpointed: the same batch is read again after a pause (at-least-once).
         log.error(
-          { err, lease: o.lease.id },
+          { err, lease: o.lease.id, attempt: attempts },
           'change batch failed; retrying from the last checkpoint',
         );
+        continuation = o.lease.continuation;
         await sleeper.sleep(opts.feedPollDelayMs);
+      }
+    }
+  }
+
+  /**
+   * The batch failed maxBatchAttempts times: handle its changes one at a time, record each
+   * one that still fails as a dead letter, and let the range move on. Changes handled
+   * before are handled again (handlers are idempotent).
+   */
+  async function isolatePoison(o: Owned, items: Stored[], attempts: number): Promise<void> {
+    for (const item of items) {
+      if (halted || o.lost) return;
+      try {
+        await cfg.handle([item], { id: o.lease.id });
+      } catch (error) {
+        await recordDeadLetter(leases, monitored, {
+          processorName,
+          leaseId: o.lease.id,
+          item,
+          error,
+          attempts,
+        });
+        cfg.metrics?.changeFeedDeadLetters.inc({ ...metricLabels, processor: processorName });
+        log.error(
+          { err: error, lease: o.lease.id, item: item.id },
+          'change recorded as a dead letter',
+        );
+      }
+    }
+  }
+
+  /** The range was split: the lease becomes its children's (split.ts); this worker ends. */
+  async function handOver(o: Owned): Promise<void> {
+    try {
+      await o.chain; // the last checkpoint is written
+      if (o.lost || halted) return;
+      const children = await splitLease(leases, monitored, o.lease);
+      if (children.length === 0) return void (await sleeper.sleep(opts.feedPollDelayMs));
+      log.info({ lease: o.lease.id, children: children.map((c) => c.id) }, 'lease split');
+      cfg.metrics?.changeFeedLag.remove({ container: cfg.container, lease: o.lease.id });
+      leaseEvent('split', o.lease.id);
+    } catch (err) {
+      log.warn({ err, lease: o.lease.id }, 'lease split failed; will retry');
+      await sleeper.sleep(opts.feedPollDelayMs);
+    } finally {
+      // Either way the next balancing round decides who reads what now.
+      if (!o.lost) {
+        o.lost = true;
+        owned.delete(o.lease.id);
+        cfg.metrics?.changeFeedLeasesOwned.dec(metricLabels);
       }
     }
   }
@@ -269,10 +386,11 @@ export function createChangeFeedProcessor(cfg: ChangeFeedProcessorConfig): Chang
     const now = Date.now();
     const out: LeaseEstimate[] = [];
     for (const { range, lease } of all) {
-      const lag = await countPendingChanges(
+      const lag = await estimateLeaseLag(
         monitored,
         range,
         lease.continuation,
+        lease.startTime ? new Date(lease.startTime) : undefined,
         opts.estimateMaxItems,
       );
       cfg.metrics?.changeFeedLag.set({ container: cfg.container, lease: lease.id }, lag);
@@ -326,6 +444,7 @@ export function createChangeFeedProcessor(cfg: ChangeFeedProcessorConfig): Chang
               owned.delete(o.lease.id);
               cfg.metrics?.changeFeedLeasesOwned.dec(metricLabels);
               log.info({ lease: o.lease.id }, 'lease released');
+              leaseEvent('released', o.lease.id);
             }
           } catch (err) {
             log.warn({ err, lease: o.lease.id }, 'lease release failed; it will expire');

@@ -21,6 +21,7 @@ const envSchema = z.object({
   COSMOS_ENDPOINT: z.string().url().optional(),
   COSMOS_KEY: z.string().min(1).optional(),
   COSMOS_DATABASE: z.string().min(1).default('asora'),
+  COSMOS_TIMEOUT_MS: intFrom(15_000, 100),
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DATABASE_POOL_MAX: intFrom(10, 1),
@@ -42,6 +43,8 @@ export interface Config {
   projections:
     | { kind: 'cosmos'; endpoint: string; key: string; database: string }
     | { kind: 'embedded'; url?: string; feedRanges: number };
+  /** Deadline of one Cosmos DB call, retries and throttling waits included. */
+  cosmosTimeoutMs: number;
   jwtSecret?: string;
   pipeline: { fanoutFollowerThreshold: number; feedCap: number; changeFeedPollMs: number };
   readiness: { maxOutboxBacklog: number };
@@ -95,6 +98,7 @@ export function loadConfig(
             database: e.COSMOS_DATABASE,
           }
         : { kind: 'embedded', url: e.PROJECTIONS_DATABASE_URL, feedRanges: e.FEED_RANGES },
+    cosmosTimeoutMs: e.COSMOS_TIMEOUT_MS,
     jwtSecret: e.JWT_SECRET,
     pipeline: {
       fanoutFollowerThreshold: e.FANOUT_FOLLOWER_THRESHOLD,

@@ -61,6 +61,18 @@ export class Metrics {
     labelNames: ['container'],
     registers: [this.registry],
   });
+  readonly changeFeedLeaseEvents = new Counter({
+    name: 'asora_changefeed_lease_events_total',
+    help: 'Lease acquired / released / lost / split by this process',
+    labelNames: ['container', 'processor', 'event'],
+    registers: [this.registry],
+  });
+  readonly changeFeedDeadLetters = new Counter({
+    name: 'asora_changefeed_dead_letters_total',
+    help: 'Changes recorded as dead letters after the batch retries ran out',
+    labelNames: ['container', 'processor'],
+    registers: [this.registry],
+  });
 
   // projection store
   readonly requestCharge = new Counter({

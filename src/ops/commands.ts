@@ -40,6 +40,10 @@ export const COMMANDS: { names: Record<string, string>; load: () => Promise<Regi
     load: async () => (await import('./feed.ts')).registerFeed,
   },
   {
+    names: { changefeed: 'change-feed processors: dead letters, backfill, feed ranges' },
+    load: async () => (await import('./changefeed.ts')).registerChangefeed,
+  },
+  {
     names: {
       reconcile:
         'compare projections (posts_v2, userFeed, counters, publicProfiles) with canonical data; --repair fixes drift',

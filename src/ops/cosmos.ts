@@ -4,13 +4,15 @@ import { createProjectionStore, describeProjectionStore } from '../projections/c
 import { isProjectionError } from '../projections/port.ts';
 import { containerDefs } from '../readmodel/containers.ts';
 
-type OpenedStore = Awaited<ReturnType<typeof createProjectionStore>>;
+export type OpenedStore = Awaited<ReturnType<typeof createProjectionStore>>;
 
 /**
  * Opens the configured store (no sweeper) and runs fn; a store failure is reported as
  * one line naming the store, with exit code 1.
  */
-async function withStore(fn: (store: OpenedStore, where: string) => Promise<void>): Promise<void> {
+export async function withStore(
+  fn: (store: OpenedStore, where: string) => Promise<void>,
+): Promise<void> {
   const config = loadConfig();
   const where = describeProjectionStore(config);
   try {

@@ -106,8 +106,10 @@ export function createPipelineWorkers(
     async start() {
       if (started) return;
       started = true;
-      relay.start();
+      // Processors first: their leases exist before this host's relay writes a change, so a
+      // fresh install never looks like "a new processor on a non-empty container" (start from now).
       await Promise.all(all.map((p) => p.start()));
+      relay.start();
     },
     async stop() {
       await Promise.all([relay.stop(), ...all.map((p) => p.stop())]);

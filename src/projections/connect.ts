@@ -46,6 +46,7 @@ export async function createProjectionStore(
       key: p.key,
       database: p.database,
       definitions: opts.definitions,
+      timeoutMs: config.cosmosTimeoutMs,
       observer: opts.observer,
     });
   }

@@ -106,9 +106,23 @@ export interface BulkResult extends Charged {
   statuses: number[];
 }
 
+/**
+ * An interval [min, max) of the effective-partition-key space (hex strings compared as
+ * strings; '' is the lowest key, 'FF' above every key). See feed-range.ts.
+ */
 export interface FeedRange {
   /** Stable identifier of the range (used as the lease id suffix). */
   id: string;
+  min: string;
+  max: string;
+}
+
+export interface ReadChangesOptions {
+  /**
+   * With no continuation: only changes written at or after this time, or 'now' for only
+   * those written after this call (default: from the beginning).
+   */
+  startTime?: Date | 'now';
 }
 
 export interface ChangePage extends Charged {
@@ -144,12 +158,31 @@ export interface ProjectionContainer {
   /** Many writes, possibly across partitions; not atomic. */
   bulk(ops: BulkOp[]): Promise<BulkResult>;
   feedRanges(): Promise<FeedRange[]>;
-  /** Changes in one feed range after `continuation` (null = from the beginning). */
+  /**
+   * Changes in one feed range after `continuation` (null = from the beginning, or from
+   * `startTime`). The range may be any part of a current feed range (a lease kept across a
+   * merge), and the continuation may come from a range that contains it (a parent before a
+   * split): its position stays valid for every part. A range that now spans several feed
+   * ranges (it was split) is ProjectionError 'gone': re-read feedRanges() and continue
+   * each child from the same continuation.
+   */
   readChanges(
     range: FeedRange,
     continuation: string | null,
     maxItems?: number,
+    opts?: ReadChangesOptions,
   ): Promise<ChangePage>;
+  /**
+   * About how many changes of `range` lie after `continuation` (capped at max), cheaply:
+   * Cosmos reads one change and compares its LSN with the partition's latest (as the .NET
+   * estimator does); the embedded store counts positions in its feed index. 'gone' as readChanges.
+   */
+  changeLag(range: FeedRange, continuation: string | null, opts: LagOptions): Promise<number>;
+}
+
+export interface LagOptions extends ReadChangesOptions {
+  /** Stop counting here: the lag is then at least `max`. */
+  max: number;
 }
 
 export interface ProjectionStore {
@@ -181,7 +214,10 @@ export type ProjectionErrorCode =
   | 'precondition_failed'
   | 'unknown_container'
   | 'throttled'
-  | 'unavailable';
+  | 'gone'
+  | 'unavailable'
+  /** A failure no retry can fix (an SDK or programming error, a refused key). */
+  | 'internal';
 
 export class ProjectionError extends Error {
   constructor(

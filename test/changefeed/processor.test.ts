@@ -39,6 +39,7 @@ describe(`change-feed processor (${engineName})`, () => {
       processorName: 'test',
       hostName: host,
       options: FAST,
+      startFrom: 'beginning',
       log: silentLogger,
       handle: async (items: Stored[]) => {
         for (const i of items) handled.set(i.id, (handled.get(i.id) ?? 0) + 1);

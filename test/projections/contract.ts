@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ContainerDef,
   type Doc,
+  type FeedRange,
   isProjectionError,
   type ProjectionContainer,
   type ProjectionErrorCode,
@@ -329,6 +330,41 @@ export function projectionContract(
         expect(pages).toBe(3);
       });
 
+      it('pages a cross-partition ORDER BY (author and status listings) with ties, each item exactly once', async () => {
+        const author = uid('a');
+        const status = uid('s');
+        const ids: string[] = [];
+        for (let n = 0; n < 15; n++) {
+          const id = uid(`post${String(n).padStart(2, '0')}`);
+          ids.push(id);
+          // Pairs share a createdAt: the id breaks the tie.
+          const createdAt = new Date(Date.UTC(2024, 1, 1, 0, 0, Math.floor(n / 2))).toISOString();
+          await posts.upsert({ id, postId: id, authorId: author, status, createdAt });
+        }
+        const expected = ids
+          .map((id, n) => ({ id, t: Math.floor(n / 2) }))
+          .sort((a, b) => b.t - a.t || (a.id < b.id ? 1 : -1))
+          .map((x) => x.id);
+        for (const field of ['authorId', 'status']) {
+          const seen: string[] = [];
+          let continuation: string | null = null;
+          let pages = 0;
+          do {
+            const page: Awaited<ReturnType<typeof posts.query>> = await posts.query({
+              filters: [{ field, op: '=', value: field === 'authorId' ? author : status }],
+              orderBy: [{ field: 'createdAt', direction: 'DESC' }],
+              limit: 4,
+              continuation,
+            });
+            seen.push(...page.items.map((d) => d.id));
+            continuation = page.continuation;
+            pages++;
+          } while (continuation && pages < 10);
+          expect(seen).toEqual(expected);
+          expect(pages).toBe(4);
+        }
+      });
+
       it('keeps paging correctly when items are added and removed between pages', async () => {
         const r = uid('r');
         for (let n = 10; n <= 19; n++) await feed.upsert(feedItem(r, n));
@@ -651,12 +687,15 @@ export function projectionContract(
         it('a continuation from another range or garbage is refused', async () => {
           const ranges = await feed.feedRanges();
           expect(ranges.length).toBeGreaterThan(0);
-          const err = await feed.readChanges(ranges[0] as { id: string }, 'garbage').then(
+          const err = await feed.readChanges(ranges[0] as FeedRange, 'garbage').then(
             () => undefined,
             (e: unknown) => e,
           );
           expect(isProjectionError(err), String(err)).toBe(true);
-          await expectError(feed.readChanges({ id: 'no-such-range' }, null), 'bad_request');
+          await expectError(
+            feed.readChanges({ id: 'no-such-range' } as FeedRange, null),
+            'bad_request',
+          );
         });
       },
     );

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { FeedRange } from '../../src/projections/port.ts';
 import { serverUrl } from '../support/databases.ts';
 import { embeddedStore } from '../support/projections.ts';
 
@@ -125,14 +126,14 @@ describe.skipIf(!serverUrl)(
         );
         expect(naive.rows.map((r) => r.id)).toEqual(['fast']); // an lsn reader would now move past 'slow'
 
-        const early = await c.readChanges(range as { id: string }, null);
+        const early = await c.readChanges(range as FeedRange, null);
         expect(early.items.map((d) => d.id)).toEqual([]); // held back: an older transaction is still open
         await slow;
         let items: string[] = [];
         let cont: string | null = early.continuation;
         const deadline = Date.now() + 30_000;
         while (items.length < 2 && Date.now() < deadline) {
-          const page = await c.readChanges(range as { id: string }, cont);
+          const page = await c.readChanges(range as FeedRange, cont);
           cont = page.continuation;
           items = [...items, ...page.items.map((d) => d.id)];
           if (items.length < 2) await new Promise((r) => setTimeout(r, 100));

@@ -80,7 +80,7 @@ export async function emptyStore(ts: { store: EmbeddedProjectionStore }): Promis
 let emulator: Promise<string> | undefined;
 
 /** The in-process Cosmos DB emulator (@vercel/cosmosdb-server) on an ephemeral port, one per worker. */
-function emulatorEndpoint(): Promise<string> {
+export function emulatorEndpoint(): Promise<string> {
   emulator ??= (async () => {
     const { createHttpsServer } = await import('@vercel/cosmosdb-server');
     const server = createHttpsServer();

@@ -1,15 +1,19 @@
 import { createHash } from 'node:crypto';
 import {
   ChangeFeedMode,
+  type ChangeFeedPullModelIterator,
   ChangeFeedStartFrom,
   type Container,
   type FeedRange as CosmosFeedRange,
+  type CosmosHeaders,
   type ItemDefinition,
   type JSONObject,
   type OperationInput,
   type PatchOperation,
   type RequestOptions,
 } from '@azure/cosmos';
+import { TimeoutError, withTimeout } from '../../observability/timeout.ts';
+import { isFeedRange } from '../feed-range.ts';
 import { observed } from '../observed.ts';
 import {
   type BulkOp,
@@ -19,11 +23,13 @@ import {
   type ContainerDef,
   type Doc,
   type FeedRange,
+  type LagOptions,
   type PatchOp,
   type ProjectionContainer,
   ProjectionError,
   type Query,
   type QueryPage,
+  type ReadChangesOptions,
   type ReadResult,
   type Stored,
   type StoreObserver,
@@ -31,6 +37,7 @@ import {
   type WriteResult,
 } from '../port.ts';
 import {
+  checkField,
   checkId,
   checkPartitionKey,
   checkPatch,
@@ -38,8 +45,17 @@ import {
   partitionKeyOf,
   prepareDoc,
 } from '../validate.ts';
-import { chargeOf, cosmosError, statusOf } from './errors.ts';
-import { buildSql } from './query.ts';
+import { summingCharges } from './charges.ts';
+import {
+  chargeOf,
+  cosmosError,
+  isMissing,
+  isRetriable,
+  READ_SESSION_NOT_AVAILABLE,
+  statusOf,
+} from './errors.ts';
+import { narrowFeedToken } from './feed-token.ts';
+import { buildSql, keysetOrder } from './query.ts';
 
 /** Server-set properties we do not hand out (the port exposes _etag and _ts only). */
 const strip = <T extends Doc>(r: ItemDefinition | undefined): Stored<T> | undefined => {
@@ -90,27 +106,97 @@ function unwrapToken(token: string, shape: string): string {
   return t.t;
 }
 
+type KeyValue = string | number | boolean | null;
+
+/** The value of a (possibly nested) field of a document, as a keyset key. */
+function valueAt(doc: Doc, field: string): KeyValue {
+  let v: unknown = doc;
+  for (const seg of checkField(field)) v = (v as Record<string, unknown> | null)?.[seg];
+  return v === undefined ? null : (v as KeyValue);
+}
+
+function decodeKeys(raw: string, n: number): KeyValue[] {
+  let k: unknown;
+  try {
+    k = JSON.parse(raw);
+  } catch (err) {
+    throw new ProjectionError('bad_request', 'malformed continuation token', err);
+  }
+  if (
+    !Array.isArray(k) ||
+    k.length !== n ||
+    !k.every((v) => v === null || ['string', 'number', 'boolean'].includes(typeof v))
+  )
+    throw new ProjectionError('bad_request', 'continuation token does not belong to this query');
+  return k as KeyValue[];
+}
+
 /** Feed ranges are named by their effective-partition-key bounds (stable, id-safe). */
 const rangeId = (r: CosmosFeedRange): string => `${r.minInclusive || '00'}-${r.maxExclusive}`;
 
+/** The partition's latest LSN from a session token: `<pkrange>:<version>#<globalLsn>[#<region>=<lsn>]`. */
+function latestLsn(headers: CosmosHeaders | undefined): number | undefined {
+  const raw = headers?.['x-ms-session-token'];
+  const m = /:[^#]*#(\d+)/.exec(String(Array.isArray(raw) ? raw[0] : (raw ?? '')));
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Quick retries of 449 / 404-1002 per call. */
+const RETRIES = 3;
+export const DEFAULT_COSMOS_TIMEOUT_MS = 15_000;
+
+/** How long the physical feed ranges are trusted (a split also refreshes them). */
+const FEED_RANGE_TTL_MS = 60_000;
+
 export class CosmosContainer implements ProjectionContainer {
-  private ranges = new Map<string, CosmosFeedRange>();
+  private rangeCache: { at: number; ranges: FeedRange[] } | undefined;
+  private template: CosmosFeedRange | undefined;
+  private readonly feeds = new Map<
+    string,
+    { it: ChangeFeedPullModelIterator<ItemDefinition>; last: string; maxItems: number }
+  >();
 
   constructor(
     readonly def: ContainerDef,
     private readonly container: Container,
     private readonly observer?: StoreObserver,
+    /** Deadline of one call, retries included (config COSMOS_TIMEOUT_MS). */
+    private readonly timeoutMs = DEFAULT_COSMOS_TIMEOUT_MS,
   ) {}
 
+  /**
+   * Every call: typed errors, at most RETRIES quick retries of 449 and 404/1002 (which the
+   * SDK leaves to us), and one deadline over the whole call, retries and 429 waits included.
+   */
   private run<T extends Charged>(
     operation: string,
     what: string,
     fn: () => Promise<T>,
   ): Promise<T> {
+    const call = async (): Promise<T> => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await fn();
+        } catch (err) {
+          if (!isRetriable(err) || attempt > RETRIES) throw err;
+          await new Promise((r) => setTimeout(r, 10 * 2 ** attempt));
+        }
+      }
+    };
     return observed(this.observer, this.def.name, operation, async () => {
       try {
-        return await fn();
+        return await withTimeout(
+          summingCharges(call),
+          this.timeoutMs,
+          `Cosmos DB ${this.def.name} ${operation}`,
+        );
       } catch (err) {
+        if (err instanceof TimeoutError)
+          throw new ProjectionError(
+            'unavailable',
+            `${this.def.name} ${operation} ${what}: ${err.message}`,
+            err,
+          );
         throw cosmosError(err, `${this.def.name} ${operation} ${what}`);
       }
     });
@@ -133,7 +219,7 @@ export class CosmosContainer implements ProjectionContainer {
             requestCharge: chargeOf(r.headers),
           };
         } catch (err) {
-          if (statusOf(err) === 404) {
+          if (isMissing(err)) {
             throw new ProjectionError(
               'precondition_failed',
               `${this.def.name}/${body.id}: item is gone`,
@@ -162,12 +248,19 @@ export class CosmosContainer implements ProjectionContainer {
       checkPartitionKey(partitionKey);
       try {
         const r = await this.container.item(id, partitionKey).read<ItemDefinition>();
+        // A point read answers 404 without throwing; 404/1002 is a lagging replica, not a missing item.
+        if (r.statusCode === 404 && r.substatus === READ_SESSION_NOT_AVAILABLE) {
+          throw Object.assign(new Error('read session not available'), {
+            code: 404,
+            substatus: READ_SESSION_NOT_AVAILABLE,
+          });
+        }
         return {
           resource: r.statusCode === 404 ? undefined : strip<T>(r.resource),
           requestCharge: chargeOf(r.headers),
         };
       } catch (err) {
-        if (statusOf(err) === 404)
+        if (isMissing(err))
           return {
             resource: undefined,
             requestCharge: chargeOf((err as { headers?: never }).headers),
@@ -224,7 +317,7 @@ export class CosmosContainer implements ProjectionContainer {
         const r = await this.container.item(id, partitionKey).delete(ifMatch(opts?.ifMatch));
         return { deleted: true, requestCharge: chargeOf(r.headers) };
       } catch (err) {
-        if (statusOf(err) === 404)
+        if (isMissing(err))
           return { deleted: false, requestCharge: chargeOf((err as { headers?: never }).headers) };
         throw err;
       }
@@ -253,44 +346,86 @@ export class CosmosContainer implements ProjectionContainer {
   query<T extends Doc>(q: Query): Promise<QueryPage<T>> {
     return this.run('query', '', async () => {
       checkQuery(q);
-      const spec = buildSql(this.def, q);
-      const shape = shapeOf(this.def, spec, q.partitionKey);
-      const items: Stored<T>[] = [];
-      let continuation: string | undefined = q.continuation
-        ? unwrapToken(q.continuation, shape)
-        : undefined;
-      let total = 0;
-      // Cosmos may return short pages: keep fetching (asking only for what is missing) until
-      // the page is full or the results end, so the token always points just past our page.
-      do {
-        const it = this.container.items.query<ItemDefinition>(spec, {
-          partitionKey: q.partitionKey,
-          maxItemCount: q.limit - items.length,
-          continuationToken: continuation,
-        });
-        let page: Awaited<ReturnType<typeof it.fetchNext>>;
-        try {
-          page = await it.fetchNext();
-        } catch (err) {
-          if (continuation && statusOf(err) === 400) {
-            throw new ProjectionError(
-              'bad_request',
-              'continuation token does not belong to this query',
-              err,
-            );
-          }
-          throw err;
-        }
-        total += page.requestCharge; // parsed from x-ms-request-charge as a float by the SDK
-        for (const r of page.resources) items.push(strip<T>(r) as Stored<T>);
-        continuation = page.hasMoreResults ? page.continuationToken : undefined;
-      } while (continuation && items.length < q.limit);
-      return {
-        items,
-        continuation: continuation ? wrapToken(continuation, shape) : null,
-        requestCharge: total,
-      };
+      const order = keysetOrder(this.def, q);
+      return order ? this.keysetQuery<T>({ ...q, orderBy: order }) : this.sdkPagedQuery<T>(q);
     });
+  }
+
+  /**
+   * ORDER BY queries a composite index serves page by keyset (the sort values of the last row, id as tie-breaker):
+   * the same on every store, and independent of the SDK's continuation, which a
+   * cross-partition ORDER BY does not return. One row more than the page tells whether
+   * another page exists. Ids are unique per container (all of ours are), so (order, id) is total.
+   */
+  private async keysetQuery<T extends Doc>(base: Query): Promise<QueryPage<T>> {
+    const q = base;
+    const orderBy = base.orderBy ?? [];
+    const shape = shapeOf(this.def, buildSql(this.def, base), q.partitionKey);
+    const after = q.continuation
+      ? decodeKeys(unwrapToken(q.continuation, shape), orderBy.length)
+      : undefined;
+    const it = this.container.items.query<ItemDefinition>(buildSql(this.def, base, after), {
+      partitionKey: q.partitionKey,
+      maxItemCount: q.limit + 1,
+    });
+    const rows: Stored<T>[] = [];
+    let total = 0;
+    while (rows.length <= q.limit && it.hasMoreResults()) {
+      const page = await it.fetchNext();
+      total += page.requestCharge;
+      for (const r of page.resources) rows.push(strip<T>(r) as Stored<T>);
+    }
+    const items = rows.slice(0, q.limit);
+    const last = items[items.length - 1];
+    const continuation =
+      rows.length > q.limit && last
+        ? wrapToken(JSON.stringify(orderBy.map((o) => valueAt(last, o.field))), shape)
+        : null;
+    return { items, continuation, requestCharge: total };
+  }
+
+  /**
+   * Other queries keep the SDK's continuation: it returns one without ORDER BY, and within
+   * one partition. A cross-partition ORDER BY no index serves has none: one page only.
+   */
+  private async sdkPagedQuery<T extends Doc>(q: Query): Promise<QueryPage<T>> {
+    const spec = buildSql(this.def, q);
+    const shape = shapeOf(this.def, spec, q.partitionKey);
+    const items: Stored<T>[] = [];
+    let continuation: string | undefined = q.continuation
+      ? unwrapToken(q.continuation, shape)
+      : undefined;
+    let total = 0;
+    // Cosmos may return short pages: keep fetching (asking only for what is missing) until
+    // the page is full or the results end, so the token always points just past our page.
+    do {
+      const it = this.container.items.query<ItemDefinition>(spec, {
+        partitionKey: q.partitionKey,
+        maxItemCount: q.limit - items.length,
+        continuationToken: continuation,
+      });
+      let page: Awaited<ReturnType<typeof it.fetchNext>>;
+      try {
+        page = await it.fetchNext();
+      } catch (err) {
+        if (continuation && statusOf(err) === 400) {
+          throw new ProjectionError(
+            'bad_request',
+            'continuation token does not belong to this query',
+            err,
+          );
+        }
+        throw err;
+      }
+      total += page.requestCharge; // parsed from x-ms-request-charge as a float by the SDK
+      for (const r of page.resources) items.push(strip<T>(r) as Stored<T>);
+      continuation = page.hasMoreResults ? page.continuationToken : undefined;
+    } while (continuation && items.length < q.limit);
+    return {
+      items,
+      continuation: continuation ? wrapToken(continuation, shape) : null,
+      requestCharge: total,
+    };
   }
 
   bulk(ops: BulkOp[]): Promise<BulkResult> {
@@ -323,36 +458,145 @@ export class CosmosContainer implements ProjectionContainer {
     });
   }
 
+  /**
+   * The physical ranges, cached: getFeedRanges() reads the partition-key ranges each time,
+   * a metadata request Cosmos throttles separately. Refreshed after FEED_RANGE_TTL_MS or
+   * when a read reports a split.
+   */
   async feedRanges(): Promise<FeedRange[]> {
-    try {
-      const ranges = await this.container.getFeedRanges();
-      this.ranges = new Map(ranges.map((r) => [rangeId(r), r]));
-      return [...this.ranges.keys()].map((id) => ({ id }));
-    } catch (err) {
-      throw cosmosError(err, `${this.def.name} feedRanges`);
+    if (!this.rangeCache || Date.now() - this.rangeCache.at > FEED_RANGE_TTL_MS) {
+      try {
+        const sdk = await withTimeout(
+          this.container.getFeedRanges(),
+          this.timeoutMs,
+          `Cosmos DB ${this.def.name} feedRanges`,
+        );
+        this.template = sdk[0] ?? this.template;
+        this.rangeCache = {
+          at: Date.now(),
+          ranges: sdk.map((r) => ({ id: rangeId(r), min: r.minInclusive, max: r.maxExclusive })),
+        };
+      } catch (err) {
+        throw cosmosError(err, `${this.def.name} feedRanges`);
+      }
     }
+    return [...this.rangeCache.ranges];
   }
 
-  readChanges(range: FeedRange, continuation: string | null, maxItems = 100): Promise<ChangePage> {
+  /** The SDK's FeedRange for any bounds (it only accepts its own class, which it does not export). */
+  private async sdkRange(range: FeedRange): Promise<CosmosFeedRange> {
+    if (!this.template) await this.feedRanges();
+    const proto = Object.getPrototypeOf(this.template) as object;
+    return Object.freeze(
+      Object.assign(Object.create(proto), { minInclusive: range.min, maxExclusive: range.max }),
+    ) as CosmosFeedRange;
+  }
+
+  /** Where an iterator for `range` starts; a continuation covering several physical ranges is 'gone'. */
+  private async startFrom(
+    range: FeedRange,
+    continuation: string | null,
+    opts: ReadChangesOptions | undefined,
+  ): Promise<ChangeFeedStartFrom> {
+    if (continuation) {
+      const narrowed = narrowFeedToken(continuation, range);
+      // The SDK found this range split beneath us: hand it to the children (as .NET does).
+      if (narrowed.parts > 1) {
+        this.rangeCache = undefined;
+        throw new ProjectionError(
+          'gone',
+          `${this.def.name} feed range ${range.id} was split; read its children from the same continuation`,
+        );
+      }
+      return ChangeFeedStartFrom.Continuation(narrowed.token);
+    }
+    const sdkRange = await this.sdkRange(range);
+    if (opts?.startTime === 'now') return ChangeFeedStartFrom.Now(sdkRange);
+    if (opts?.startTime) return ChangeFeedStartFrom.Time(opts.startTime, sdkRange);
+    return ChangeFeedStartFrom.Beginning(sdkRange);
+  }
+
+  /**
+   * The .NET estimator's way: read ONE change after the continuation and compare its LSN
+   * with the partition's latest (the session token of the response), instead of reading
+   * the whole backlog.
+   */
+  changeLag(range: FeedRange, continuation: string | null, opts: LagOptions): Promise<number> {
+    return this.run('changeLag', range?.id, async () => {
+      if (!isFeedRange(range))
+        throw new ProjectionError(
+          'bad_request',
+          `unknown feed range ${JSON.stringify((range as { id?: unknown } | null)?.id)}`,
+        );
+      const it = this.container.items.getChangeFeedIterator<ItemDefinition>({
+        maxItemCount: 1,
+        changeFeedMode: ChangeFeedMode.LatestVersion,
+        changeFeedStartFrom: await this.startFrom(range, continuation, opts),
+      });
+      const r = await it.readNext();
+      const first = r.result?.[0] as { _lsn?: unknown } | undefined;
+      const latest = latestLsn(r.headers);
+      let lag = 0;
+      if (first) {
+        const lsn = Number(first._lsn);
+        lag = Number.isFinite(lsn) && latest !== undefined ? Math.max(1, latest - lsn + 1) : 1;
+      }
+      return { lag: Math.min(lag, opts.max), requestCharge: chargeOf(r.headers) };
+    }).then((x) => x.lag);
+  }
+
+  readChanges(
+    range: FeedRange,
+    continuation: string | null,
+    maxItems = 100,
+    opts?: ReadChangesOptions,
+  ): Promise<ChangePage> {
     return this.run('readChanges', range?.id, async () => {
       if (!Number.isInteger(maxItems) || maxItems < 1 || maxItems > 10_000) {
         throw new ProjectionError('bad_request', 'maxItems must be an integer between 1 and 10000');
       }
-      if (!this.ranges.has(range?.id)) await this.feedRanges();
-      const feedRange = this.ranges.get(range?.id);
-      if (!feedRange)
-        throw new ProjectionError('bad_request', `unknown feed range ${JSON.stringify(range?.id)}`);
-      const it = this.container.items.getChangeFeedIterator<ItemDefinition>({
-        maxItemCount: maxItems,
-        changeFeedMode: ChangeFeedMode.LatestVersion,
-        changeFeedStartFrom: continuation
-          ? ChangeFeedStartFrom.Continuation(continuation)
-          : ChangeFeedStartFrom.Beginning(feedRange),
+      if (!isFeedRange(range))
+        throw new ProjectionError(
+          'bad_request',
+          `unknown feed range ${JSON.stringify((range as { id?: unknown } | null)?.id)}`,
+        );
+      const key = `${range.min}-${range.max}`;
+      let cached = this.feeds.get(key);
+      // Resolved every time: a token the SDK split beneath a reused iterator is 'gone' too.
+      const startFrom = await this.startFrom(range, continuation, opts).catch((err) => {
+        this.feeds.delete(key);
+        throw err;
       });
-      const r = await it.readNext();
+      if (
+        !cached ||
+        !continuation ||
+        cached.last !== continuation ||
+        cached.maxItems !== maxItems
+      ) {
+        // One iterator per range, reused while the caller continues where it left off: a new
+        // iterator re-reads the container and the partition-key ranges before its first page.
+        cached = {
+          it: this.container.items.getChangeFeedIterator<ItemDefinition>({
+            maxItemCount: maxItems,
+            changeFeedMode: ChangeFeedMode.LatestVersion,
+            changeFeedStartFrom: startFrom,
+          }),
+          last: '',
+          maxItems,
+        };
+        this.feeds.set(key, cached);
+      }
+      let r: Awaited<ReturnType<typeof cached.it.readNext>>;
+      try {
+        r = await cached.it.readNext();
+      } catch (err) {
+        this.feeds.delete(key);
+        throw err;
+      }
+      cached.last = r.continuationToken ?? continuation ?? '';
       return {
         items: (r.result ?? []).map((d) => strip(d) as Stored),
-        continuation: r.continuationToken ?? continuation ?? '',
+        continuation: cached.last,
         requestCharge: chargeOf(r.headers),
       };
     });

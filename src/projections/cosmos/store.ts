@@ -3,7 +3,8 @@ import { type ContainerDefinition, CosmosClient, type Database } from '@azure/co
 import type { ContainerDef, ProjectionContainer, ProjectionStore, StoreObserver } from '../port.ts';
 import { ProjectionError } from '../port.ts';
 import { lookupContainer } from '../registry.ts';
-import { CosmosContainer } from './container.ts';
+import { chargePlugin } from './charges.ts';
+import { CosmosContainer, DEFAULT_COSMOS_TIMEOUT_MS } from './container.ts';
 import { cosmosError } from './errors.ts';
 
 export interface CosmosStoreOptions {
@@ -17,6 +18,8 @@ export interface CosmosStoreOptions {
   endpointDiscovery?: boolean;
   /** The containers this store holds (the app's, passed in: projections/ knows none). */
   definitions: ContainerDef[];
+  /** Deadline of one call, retries and 429 waits included (config COSMOS_TIMEOUT_MS). */
+  timeoutMs?: number;
 }
 
 export interface CosmosProjectionStore extends ProjectionStore {
@@ -35,17 +38,23 @@ const definitionOf = (def: ContainerDef): ContainerDefinition => ({
 /** The Cosmos DB projection store. Does not create anything until provision() is called. */
 export async function createCosmosStore(o: CosmosStoreOptions): Promise<CosmosProjectionStore> {
   const defs = o.definitions;
+  const timeoutMs = o.timeoutMs ?? DEFAULT_COSMOS_TIMEOUT_MS;
   const client = new CosmosClient({
+    // `plugins` is the SDK's (untyped) request hook: it sums every response's charge.
+    ...({ plugins: [chargePlugin] } as object),
     endpoint: o.endpoint,
     key: o.key,
     ...(o.agent ? { agent: o.agent } : {}),
     connectionPolicy: {
       enableEndpointDiscovery: o.endpointDiscovery ?? true,
-      // Throttling (429): the SDK waits the server's retry-after; after this it surfaces 'throttled'.
+      // One HTTP request may take the whole deadline; the call's deadline (CosmosContainer) caps the rest.
+      requestTimeout: timeoutMs,
+      // Throttling (429): the SDK waits the server's retry-after, for at most half the
+      // deadline in all; after that the call fails 'throttled' (and the caller backs off).
       retryOptions: {
         maxRetryAttemptCount: 9,
         fixedRetryIntervalInMilliseconds: 0,
-        maxWaitTimeInSeconds: 30,
+        maxWaitTimeInSeconds: Math.max(1, Math.floor(timeoutMs / 2000)),
       },
     },
   });
@@ -53,7 +62,7 @@ export async function createCosmosStore(o: CosmosStoreOptions): Promise<CosmosPr
   const containers = new Map(
     defs.map((def) => [
       def.name,
-      new CosmosContainer(def, database.container(def.name), o.observer),
+      new CosmosContainer(def, database.container(def.name), o.observer, timeoutMs),
     ]),
   );
   return {
@@ -83,7 +92,30 @@ export async function createCosmosStore(o: CosmosStoreOptions): Promise<CosmosPr
                 `${def.name}: partition key is ${paths.join(',')} in the account but ${def.partitionKey} in containers.json (a partition key cannot change; migrate to a new container)`,
               );
             }
-            await database.container(def.name).replace(definitionOf(def));
+            // Read-modify-write: only the indexing policy and TTL change; the partition key
+            // (with its kind and version) and every other property stay as the account has them.
+            const {
+              _rid,
+              _self,
+              _etag,
+              _ts,
+              _docs,
+              _sprocs,
+              _triggers,
+              _udfs,
+              _conflicts,
+              ...kept
+            } = resource as typeof resource & Record<string, unknown>;
+            const next: ContainerDefinition = {
+              ...kept,
+              id: def.name,
+              indexingPolicy: def.indexingPolicy,
+            };
+            if (def.defaultTtl === undefined) delete next.defaultTtl;
+            else next.defaultTtl = def.defaultTtl;
+            await database
+              .container(def.name)
+              .replace(next, { accessCondition: { type: 'IfMatch', condition: String(_etag) } });
           }
           done.push(def.name);
         }

@@ -11,11 +11,13 @@ import {
   type ContainerDef,
   type Doc,
   type FeedRange,
+  type LagOptions,
   type PatchOp,
   type ProjectionContainer,
   ProjectionError,
   type Query,
   type QueryPage,
+  type ReadChangesOptions,
   type ReadResult,
   type StoreObserver,
   type WriteOptions,
@@ -30,8 +32,9 @@ import {
   partitionKeyOf,
   prepareDoc,
 } from '../validate.ts';
-import { feedRanges, readChanges } from './change-feed.ts';
+import { checkRange, countChanges, readChanges } from './change-feed.ts';
 import { charge } from './charge.ts';
+import { boundsOf, loadLayout } from './feed-layout.ts';
 import { buildQuery, encodeToken, LIVE } from './query-sql.ts';
 import { type DocRow, storeError, toStored } from './rows.ts';
 import { LSN_SEQUENCE, q, tableName } from './schema.ts';
@@ -47,6 +50,8 @@ const lockKey = (containerNo: number, pk: string): [number, number] => [
 const EXPIRES = (p: string) =>
   `CASE WHEN ${p}::int IS NULL THEN NULL ELSE statement_timestamp() + make_interval(secs => ${p}::int) END`;
 const NOW_TS = 'extract(epoch FROM statement_timestamp())::bigint';
+/** How long readChanges trusts its copy of the feed-range layout (a live split shows within this). */
+const LAYOUT_TTL_MS = 1_000;
 
 export interface EmbeddedContainerOptions {
   db: Db;
@@ -64,6 +69,7 @@ export class EmbeddedContainer implements ProjectionContainer {
   private readonly no: number;
   private readonly ranges: number;
   private readonly observer?: StoreObserver;
+  private layout: { ranges: FeedRange[]; at: number } | undefined;
 
   constructor(o: EmbeddedContainerOptions) {
     this.db = o.db;
@@ -369,13 +375,63 @@ export class EmbeddedContainer implements ProjectionContainer {
     });
   }
 
-  async feedRanges(): Promise<FeedRange[]> {
-    return feedRanges(this.ranges);
+  /** The layout, cached like the SDK's routing map: refreshed when stale or when it says 'gone'. */
+  private async currentLayout(fresh: boolean): Promise<FeedRange[]> {
+    if (fresh || !this.layout || Date.now() - this.layout.at > LAYOUT_TTL_MS)
+      this.layout = { ranges: await loadLayout(this.db, this.def.name), at: Date.now() };
+    return this.layout.ranges;
   }
 
-  readChanges(range: FeedRange, continuation: string | null, maxItems = 100): Promise<ChangePage> {
-    return this.run('readChanges', () =>
-      readChanges(this.db, this.def, this.ranges, range, continuation, maxItems),
-    );
+  async feedRanges(): Promise<FeedRange[]> {
+    try {
+      return [...(await this.currentLayout(true))];
+    } catch (err) {
+      throw storeError(err);
+    }
+  }
+
+  readChanges(
+    range: FeedRange,
+    continuation: string | null,
+    maxItems = 100,
+    opts?: ReadChangesOptions,
+  ): Promise<ChangePage> {
+    return this.run('readChanges', async () => {
+      const bounds = await this.readableBounds(range);
+      return readChanges(this.db, this.def, bounds, continuation, maxItems, opts);
+    });
+  }
+
+  async changeLag(
+    range: FeedRange,
+    continuation: string | null,
+    opts: LagOptions,
+  ): Promise<number> {
+    try {
+      return await countChanges(
+        this.db,
+        this.def,
+        await this.readableBounds(range),
+        continuation,
+        opts,
+      );
+    } catch (err) {
+      throw storeError(err);
+    }
+  }
+
+  /** The range's bounds when it lies within one current range; 'gone' when it was split. */
+  private async readableBounds(range: FeedRange): Promise<[number, number]> {
+    const bounds = boundsOf(range);
+    const id = String(range?.id);
+    let where = checkRange(await this.currentLayout(false), bounds, id);
+    if (where === 'gone') where = checkRange(await this.currentLayout(true), bounds, id);
+    if (where === 'gone') {
+      throw new ProjectionError(
+        'gone',
+        `${this.def.name} feed range ${id} was split; read its children from the same continuation`,
+      );
+    }
+    return bounds;
   }
 }

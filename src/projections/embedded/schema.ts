@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Db, Queryable } from '../../sql/db.ts';
 import type { ContainerDef } from '../port.ts';
 import { splitPath } from '../validate.ts';
+import { EPK_SQL, LAYOUT_DDL } from './feed-layout.ts';
 
 /**
  * DDL for the embedded store, generated from containers.json: one table per container,
@@ -38,11 +39,13 @@ export interface IndexSpec {
 /** Composite indexes → expression indexes, each ending with id so keyset pages are index-ordered. */
 export function compositeIndexes(def: ContainerDef): IndexSpec[] {
   const table = tableName(def);
-  return (def.indexingPolicy.compositeIndexes ?? []).map((paths) => {
+  return (def.indexingPolicy.compositeIndexes ?? []).map((declared) => {
+    // A declared trailing /id (the keyset tie-breaker Cosmos needs in its index) is the id column below.
+    const paths = declared[declared.length - 1]?.path === '/id' ? declared.slice(0, -1) : declared;
     const cols = paths.map(
       (p) => `${fieldExpr(def, splitPath(p.path))} ${p.order === 'descending' ? 'DESC' : 'ASC'}`,
     );
-    const lastDir = paths[paths.length - 1]?.order === 'descending' ? 'DESC' : 'ASC';
+    const lastDir = declared[declared.length - 1]?.order === 'descending' ? 'DESC' : 'ASC';
     const hasPk = cols.some((c) => c.startsWith('pk '));
     // Partition-scoped queries always filter pk: lead with it unless the definition already has it.
     const all = [...(hasPk ? [] : ['pk ASC']), ...cols, `id ${lastDir}`];
@@ -70,7 +73,9 @@ function tableDdl(def: ContainerDef): string {
       expires_at timestamptz,
       PRIMARY KEY (pk, id)
     );
-    CREATE INDEX IF NOT EXISTS ${q(`${t}_feed`)} ON ${q(t)} (feed_range, txid, lsn);
+    ALTER TABLE ${q(t)} ADD COLUMN IF NOT EXISTS epk bigint GENERATED ALWAYS AS (${EPK_SQL}) STORED;
+    DROP INDEX IF EXISTS ${q(`${t}_feed`)};
+    CREATE INDEX IF NOT EXISTS ${q(`${t}_feed_pos`)} ON ${q(t)} (txid, lsn);
     CREATE INDEX IF NOT EXISTS ${q(`${t}_expiry`)} ON ${q(t)} (expires_at) WHERE expires_at IS NOT NULL;`;
 }
 
@@ -86,6 +91,7 @@ export async function provisionTables(
   await db.transaction(async (tx) => {
     await tx.query(`SELECT pg_advisory_xact_lock(${PROVISION_LOCK})`);
     await tx.exec(`CREATE SEQUENCE IF NOT EXISTS ${LSN_SEQUENCE}`);
+    await tx.exec(LAYOUT_DDL);
     for (const def of defs) {
       await tx.exec(tableDdl(def));
       if (opts.indexes !== false) for (const ix of compositeIndexes(def)) await tx.exec(ix.sql);

@@ -1,8 +1,15 @@
 import type { Db } from '../../sql/db.ts';
-import type { ContainerDef, ProjectionContainer, ProjectionStore, StoreObserver } from '../port.ts';
+import type {
+  ContainerDef,
+  FeedRange,
+  ProjectionContainer,
+  ProjectionStore,
+  StoreObserver,
+} from '../port.ts';
 import { ProjectionError } from '../port.ts';
 import { lookupContainer } from '../registry.ts';
 import { EmbeddedContainer } from './container.ts';
+import { ensureLayout, mergeRanges, splitRange } from './feed-layout.ts';
 import { storeError } from './rows.ts';
 import { type IndexChanges, provisionTables, updateIndexes } from './schema.ts';
 import { type Sweeper, startSweeper, sweepExpired } from './sweeper.ts';
@@ -27,6 +34,10 @@ export interface EmbeddedProjectionStore extends ProjectionStore {
   sweepExpired(): Promise<number>;
   /** Makes the composite indexes exactly the declared ones. */
   updateIndexes(): Promise<IndexChanges>;
+  /** Splits one feed range of a container in two, live (as Cosmos DB splits a partition). */
+  splitFeedRange(container: string, rangeId: string): Promise<FeedRange[]>;
+  /** Merges two adjacent feed ranges of a container, live. */
+  mergeFeedRanges(container: string, a: string, b: string): Promise<FeedRange>;
 }
 
 /** The embedded projection store on a Db (PGlite or a PostgreSQL server); provisions its tables. */
@@ -40,6 +51,11 @@ export async function createEmbeddedStore(
     throw new ProjectionError('bad_request', 'feedRanges must be a positive integer');
   try {
     await provisionTables(db, defs);
+    await ensureLayout(
+      db,
+      defs.map((d) => d.name),
+      ranges,
+    );
   } catch (err) {
     throw storeError(err);
   }
@@ -70,6 +86,22 @@ export async function createEmbeddedStore(
       return updateIndexes(db, defs);
     },
     sweepExpired: () => sweepExpired(db, defs),
+    async splitFeedRange(container, rangeId) {
+      lookupContainer(containers, container);
+      try {
+        return await splitRange(db, container, rangeId);
+      } catch (err) {
+        throw storeError(err);
+      }
+    },
+    async mergeFeedRanges(container, a, b) {
+      lookupContainer(containers, container);
+      try {
+        return await mergeRanges(db, container, a, b);
+      } catch (err) {
+        throw storeError(err);
+      }
+    },
     async ping() {
       try {
         await db.query('SELECT 1');
