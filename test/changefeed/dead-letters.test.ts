@@ -9,8 +9,8 @@ import { runDeadLetters, runRedrive } from '../../src/ops/changefeed.ts';
 import type { Output } from '../../src/ops/output.ts';
 import type { Stored } from '../../src/projections/port.ts';
 import { engineName } from '../support/databases.ts';
-import { embeddedStore, type TestStore } from '../support/projections.ts';
-import { emptyStore, FAST, sleep, waitFor, writeDocs } from './helpers.ts';
+import { embeddedStore, emptyStore, type TestStore } from '../support/projections.ts';
+import { FAST, sleep, waitFor, writeDocs } from './helpers.ts';
 
 function buffer(): Output & { out: string[] } {
   const out: string[] = [];

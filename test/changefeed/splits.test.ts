@@ -9,11 +9,12 @@ import { createEmbeddedStore } from '../../src/projections/embedded/store.ts';
 import type { ProjectionStore, Stored } from '../../src/projections/port.ts';
 import { containerDefs } from '../../src/readmodel/containers.ts';
 import type { NotificationDoc } from '../../src/readmodel/documents.ts';
-import { createPost, createUser, follow, react } from '../pipeline/changes/canonical-fixtures.ts';
-import { pipelineContext, resetStores } from '../pipeline/changes/pipeline-context.ts';
+import { Canon } from '../support/canon.ts';
 import { canonicalDb, engineName, type ScratchDb } from '../support/databases.ts';
-import { embeddedStore, type TestStore } from '../support/projections.ts';
-import { emptyStore, FAST, sleep, waitFor } from './helpers.ts';
+import { pipelineContext } from '../support/pipeline.ts';
+import { embeddedStore, emptyStore, type TestStore } from '../support/projections.ts';
+import { resetStores } from '../support/use-stores.ts';
+import { FAST, sleep, waitFor } from './helpers.ts';
 
 /** Changes handled so far by every processor, from the asora_changefeed_delay_seconds histogram. */
 async function handledCount(metrics: Metrics): Promise<number> {
@@ -44,9 +45,9 @@ describe(`feed-range splits and merges (${engineName})`, () => {
     await resetStores(canon, proj);
     const db = canon.db;
     const users = await Promise.all(
-      ['ann', 'ben', 'cat', 'dan', 'eve', 'fay'].map((n) => createUser(db, n)),
+      ['ann', 'ben', 'cat', 'dan', 'eve', 'fay'].map((n) => new Canon(db).user(n)),
     );
-    for (const a of users) for (const b of users) if (a !== b) await follow(db, a, b);
+    for (const a of users) for (const b of users) if (a !== b) await new Canon(db).follow(a, b);
 
     /** One life of the workers on a store with `ranges` feed ranges; returns what it handled. */
     async function life(ranges: number, work: () => Promise<void>) {
@@ -80,9 +81,10 @@ describe(`feed-range splits and merges (${engineName})`, () => {
     async function workload(n: number) {
       for (let i = 0; i < n; i++) {
         const author = users[i % users.length] as string;
-        const post = await createPost(db, author, `post ${posts.length}`);
+        const post = await new Canon(db).post(author, `post ${posts.length}`);
         posts.push(post.id);
-        for (const u of users.slice(0, 3)) if (u !== author) await react(db, u, post.id, 'like');
+        for (const u of users.slice(0, 3))
+          if (u !== author) await new Canon(db).react(u, post.id, 'like');
       }
     }
 
