@@ -144,6 +144,12 @@ export interface ProjectionContainer {
   /** Many writes, possibly across partitions; not atomic. */
   bulk(ops: BulkOp[]): Promise<BulkResult>;
   feedRanges(): Promise<FeedRange[]>;
+  /**
+   * Calls `listener` soon after a write to this container commits, so change-feed readers
+   * need not wait out their poll; returns the unsubscribe. Optional: a store without it
+   * (Cosmos DB) is polled. A hint only: readers still read from their checkpoint.
+   */
+  onChange?(listener: () => void): () => void;
   /** Changes in one feed range after `continuation` (null = from the beginning). */
   readChanges(
     range: FeedRange,

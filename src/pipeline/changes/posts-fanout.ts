@@ -61,7 +61,7 @@ export const isLive = (p: PostDoc) => p.status === 'published' && p.deleted !== 
  * gets the item). Idempotent under redelivery: deterministic ids, version-guarded writes.
  */
 export function createPostFanoutHandler(ctx: PipelineContext, opts: FanoutOptions = {}) {
-  const batchSize = opts.batchSize ?? 100;
+  const batchSize = opts.batchSize ?? 500;
   const capCheckEvery = opts.capCheckEvery ?? 32;
   const concurrency = Math.max(1, opts.concurrency ?? 4);
   const feed = ctx.store.container(CONTAINERS.userFeed);

@@ -30,6 +30,7 @@ import {
   partitionKeyOf,
   prepareDoc,
 } from '../validate.ts';
+import { deleteSegment, segment, upsertSegment } from './bulk.ts';
 import { feedRanges, readChanges } from './change-feed.ts';
 import { charge } from './charge.ts';
 import { buildQuery, encodeToken, LIVE } from './query-sql.ts';
@@ -55,6 +56,8 @@ export interface EmbeddedContainerOptions {
   containerNo: number;
   feedRanges: number;
   observer?: StoreObserver;
+  /** Called when the first change listener subscribes (the store starts its LISTEN then). */
+  onFirstListener?: () => void;
 }
 
 export class EmbeddedContainer implements ProjectionContainer {
@@ -64,6 +67,7 @@ export class EmbeddedContainer implements ProjectionContainer {
   private readonly no: number;
   private readonly ranges: number;
   private readonly observer?: StoreObserver;
+  private readonly onFirstListener?: () => void;
 
   constructor(o: EmbeddedContainerOptions) {
     this.db = o.db;
@@ -72,6 +76,20 @@ export class EmbeddedContainer implements ProjectionContainer {
     this.no = o.containerNo;
     this.ranges = o.feedRanges;
     this.observer = o.observer;
+    this.onFirstListener = o.onFirstListener;
+  }
+
+  private readonly listeners = new Set<() => void>();
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    if (this.listeners.size === 1) this.onFirstListener?.();
+    return () => void this.listeners.delete(listener);
+  }
+
+  /** Wakes this process's change-feed readers: a write to the container committed. */
+  notifyChange(): void {
+    for (const fn of this.listeners) fn();
   }
 
   private run<T extends Charged>(operation: string, fn: () => Promise<T>): Promise<T> {
@@ -89,15 +107,19 @@ export class EmbeddedContainer implements ProjectionContainer {
   }
 
   upsert<T extends Doc>(doc: T, opts?: WriteOptions): Promise<WriteResult<T>> {
-    return this.run(
-      'upsert',
-      async () =>
-        (await this.write<T>(doc, opts?.ifMatch ? 'replace' : 'upsert', opts?.ifMatch)).result,
-    );
+    return this.run('upsert', async () => {
+      const w = await this.write<T>(doc, opts?.ifMatch ? 'replace' : 'upsert', opts?.ifMatch);
+      this.notifyChange();
+      return w.result;
+    });
   }
 
   create<T extends Doc>(doc: T): Promise<WriteResult<T>> {
-    return this.run('create', async () => (await this.write<T>(doc, 'create')).result);
+    return this.run('create', async () => {
+      const w = await this.write<T>(doc, 'create');
+      this.notifyChange();
+      return w.result;
+    });
   }
 
   /** One statement per write: lock the partition key, then take the txid and lsn. */
@@ -252,7 +274,7 @@ export class EmbeddedContainer implements ProjectionContainer {
       checkPatch(this.def, ops);
       const [k1, k2] = lockKey(this.no, partitionKey);
       // One transaction: lock the partition key (before any txid exists), read, apply, write.
-      return this.db.transaction(async (tx: Queryable) => {
+      const patched = await this.db.transaction(async (tx: Queryable) => {
         await tx.query('SELECT pg_advisory_xact_lock($1::int, $2::int)', [k1, k2]);
         const { rows } = await tx.query<DocRow>(
           `SELECT body, etag, ts FROM ${this.table} WHERE pk = $1 AND id = $2 AND ${LIVE} FOR UPDATE`,
@@ -283,6 +305,8 @@ export class EmbeddedContainer implements ProjectionContainer {
           requestCharge: charge.patch(ops.length),
         };
       });
+      this.notifyChange();
+      return patched;
     });
   }
 
@@ -332,39 +356,24 @@ export class EmbeddedContainer implements ProjectionContainer {
       }
       const statuses = new Array<number>(ops.length).fill(0);
       let total = 0;
-      let failure: unknown;
-      // Partition keys run in parallel; the ops of one partition key run in the given order.
-      const groups = new Map<string, number[]>();
-      ops.forEach((op, i) => {
-        const pk = op.op === 'upsert' ? partitionKeyOf(this.def, op.doc) : op.partitionKey;
-        const g = groups.get(pk);
-        if (g) g.push(i);
-        else groups.set(pk, [i]);
-      });
-      const queue = [...groups.values()];
-      const worker = async () => {
-        for (let group = queue.shift(); group && failure === undefined; group = queue.shift()) {
-          for (const i of group) {
-            if (failure !== undefined) break;
-            const op = ops[i] as BulkOp;
-            try {
-              if (op.op === 'upsert') {
-                const w = await this.write(op.doc, 'upsert');
-                statuses[i] = w.inserted ? 201 : 200;
-                total += w.result.requestCharge;
-              } else {
-                const d = await this.remove(op.id, op.partitionKey);
-                statuses[i] = d.deleted ? 204 : 404;
-                total += d.requestCharge;
-              }
-            } catch (err) {
-              failure = err;
-            }
-          }
-        }
+      const target = {
+        def: this.def,
+        table: this.table,
+        containerNo: this.no,
+        ranges: this.ranges,
       };
-      await Promise.all(Array.from({ length: Math.min(8, queue.length) }, worker));
-      if (failure !== undefined) throw failure;
+      for (const seg of segment(this.def, ops)) {
+        const part = seg.indexes.map((i) => ops[i] as BulkOp);
+        const r =
+          seg.kind === 'upsert'
+            ? await upsertSegment(this.db, target, part)
+            : await deleteSegment(this.db, target, part);
+        seg.indexes.forEach((i, k) => {
+          statuses[i] = r.statuses[k] as number;
+        });
+        total += r.requestCharge;
+        if (seg.kind === 'upsert') this.notifyChange();
+      }
       return { statuses, requestCharge: total };
     });
   }

@@ -12,6 +12,21 @@ import { splitPath } from '../validate.ts';
 
 export const LSN_SEQUENCE = 'proj_lsn';
 
+/** NOTIFY channel of committed writes (payload: the table name), for readers in other processes. */
+export const CHANGE_CHANNEL = 'asora_projections';
+
+const NOTIFY_FUNCTION = `
+    CREATE OR REPLACE FUNCTION proj_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      PERFORM pg_notify('${CHANGE_CHANNEL}', TG_TABLE_NAME);
+      RETURN NULL;
+    END $$;`;
+
+/** One NOTIFY per writing statement (PostgreSQL folds repeats within a transaction). */
+const notifyTrigger = (t: string) => `
+    CREATE OR REPLACE TRIGGER ${q(`${t}_notify`)} AFTER INSERT OR UPDATE ON ${q(t)}
+      FOR EACH STATEMENT EXECUTE FUNCTION proj_notify_change();`;
+
 export function tableName(def: ContainerDef): string {
   return `proj_${def.name.toLowerCase()}`;
 }
@@ -83,11 +98,15 @@ export async function provisionTables(
   defs: ContainerDef[],
   opts: { indexes?: boolean } = {},
 ): Promise<void> {
+  // Only a server has other processes to tell; PGlite is one process (in-process wake-ups).
+  const notify = db.engine === 'pg';
   await db.transaction(async (tx) => {
     await tx.query(`SELECT pg_advisory_xact_lock(${PROVISION_LOCK})`);
     await tx.exec(`CREATE SEQUENCE IF NOT EXISTS ${LSN_SEQUENCE}`);
+    if (notify) await tx.exec(NOTIFY_FUNCTION);
     for (const def of defs) {
       await tx.exec(tableDdl(def));
+      if (notify) await tx.exec(notifyTrigger(tableName(def)));
       if (opts.indexes !== false) for (const ix of compositeIndexes(def)) await tx.exec(ix.sql);
     }
   });

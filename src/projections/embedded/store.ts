@@ -4,7 +4,13 @@ import { ProjectionError } from '../port.ts';
 import { lookupContainer } from '../registry.ts';
 import { EmbeddedContainer } from './container.ts';
 import { storeError } from './rows.ts';
-import { type IndexChanges, provisionTables, updateIndexes } from './schema.ts';
+import {
+  CHANGE_CHANNEL,
+  type IndexChanges,
+  provisionTables,
+  tableName,
+  updateIndexes,
+} from './schema.ts';
 import { type Sweeper, startSweeper, sweepExpired } from './sweeper.ts';
 
 export interface EmbeddedStoreOptions {
@@ -14,6 +20,8 @@ export interface EmbeddedStoreOptions {
   /** Background deletion of expired items every n ms; 0/undefined = off (reads hide them anyway). */
   sweepIntervalMs?: number;
   onSweepError?: (err: unknown) => void;
+  /** LISTEN for other processes' writes failed: their changes are picked up by polling. */
+  onListenError?: (err: unknown) => void;
   /** Close the Db when the store closes (the factory owns its Db; tests own theirs). */
   ownsDb?: boolean;
   /** The containers this store holds (the app's, passed in: projections/ knows none). */
@@ -43,6 +51,19 @@ export async function createEmbeddedStore(
   } catch (err) {
     throw storeError(err);
   }
+  let closed = false;
+  // Writers in other processes announce commits with NOTIFY (a server only): one LISTEN
+  // connection per store, opened when the first change-feed reader subscribes.
+  let unlisten: Promise<(() => Promise<void>) | undefined> | undefined;
+  const listen = () => {
+    if (db.engine !== 'pg' || unlisten || closed) return;
+    unlisten = db
+      .listen(CHANGE_CHANNEL, (table) => byTable.get(table)?.notifyChange())
+      .catch((err: unknown) => {
+        opts.onListenError?.(err);
+        return undefined;
+      });
+  };
   const containers = new Map<string, EmbeddedContainer>(
     defs.map((def, i) => [
       def.name,
@@ -52,13 +73,14 @@ export async function createEmbeddedStore(
         containerNo: i + 1,
         feedRanges: ranges,
         observer: opts.observer,
+        onFirstListener: listen,
       }),
     ]),
   );
+  const byTable = new Map([...containers.values()].map((c) => [tableName(c.def), c]));
   const sweeper: Sweeper | undefined = opts.sweepIntervalMs
     ? startSweeper(db, defs, opts.sweepIntervalMs, opts.onSweepError)
     : undefined;
-  let closed = false;
   return {
     kind: 'embedded',
     db,
@@ -81,6 +103,8 @@ export async function createEmbeddedStore(
       if (closed) return;
       closed = true;
       await sweeper?.stop();
+      const off = await unlisten;
+      await off?.().catch(() => undefined);
       if (opts.ownsDb) await db.close();
     },
   };
