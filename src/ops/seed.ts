@@ -321,7 +321,10 @@ export function registerSeed(program: Command): void {
             `sign in as ${r.emails[0] ?? '(no users)'} with password "${o.password}" (run ${r.runId})`,
           );
           if (!o.pipeline) return;
-          const store = await createProjectionStore(config, { definitions: containerDefs });
+          const store = await createProjectionStore(config, {
+            definitions: containerDefs,
+            canonical: canonical.db,
+          });
           const metrics = new Metrics();
           const workers = createPipelineWorkers({
             db: canonical.db,

@@ -89,6 +89,15 @@ function tableDdl(def: ContainerDef): string {
     CREATE INDEX IF NOT EXISTS ${q(`${t}_expiry`)} ON ${q(t)} (expires_at) WHERE expires_at IS NOT NULL;`;
 }
 
+/**
+ * DDL of a store kept in its own schema (beside canonical tables in one database) goes
+ * there; the store's queries find the tables through the Db's search_path.
+ */
+async function inSchema(tx: Queryable, schema: string | undefined): Promise<void> {
+  if (!schema) return;
+  await tx.exec(`CREATE SCHEMA IF NOT EXISTS ${q(schema)}; SET LOCAL search_path TO ${q(schema)}`);
+}
+
 // Serialises concurrent provisioning from several processes (CREATE ... IF NOT EXISTS races).
 const PROVISION_LOCK = 0x5072_6f6a;
 
@@ -96,12 +105,13 @@ const PROVISION_LOCK = 0x5072_6f6a;
 export async function provisionTables(
   db: Db,
   defs: ContainerDef[],
-  opts: { indexes?: boolean } = {},
+  opts: { indexes?: boolean; schema?: string } = {},
 ): Promise<void> {
   // Only a server has other processes to tell; PGlite is one process (in-process wake-ups).
   const notify = db.engine === 'pg';
   await db.transaction(async (tx) => {
     await tx.query(`SELECT pg_advisory_xact_lock(${PROVISION_LOCK})`);
+    await inSchema(tx, opts.schema);
     await tx.exec(`CREATE SEQUENCE IF NOT EXISTS ${LSN_SEQUENCE}`);
     if (notify) await tx.exec(NOTIFY_FUNCTION);
     for (const def of defs) {
@@ -118,10 +128,15 @@ export interface IndexChanges {
 }
 
 /** Makes each table's composite indexes exactly the declared ones (drops stale, creates missing). */
-export async function updateIndexes(db: Db, defs: ContainerDef[]): Promise<IndexChanges> {
+export async function updateIndexes(
+  db: Db,
+  defs: ContainerDef[],
+  schema?: string,
+): Promise<IndexChanges> {
   const out: IndexChanges = { created: [], dropped: [] };
   await db.transaction(async (tx: Queryable) => {
     await tx.query(`SELECT pg_advisory_xact_lock(${PROVISION_LOCK})`);
+    await inSchema(tx, schema);
     for (const def of defs) {
       const t = tableName(def);
       const wanted = compositeIndexes(def);

@@ -26,6 +26,11 @@ export interface EmbeddedStoreOptions {
   ownsDb?: boolean;
   /** The containers this store holds (the app's, passed in: projections/ knows none). */
   definitions: ContainerDef[];
+  /**
+   * Keep the tables in this schema (created when missing), e.g. beside canonical tables in
+   * one database; the Db's search_path must include it. Default: the current schema.
+   */
+  schema?: string;
 }
 
 export interface EmbeddedProjectionStore extends ProjectionStore {
@@ -47,7 +52,7 @@ export async function createEmbeddedStore(
   if (!Number.isInteger(ranges) || ranges < 1)
     throw new ProjectionError('bad_request', 'feedRanges must be a positive integer');
   try {
-    await provisionTables(db, defs);
+    await provisionTables(db, defs, { schema: opts.schema });
   } catch (err) {
     throw storeError(err);
   }
@@ -86,10 +91,11 @@ export async function createEmbeddedStore(
     db,
     container: (name: string): ProjectionContainer => lookupContainer(containers, name),
     definitions: () => defs,
-    provision: () => provisionTables(db, defs),
+    provision: () => provisionTables(db, defs, { schema: opts.schema }),
     updateIndexes: async () => {
-      await provisionTables(db, defs, { indexes: false }); // tables only: updateIndexes reports what it creates
-      return updateIndexes(db, defs);
+      // Tables only: updateIndexes reports what it creates.
+      await provisionTables(db, defs, { indexes: false, schema: opts.schema });
+      return updateIndexes(db, defs, opts.schema);
     },
     sweepExpired: () => sweepExpired(db, defs),
     async ping() {
