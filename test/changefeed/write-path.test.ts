@@ -195,7 +195,10 @@ describe(`change feed write path (${engineName})`, () => {
     );
     expect([...calls.values()].some((n) => n > 1)).toBe(true); // the crashed batch came again
     for (let r = 0; r < RECIPIENTS; r++) {
-      const page = await feed.query<{ postId: string }>({ partitionKey: `r-${r}`, limit: 100 });
+      const page = await feed.query<{ id: string; postId: string }>({
+        partitionKey: `r-${r}`,
+        limit: 100,
+      });
       const ids = page.items.map((i) => i.postId).sort();
       expect(ids).toEqual(
         Array.from({ length: 30 }, (_, k) => `post-${String(k).padStart(2, '0')}`),
