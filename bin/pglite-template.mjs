@@ -15,7 +15,8 @@ const entry = createRequire(import.meta.url).resolve('@electric-sql/pglite');
 const root = entry.slice(0, entry.lastIndexOf(`${path.sep}dist${path.sep}`));
 const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
 const out =
-  process.argv[2] ?? path.join(root, '..', '..', '.cache', 'asora', `pglite-${version}-template.tgz`);
+  process.argv[2] ??
+  path.join(root, '..', '..', '.cache', 'asora', `pglite-${version}-template.tgz`);
 if (existsSync(out)) process.exit(0);
 const db = await PGlite.create();
 const dump = await db.dumpDataDir('gzip');
