@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Queryable } from '../../sql/db.ts';
 import { hashKey } from '../hash.ts';
-import type { BulkOp, ContainerDef } from '../port.ts';
-import { effectiveTtl, partitionKeyOf, prepareDoc } from '../validate.ts';
+import type { BulkOp, ContainerDef, Doc } from '../port.ts';
+import { checkField, effectiveTtl, partitionKeyOf } from '../validate.ts';
 import { charge } from './charge.ts';
 import { LIVE } from './query-sql.ts';
-import { LSN_SEQUENCE } from './schema.ts';
+import { LSN_SEQUENCE, lit } from './schema.ts';
 
 /**
  * The embedded store's bulk path: one statement per segment of at most BULK_SEGMENT
@@ -61,11 +61,23 @@ export function segment(def: ContainerDef, ops: BulkOp[], max = BULK_SEGMENT): S
 const EXPIRES =
   'CASE WHEN d.ttl IS NULL THEN NULL ELSE statement_timestamp() + make_interval(secs => d.ttl) END';
 
-/** Upserts one segment in one statement; per op: 201 inserted, 200 replaced. */
+/** A validated upsert (prepareDoc's output). */
+export interface PreparedDoc {
+  body: Doc;
+  pk: string;
+  json: string;
+}
+
+/**
+ * Upserts one segment in one statement; per op: 201 inserted, 200 replaced, 412 skipped
+ * because the stored item's `ifNewer` property is not lower (the guard is in the statement,
+ * under the row lock, so no read-then-write race).
+ */
 export async function upsertSegment(
   db: Queryable,
   t: BulkTarget,
-  docs: BulkOp[],
+  docs: PreparedDoc[],
+  ifNewer?: string,
 ): Promise<{ statuses: number[]; requestCharge: number }> {
   const pks: string[] = [];
   const ids: string[] = [];
@@ -74,10 +86,7 @@ export async function upsertSegment(
   const ttls: (number | null)[] = [];
   const ranges: number[] = [];
   let requestCharge = 0;
-  for (const op of docs) {
-    if (op.op !== 'upsert') throw new Error('upsertSegment: not an upsert');
-    const { body, pk } = prepareDoc(t.def, op.doc);
-    const json = JSON.stringify(body);
+  for (const { body, pk, json } of docs) {
     pks.push(pk);
     ids.push(body.id);
     bodies.push(json);
@@ -87,6 +96,10 @@ export async function upsertSegment(
     requestCharge += charge.write(Buffer.byteLength(json));
   }
   const lockKeys = [...new Set(pks.map((pk) => hashKey(pk) | 0))].sort((a, b) => a - b);
+  const guard = ifNewer
+    ? `WHERE COALESCE((x.body #>> ${lit(`{${checkField(ifNewer).join(',')}}`)})::numeric, -1)
+             < (excluded.body #>> ${lit(`{${checkField(ifNewer).join(',')}}`)})::numeric`
+    : '';
   const { rows } = await db.query<{ pk: string; id: string; inserted: boolean }>(
     `WITH l AS MATERIALIZED (
        SELECT count(*) AS locked FROM (
@@ -102,12 +115,16 @@ export async function upsertSegment(
      ON CONFLICT (pk, id) DO UPDATE SET body = excluded.body, etag = excluded.etag, ts = excluded.ts,
             lsn = excluded.lsn, txid = excluded.txid, feed_range = excluded.feed_range,
             expires_at = excluded.expires_at
+            ${guard}
      RETURNING x.pk, x.id, (x.xmax = 0) AS inserted`,
     [t.containerNo, lockKeys, pks, ids, bodies, etags, ttls, ranges],
   );
   const inserted = new Map(rows.map((r) => [keyOf(r.pk, r.id), r.inserted]));
   return {
-    statuses: pks.map((pk, i) => (inserted.get(keyOf(pk, ids[i] as string)) ? 201 : 200)),
+    statuses: pks.map((pk, i) => {
+      const r = inserted.get(keyOf(pk, ids[i] as string));
+      return r === undefined ? 412 : r ? 201 : 200;
+    }),
     requestCharge,
   };
 }

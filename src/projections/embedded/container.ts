@@ -5,6 +5,7 @@ import { observed } from '../observed.ts';
 import { applyPatch } from '../patch.ts';
 import {
   type BulkOp,
+  type BulkOptions,
   type BulkResult,
   type ChangePage,
   type Charged,
@@ -22,6 +23,7 @@ import {
   type WriteResult,
 } from '../port.ts';
 import {
+  checkField,
   checkId,
   checkPartitionKey,
   checkPatch,
@@ -30,7 +32,7 @@ import {
   partitionKeyOf,
   prepareDoc,
 } from '../validate.ts';
-import { deleteSegment, segment, upsertSegment } from './bulk.ts';
+import { deleteSegment, type PreparedDoc, segment, upsertSegment } from './bulk.ts';
 import { feedRanges, readChanges } from './change-feed.ts';
 import { charge } from './charge.ts';
 import { buildQuery, encodeToken, LIVE } from './query-sql.ts';
@@ -338,22 +340,24 @@ export class EmbeddedContainer implements ProjectionContainer {
     });
   }
 
-  bulk(ops: BulkOp[]): Promise<BulkResult> {
+  bulk(ops: BulkOp[], opts?: BulkOptions): Promise<BulkResult> {
     return this.run('bulk', async () => {
       if (!Array.isArray(ops))
         throw new ProjectionError('bad_request', 'bulk needs an array of operations');
+      if (opts?.ifNewer !== undefined) checkField(opts.ifNewer);
       // Validate everything first: bad input writes nothing.
-      for (const op of ops) {
-        if (op?.op === 'upsert') prepareDoc(this.def, op.doc);
-        else if (op?.op === 'delete') {
+      const prepared = ops.map((op) => {
+        if (op?.op === 'upsert') return prepareDoc(this.def, op.doc);
+        if (op?.op === 'delete') {
           checkId(op.id);
           checkPartitionKey(op.partitionKey);
-        } else
-          throw new ProjectionError(
-            'bad_request',
-            `unknown bulk operation ${JSON.stringify((op as { op?: unknown })?.op)}`,
-          );
-      }
+          return undefined;
+        }
+        throw new ProjectionError(
+          'bad_request',
+          `unknown bulk operation ${JSON.stringify((op as { op?: unknown })?.op)}`,
+        );
+      });
       const statuses = new Array<number>(ops.length).fill(0);
       let total = 0;
       const target = {
@@ -363,11 +367,19 @@ export class EmbeddedContainer implements ProjectionContainer {
         ranges: this.ranges,
       };
       for (const seg of segment(this.def, ops)) {
-        const part = seg.indexes.map((i) => ops[i] as BulkOp);
         const r =
           seg.kind === 'upsert'
-            ? await upsertSegment(this.db, target, part)
-            : await deleteSegment(this.db, target, part);
+            ? await upsertSegment(
+                this.db,
+                target,
+                seg.indexes.map((i) => prepared[i] as PreparedDoc),
+                opts?.ifNewer,
+              )
+            : await deleteSegment(
+                this.db,
+                target,
+                seg.indexes.map((i) => ops[i] as BulkOp),
+              );
         seg.indexes.forEach((i, k) => {
           statuses[i] = r.statuses[k] as number;
         });
