@@ -6,6 +6,7 @@ import {
 import { silentLogger } from '../../src/observability/logger.ts';
 import { createEmbeddedStore } from '../../src/projections/embedded/store.ts';
 import type { BulkOp, Stored } from '../../src/projections/port.ts';
+import { containerDefs } from '../../src/readmodel/containers.ts';
 import { createPgDb } from '../../src/sql/pg.ts';
 import { engineName, serverUrl } from '../support/databases.ts';
 import { embeddedStore, type TestStore } from '../support/projections.ts';
@@ -80,7 +81,10 @@ describe(`change feed write path (${engineName})`, () => {
       await p.start();
       await sleep(300);
       const otherDb = createPgDb(ts.url, { max: 2 });
-      const other = await createEmbeddedStore(otherDb, { feedRanges: 1 });
+      const other = await createEmbeddedStore(otherDb, {
+        feedRanges: 1,
+        definitions: containerDefs,
+      });
       try {
         const t0 = Date.now();
         await other.container('posts_v2').upsert({ id: 'remote', postId: 'remote' });
