@@ -23,7 +23,10 @@ export interface RelayOptions {
   /** next_retry_at = now() + base * 2^retry_count (+ jitter up to 10%); default 60. */
   baseBackoffSeconds?: number;
   concurrency?: number; // events applied in parallel within a batch (distinct aggregates), default 8
-  /** LISTEN asora_outbox (default true on a server; PGlite polls). */
+  /**
+   * LISTEN asora_outbox (default true): emit_event's NOTIFY wakes the relay at once. On
+   * PGlite the listener is in-process (one instance: the writer is this process).
+   */
   listen?: boolean;
   log?: Logger;
   metrics?: Metrics;
@@ -63,7 +66,7 @@ export function createRelay(opts: RelayOptions): Relay {
   const pollIntervalMs = opts.pollIntervalMs ?? 1000;
   const base = opts.baseBackoffSeconds ?? DEFAULT_BASE_BACKOFF_SECONDS;
   const concurrency = Math.max(1, opts.concurrency ?? 8);
-  const useListen = opts.listen ?? db.engine === 'pg';
+  const useListen = opts.listen ?? true;
   const log = (opts.log ?? silentLogger).child({ component: 'outbox-relay', workerId });
   const metrics = opts.metrics;
   const random = opts.random ?? Math.random;

@@ -120,4 +120,27 @@ describe(`outbox relay batch acknowledgement (${engineName})`, () => {
     expect(rows.map((r) => [r.processed, r.claimed_by])).toEqual([[true, 'fast']]);
     expect(rec.versionsOf(a)).toEqual([1, 1]);
   });
+
+  it('an event written in this process wakes the relay at once, though its poll is a minute', async () => {
+    const applied: number[] = [];
+    const relay = createRelay({
+      db,
+      apply: async (e) => {
+        applied.push(e.id);
+      },
+      pollIntervalMs: 60_000,
+    });
+    relay.start();
+    try {
+      await new Promise((r) => setTimeout(r, 500)); // the first (empty) round is done: asleep
+      const t0 = Date.now();
+      const [id] = await emitPostEvents(db, randomUUID(), 1);
+      while (!applied.includes(id!) && Date.now() - t0 < 5_000)
+        await new Promise((r) => setTimeout(r, 5));
+      expect(applied).toContain(id);
+      expect(Date.now() - t0).toBeLessThan(3_000);
+    } finally {
+      await relay.stop();
+    }
+  });
 });
