@@ -314,6 +314,9 @@ export function registerSeed(program: Command): void {
           await migrate(canonical.db);
           const started = Date.now();
           const r = await seedGraph(canonical.db, o);
+          // Fresh statistics for the bulk-loaded tables (PGlite never auto-analyzes): the
+          // pipeline's follower pages and claims are planned on them.
+          await canonical.db.exec('ANALYZE');
           console.log(
             `seeded ${o.users} users, ${r.follows} follows, ${r.posts} posts, ${r.reactions} reactions (${r.events} outbox events) in ${((Date.now() - started) / 1000).toFixed(1)} s`,
           );
@@ -348,6 +351,7 @@ export function registerSeed(program: Command): void {
             }, 500);
             try {
               await workers.drain({ timeoutMs: 60 * 60_000 });
+              await canonical.db.exec('ANALYZE');
             } finally {
               clearInterval(timer);
               bar.update(r.events);
