@@ -120,6 +120,6 @@ export function describeProjectionStore(config: Config): string {
     return `embedded store on PostgreSQL ${u.host}${u.pathname}`;
   }
   if (sharesCanonicalPglite(config))
-    return `embedded store in the canonical PGlite database (${path.join(config.dataDir, 'canonical')}, schema ${SHARED_PROJECTIONS_SCHEMA})`;
+    return `embedded store on PGlite in ${path.join(config.dataDir, 'canonical')} (the canonical database, schema ${SHARED_PROJECTIONS_SCHEMA})`;
   return `embedded store on PGlite in ${path.join(config.dataDir, 'projections')}`;
 }
