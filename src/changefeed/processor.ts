@@ -234,8 +234,10 @@ export function createChangeFeedProcessor(cfg: ChangeFeedProcessorConfig): Chang
   async function work(o: Owned): Promise<void> {
     let continuation = o.lease.continuation;
     // After a write signal found nothing (its transaction is still behind the feed's
-    // horizon, an older one being open), look again soon: 10, 40, 160, 640 ms, then poll.
+    // horizon, an older one being open), look again soon: 10, 40, 160, 640 ms, then every
+    // second for up to 30 s, before falling back to the poll delay.
     let recheckMs = 0;
+    let recheckUntil = 0;
     while (!o.lost && !stopping && !halted) {
       try {
         const mark = sleeper.mark();
@@ -246,9 +248,13 @@ export function createChangeFeedProcessor(cfg: ChangeFeedProcessorConfig): Chang
             Math.min(recheckMs || opts.feedPollDelayMs, opts.feedPollDelayMs),
             mark,
           );
-          if (sleeper.mark() !== mark) recheckMs = 10;
-          else
-            recheckMs = recheckMs > 0 && recheckMs * 4 < opts.feedPollDelayMs ? recheckMs * 4 : 0;
+          if (sleeper.mark() !== mark) {
+            recheckMs = 10;
+            recheckUntil = Date.now() + 30_000;
+          } else {
+            recheckMs =
+              recheckMs > 0 && Date.now() < recheckUntil ? Math.min(recheckMs * 4, 1_000) : 0;
+          }
           continue;
         }
         recheckMs = 0;

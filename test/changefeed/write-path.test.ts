@@ -88,8 +88,10 @@ describe(`change feed write path (${engineName})`, () => {
       try {
         const t0 = Date.now();
         await other.container('posts_v2').upsert({ id: 'remote', postId: 'remote' });
-        await waitFor(() => seen.length === 1, 5_000, 'the remote change handled');
-        expect(seen[0]! - t0).toBeLessThan(2_000);
+        // Other databases' open transactions on a shared server can hold the feed's horizon
+        // back for a moment (see docs/projections.md): well under the minute-long poll.
+        await waitFor(() => seen.length === 1, 15_000, 'the remote change handled');
+        expect(seen[0]! - t0).toBeLessThan(10_000);
       } finally {
         await other.close();
         await otherDb.close();
