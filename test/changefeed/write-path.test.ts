@@ -9,8 +9,8 @@ import type { BulkOp, Stored } from '../../src/projections/port.ts';
 import { containerDefs } from '../../src/readmodel/containers.ts';
 import { createPgDb } from '../../src/sql/pg.ts';
 import { engineName, serverUrl } from '../support/databases.ts';
-import { embeddedStore, type TestStore } from '../support/projections.ts';
-import { emptyStore, FAST, sleep, waitFor } from './helpers.ts';
+import { embeddedStore, emptyStore, type TestStore } from '../support/projections.ts';
+import { FAST, sleep, waitFor } from './helpers.ts';
 
 /**
  * The write path of the change feed: readers woken by writes instead of the poll,
