@@ -1,12 +1,16 @@
 /**
- * Fan-out throughput (userFeed items written per second) and peak memory (RSS) of the
- * embedded process: one author with N followers publishes P posts back to back through the
- * API; the in-process relay and change-feed processors deliver them.
- *   npx tsx bench/fanout.ts [--followers 10000] [--posts 5]
+ * Fan-out throughput (userFeed items written per second) on each engine: one author with
+ * N followers publishes P posts back to back through the API; the in-process relay and
+ * change-feed processors deliver them. The floor, in the same run and database: a raw
+ * multi-row upsert of the same number of feed rows (batches of 500, 4 at once, as the
+ * fan-out writes) into a table of the same shape and indexes.
+ *   npx tsx bench/fanout.ts [--engines embedded,server] [--followers 10000] [--posts 5]
  */
+import { randomUUID } from 'node:crypto';
+import type { EmbeddedProjectionStore } from '../src/projections/connect.ts';
 import { CONTAINERS } from '../src/readmodel/documents.ts';
 import { addFollowers, postAs } from './lib/audience.ts';
-import { benchPlatform, registerUser } from './lib/platform.ts';
+import { type BenchPlatform, benchPlatform, type Engine, registerUser } from './lib/platform.ts';
 import { table, writeSection } from './lib/results.ts';
 import { fmt } from './lib/stats.ts';
 
@@ -16,109 +20,194 @@ const opt = (name: string, def: string) =>
 const FOLLOWERS = Number(opt('followers', '10000'));
 const POSTS = Number(opt('posts', '5'));
 const FEED_POLL_MS = Number(opt('feed-poll-ms', '100'));
+const ENGINES = opt('engines', 'embedded,server').split(',') as Engine[];
+const PEER_BATCH = 500;
+const PEER_CONCURRENCY = 4;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mb = (b: number) => fmt(b / 1024 / 1024, 0);
 
-const bp = await benchPlatform('embedded', {
-  workers: true,
-  workerOptions: { processor: { feedPollDelayMs: FEED_POLL_MS } },
-});
-try {
-  // Count delivered items as the fan-out's own bulk writes complete (the store caches its
-  // container objects, so wrapping this one sees every write). Polling the table instead
-  // would queue behind the fan-out on PGlite's single connection.
-  const feed = bp.platform.store.container(CONTAINERS.userFeed);
-  const bulk = feed.bulk.bind(feed);
-  let written = 0;
-  let firstAt = 0;
-  let t0 = 0;
-  feed.bulk = async (ops) => {
-    const r = await bulk(ops);
-    const ok = r.statuses.filter(
-      (st, i) => ops[i]!.op === 'upsert' && st >= 200 && st < 300,
-    ).length;
-    if (ok > 0 && t0 > 0) {
-      written += ok;
-      if (!firstAt) firstAt = performance.now() - t0;
+/** Raw multi-row upserts of `rows` feed rows into a same-shaped copy of the userFeed table: rows/s. */
+async function rawInsertFloor(bp: BenchPlatform, rows: number): Promise<number> {
+  const db = (bp.platform.store as EmbeddedProjectionStore).db;
+  const { rows: t } = await db.query<{ name: string }>(
+    `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relname = 'proj_userfeed' AND n.nspname NOT LIKE 'pg_%' LIMIT 1`,
+  );
+  const src = t[0]!.name;
+  await db.exec(`DROP TABLE IF EXISTS bench_floor_feed; CREATE TABLE bench_floor_feed (LIKE ${src} INCLUDING ALL);
+                 CREATE SEQUENCE IF NOT EXISTS bench_floor_lsn`);
+  const postId = randomUUID();
+  const now = new Date().toISOString();
+  const batches = Array.from({ length: Math.ceil(rows / PEER_BATCH) }, (_, b) =>
+    Array.from({ length: Math.min(PEER_BATCH, rows - b * PEER_BATCH) }, () => {
+      const recipientId = randomUUID();
+      return {
+        pk: recipientId,
+        id: `${recipientId}:${postId}`,
+        body: JSON.stringify({
+          id: `${recipientId}:${postId}`,
+          recipientId,
+          postId,
+          authorId: postId,
+          text: 'fan-out floor',
+          tags: [],
+          createdAt: now,
+          updatedAt: now,
+          sourceVersion: 1,
+        }),
+      };
+    }),
+  );
+  const t0 = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: PEER_CONCURRENCY }, async () => {
+      for (let b = batches[next++]; b; b = batches[next++]) {
+        await db.query(
+          `INSERT INTO bench_floor_feed AS x (pk, id, body, etag, ts, lsn, txid, feed_range, expires_at)
+           SELECT d.pk, d.id, d.body, md5(d.id), extract(epoch FROM now())::bigint, nextval('bench_floor_lsn'),
+                  pg_current_xact_id(), 0, NULL
+             FROM unnest($1::text[], $2::text[], $3::jsonb[]) AS d(pk, id, body)
+           ON CONFLICT (pk, id) DO UPDATE SET body = excluded.body, etag = excluded.etag, ts = excluded.ts,
+                  lsn = excluded.lsn, txid = excluded.txid`,
+          [b.map((r) => r.pk), b.map((r) => r.id), b.map((r) => r.body)],
+        );
+      }
+    }),
+  );
+  const perSecond = rows / ((performance.now() - t0) / 1000);
+  await db.exec('DROP TABLE bench_floor_feed; DROP SEQUENCE bench_floor_lsn');
+  return perSecond;
+}
+
+interface EngineResult {
+  engine: Engine;
+  items: number;
+  doneS: number;
+  perSecondWindow: number;
+  perSecondTotal: number;
+  floor: number;
+  rss: string;
+  trace: string;
+}
+
+async function runEngine(engine: Engine): Promise<EngineResult> {
+  const bp = await benchPlatform(engine, {
+    workers: true,
+    workerOptions: { processor: { feedPollDelayMs: FEED_POLL_MS } },
+  });
+  try {
+    // Count delivered items as the fan-out's own bulk writes complete (the store caches its
+    // container objects, so wrapping this one sees every write). Polling the table instead
+    // would queue behind the fan-out on PGlite's single connection.
+    const feed = bp.platform.store.container(CONTAINERS.userFeed);
+    const bulk = feed.bulk.bind(feed);
+    let written = 0;
+    let firstAt = 0;
+    let t0 = 0;
+    feed.bulk = async (ops) => {
+      const r = await bulk(ops);
+      const ok = r.statuses.filter(
+        (st, i) => ops[i]!.op === 'upsert' && st >= 200 && st < 300,
+      ).length;
+      if (ok > 0 && t0 > 0) {
+        written += ok;
+        if (!firstAt) firstAt = performance.now() - t0;
+      }
+      return r;
+    };
+    const count = async () => written;
+    const author = await registerUser(bp.baseUrl, 'fanout-author');
+    await addFollowers(bp, author.id, FOLLOWERS);
+    await sleep(2_000);
+    const base = await count();
+    const expected = base + FOLLOWERS * POSTS; // every follower (the author's own copies may add a few)
+
+    const rssBefore = process.memoryUsage().rss;
+    let peakRss = rssBefore;
+    let peakHeap = process.memoryUsage().heapUsed;
+    const sampler = setInterval(() => {
+      const m = process.memoryUsage();
+      peakRss = Math.max(peakRss, m.rss);
+      peakHeap = Math.max(peakHeap, m.heapUsed);
+    }, 25);
+
+    t0 = performance.now();
+    for (let k = 0; k < POSTS; k++) await postAs(bp, author.token, `fan-out ${k}`);
+    let first = 0;
+    let n = base;
+    const trace: [number, number][] = [];
+    while (n < expected) {
+      await sleep(100);
+      n = await count();
+      const t = performance.now() - t0;
+      if (!first && firstAt) first = firstAt;
+      trace.push([t, n - base]);
+      if (t > 600_000)
+        throw new Error(`only ${n - base} of ${expected - base} items after 10 minutes`);
     }
-    return r;
-  };
-  const count = async () => written;
-  const author = await registerUser(bp.baseUrl, 'fanout-author');
-  await addFollowers(bp, author.id, FOLLOWERS);
-  await sleep(2_000);
-  const base = await count();
-  const expected = base + FOLLOWERS * POSTS; // every follower (the author's own copies may add a few)
-
-  const rssBefore = process.memoryUsage().rss;
-  let peakRss = rssBefore;
-  let peakHeap = process.memoryUsage().heapUsed;
-  const sampler = setInterval(() => {
-    const m = process.memoryUsage();
-    peakRss = Math.max(peakRss, m.rss);
-    peakHeap = Math.max(peakHeap, m.heapUsed);
-  }, 25);
-
-  t0 = performance.now();
-  for (let k = 0; k < POSTS; k++) await postAs(bp, author.token, `fan-out ${k}`);
-  let first = 0;
-  let n = base;
-  const trace: [number, number][] = [];
-  while (n < expected) {
-    await sleep(100);
-    n = await count();
-    const t = performance.now() - t0;
-    if (!first && firstAt) first = firstAt;
-    trace.push([t, n - base]);
-    if (t > 600_000)
-      throw new Error(`only ${n - base} of ${expected - base} items after 10 minutes`);
-  }
-  const done = performance.now() - t0;
-  clearInterval(sampler);
-  const items = n - base;
-  const perSecondWindow = items / ((done - first) / 1000);
-  const perSecondTotal = items / (done / 1000);
-  console.log({ items, done, first, perSecondWindow, perSecondTotal, peakRss: mb(peakRss) });
-
-  writeSection(
-    'fanout',
-    'd. Fan-out throughput and memory of the embedded process',
-    `npx tsx bench/fanout.ts --followers ${FOLLOWERS} --posts ${POSTS} --feed-poll-ms ${FEED_POLL_MS}`,
-    [
-      `Embedded platform (PGlite canonical + PGlite projections) with the API, relay and change-feed processors in this one process; change-feed poll delay ${FEED_POLL_MS} ms; fan-out batches of 100 recipients (default). One author with ${FOLLOWERS.toLocaleString('en-US')} followers publishes ${POSTS} posts back to back via POST /v1/posts; delivered items counted as the fan-out's bulk writes complete (own-feed copies included).`,
-      '',
-      table(
-        [
-          'feed items written',
-          'from first POST to last item (s)',
-          'items/s (first → last bulk write)',
-          'items/s (incl. relay + poll start-up)',
-          'RSS before / peak sampled / kernel max RSS (MB)',
-          'peak JS heap (MB)',
-        ],
-        [
-          [
-            items.toLocaleString('en-US'),
-            fmt(done / 1000, 1),
-            fmt(perSecondWindow, 0),
-            fmt(perSecondTotal, 0),
-            `${mb(rssBefore)} / ${mb(peakRss)} / ${mb(process.resourceUsage().maxRSS * 1024)}`,
-            mb(peakHeap),
-          ],
-        ],
-      ),
-      '',
-      `The sampled peak comes from a 25 ms timer and the progress trace from a 100 ms one: both only run when the event loop is free, so few samples mean the fan-out kept the loop busy (PGlite runs in-process). The kernel max RSS (getrusage) is exact and covers the whole process lifetime, including seeding.`,
-      '',
-      `Progress (s → items): ${trace
+    const done = performance.now() - t0;
+    clearInterval(sampler);
+    const items = n - base;
+    const perSecondWindow = items / ((done - first) / 1000);
+    const perSecondTotal = items / (done / 1000);
+    const floor = await rawInsertFloor(bp, items);
+    const r: EngineResult = {
+      engine,
+      items,
+      doneS: done / 1000,
+      perSecondWindow,
+      perSecondTotal,
+      floor,
+      rss: `${mb(rssBefore)} / ${mb(peakRss)} / ${mb(process.resourceUsage().maxRSS * 1024)}`,
+      trace: trace
         .filter(
-          (_, i) => i % Math.max(1, Math.floor(trace.length / 10)) === 0 || i === trace.length - 1,
+          (_, i) => i % Math.max(1, Math.floor(trace.length / 8)) === 0 || i === trace.length - 1,
         )
         .map(([t, k]) => `${fmt(t / 1000, 1)} → ${k}`)
-        .join(', ')}`,
-    ].join('\n'),
-  );
-} finally {
-  await bp.close();
+        .join(', '),
+    };
+    console.log(r, { peakHeap: mb(peakHeap) });
+    return r;
+  } finally {
+    await bp.close();
+  }
 }
+
+const results: EngineResult[] = [];
+for (const engine of ENGINES) results.push(await runEngine(engine));
+writeSection(
+  'fanout',
+  'd. Fan-out throughput against a raw multi-row insert',
+  `npx tsx bench/fanout.ts --engines ${ENGINES.join(',')} --followers ${FOLLOWERS} --posts ${POSTS} --feed-poll-ms ${FEED_POLL_MS}`,
+  [
+    `The platform with the API, relay and change-feed processors in this one process (embedded: canonical and projections in one PGlite; server: two scratch databases on the loopback PostgreSQL). One author with ${FOLLOWERS.toLocaleString('en-US')} followers publishes ${POSTS} posts back to back via POST /v1/posts; items counted as the fan-out's bulk writes complete (own-feed copies included). Floor, same run and database, right after: a raw multi-row upsert of as many feed rows into a copy of the userFeed table (same columns and indexes; batches of ${PEER_BATCH}, ${PEER_CONCURRENCY} at once).`,
+    '',
+    table(
+      [
+        'engine',
+        'feed items',
+        'first POST → last item (s)',
+        'items/s (first → last bulk write)',
+        'items/s (incl. relay + feed start-up)',
+        'raw multi-row insert (rows/s)',
+        'fan-out ÷ raw insert',
+        'RSS before / peak / kernel max (MB)',
+      ],
+      results.map((r) => [
+        r.engine,
+        r.items.toLocaleString('en-US'),
+        fmt(r.doneS, 1),
+        fmt(r.perSecondWindow, 0),
+        fmt(r.perSecondTotal, 0),
+        fmt(r.floor, 0),
+        `${fmt(r.perSecondWindow / r.floor, 2)}×`,
+        r.rss,
+      ]),
+    ),
+    '',
+    ...results.map((r) => `Progress ${r.engine} (s → items): ${r.trace}`),
+  ].join('\n'),
+);
 process.exit(0);

@@ -18,13 +18,11 @@ const FEED_POLL_MS = argv.includes('--feed-poll-ms')
   ? Number(opt('feed-poll-ms', '5000'))
   : undefined;
 const MAX = Number(opt('max-followers', '10000'));
-const SIZES = (
-  [
-    [100, 5],
-    [1_000, 3],
-    [10_000, 2],
-  ] as [number, number][]
-).filter(([n]) => n <= MAX);
+// --sizes 300:5,10000:2 = follower counts and posts per count.
+const SIZES = opt('sizes', '100:5,1000:3,10000:2')
+  .split(',')
+  .map((x) => x.split(':').map(Number) as [number, number])
+  .filter(([n]) => n <= MAX);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Per-follower visibility times (ms after the POST was sent), checking only followers not yet seen. */

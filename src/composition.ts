@@ -60,6 +60,7 @@ export async function withRunbookContext<T>(fn: (ctx: PipelineContext) => Promis
       definitions: containerDefs,
       observer: metrics.storeObserver,
       sweepIntervalMs: 0,
+      canonical: canonical.db,
     });
     try {
       const log = createLogger(

@@ -28,6 +28,7 @@ import {
 import { createProjectionStore } from './projections/connect.ts';
 import type { ProjectionStore } from './projections/port.ts';
 import { containerDefs } from './readmodel/containers.ts';
+import { PGLITE_ANALYZE_INTERVAL_MS, startAnalyzeSchedule } from './sql/analyze.ts';
 
 export interface PlatformOptions {
   /** Serve the HTTP API. */
@@ -85,6 +86,12 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
   try {
     const canonical = await connectCanonical(config);
     closers.push(() => canonical.close());
+    if (canonical.db.engine === 'pglite') {
+      const analyze = startAnalyzeSchedule(canonical.db, PGLITE_ANALYZE_INTERVAL_MS, (err) =>
+        log.warn({ err }, 'scheduled ANALYZE failed'),
+      );
+      closers.push(() => analyze.stop());
+    }
     const migrated = await migrate(canonical.db);
     if (migrated.applied.length)
       log.info({ applied: migrated.applied }, 'canonical migrations applied');
@@ -93,6 +100,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
       definitions: containerDefs,
       observer: metrics.storeObserver,
       onSweepError: (err) => log.warn({ err }, 'TTL sweep failed'),
+      canonical: canonical.db,
     });
     closers.push(() => store.close());
     await store.provision();

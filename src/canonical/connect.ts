@@ -1,10 +1,8 @@
-import { mkdir } from 'node:fs/promises';
-import path from 'node:path';
 import type { Config } from '../config/config.ts';
 import { lockDataDir } from '../datadir/lock.ts';
 import type { Db } from '../sql/db.ts';
+import { openEmbeddedCanonical } from '../sql/embedded-db.ts';
 import { createPgDb } from '../sql/pg.ts';
-import { createPgliteDb } from '../sql/pglite.ts';
 
 export interface CanonicalDbs {
   /** Primary: all writes and read-your-writes reads. */
@@ -25,9 +23,7 @@ export async function connectCanonical(config: Config): Promise<CanonicalDbs> {
     // Throws DataDirLockedError (naming the holder's PID) when another process has it open.
     unlock = await lockDataDir(config.dataDir);
     try {
-      const dir = path.join(config.dataDir, 'canonical');
-      await mkdir(dir, { recursive: true });
-      db = await createPgliteDb(dir);
+      db = await openEmbeddedCanonical(config);
     } catch (err) {
       await unlock();
       throw err;

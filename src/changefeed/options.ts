@@ -17,6 +17,11 @@ export interface ProcessorOptions {
   estimateIntervalMs: number;
   /** The estimator stops counting a range's lag beyond this many changes. */
   estimateMaxItems: number;
+  /**
+   * Partition keys of one batch handled at once (one handler call per key, each key's
+   * items in order); 1 = the whole batch in one call, in feed order.
+   */
+  keyConcurrency: number;
   /** Container holding the lease documents. */
   leaseContainer: string;
   /**
@@ -34,6 +39,7 @@ export const DEFAULT_PROCESSOR_OPTIONS: ProcessorOptions = {
   maxItemCount: 100,
   estimateIntervalMs: 30_000,
   estimateMaxItems: 10_000,
+  keyConcurrency: 1,
   leaseContainer: 'leases',
   maxBatchAttempts: 5,
 };
@@ -52,6 +58,7 @@ export function resolveProcessorOptions(partial: Partial<ProcessorOptions> = {})
     'maxItemCount',
     'estimateMaxItems',
     'maxBatchAttempts',
+    'keyConcurrency',
   ];
   for (const k of positive) {
     const v = o[k];

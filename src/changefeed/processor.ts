@@ -1,3 +1,4 @@
+import { forEachLimited } from '../lib/concurrency.ts';
 import { Sleeper } from '../lib/sleeper.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -117,6 +118,7 @@ export function createChangeFeedProcessor(cfg: ChangeFeedProcessorConfig): Chang
   let stopping = false;
   let halted = false;
   let loops: Promise<void>[] = [];
+  let unsubscribe: (() => void) | undefined;
 
   function stamp(body: LeaseDoc, owner: string | null): LeaseDoc {
     const now = Date.now();
@@ -260,15 +262,41 @@ export function createChangeFeedProcessor(cfg: ChangeFeedProcessorConfig): Chang
     );
   }
 
+  /**
+   * One batch: in the given order, or, with keyConcurrency > 1, as one handler call per
+   * partition key with up to keyConcurrency keys at once (items of one key stay in order,
+   * in one call). Any failure fails the batch: it is not checkpointed and comes again.
+   */
+  async function handleBatch(items: Stored[], lease: { id: string }): Promise<void> {
+    if (opts.keyConcurrency <= 1) return cfg.handle(items, lease);
+    const byKey = new Map<string, Stored[]>();
+    for (const item of items) {
+      const key = monitored.partitionKeyOf(item);
+      const group = byKey.get(key);
+      if (group) group.push(item);
+      else byKey.set(key, [item]);
+    }
+    await forEachLimited([...byKey.values()], opts.keyConcurrency, (group) =>
+      cfg.handle(group, lease),
+    );
+  }
+
   async function work(o: Owned): Promise<void> {
     // In memory: where the last read ended (an empty read moves it too; only batches checkpoint).
     let continuation = o.lease.continuation;
     let attempts = 0; // failed attempts at the current batch
+    // After a write signal found nothing (its transaction is still behind the feed's
+    // horizon, an older one being open), look again soon: 10, 40, 160, 640 ms, then every
+    // second for up to 30 s, before falling back to the poll delay.
+    let recheckMs = 0;
+    let recheckUntil = 0;
     while (!o.lost && !stopping && !halted) {
       let page: ChangePage;
+      let mark: number;
       try {
         const startTime =
           o.lease.startTime && !continuation ? new Date(o.lease.startTime) : undefined;
+        mark = sleeper.mark();
         page = await monitored.readChanges(o.range, continuation, opts.maxItemCount, { startTime });
       } catch (err) {
         if (halted) return;
@@ -280,11 +308,22 @@ export function createChangeFeedProcessor(cfg: ChangeFeedProcessorConfig): Chang
       if (o.lost || stopping || halted) return;
       if (page.items.length === 0) {
         continuation = page.continuation;
-        await sleeper.sleep(opts.feedPollDelayMs);
+        await sleeper.sleep(
+          Math.min(recheckMs || opts.feedPollDelayMs, opts.feedPollDelayMs),
+          mark,
+        );
+        if (sleeper.mark() !== mark) {
+          recheckMs = 10;
+          recheckUntil = Date.now() + 30_000;
+        } else {
+          recheckMs =
+            recheckMs > 0 && Date.now() < recheckUntil ? Math.min(recheckMs * 4, 1_000) : 0;
+        }
         continue;
       }
+      recheckMs = 0;
       try {
-        if (++attempts < opts.maxBatchAttempts) await cfg.handle(page.items, { id: o.lease.id });
+        if (++attempts < opts.maxBatchAttempts) await handleBatch(page.items, { id: o.lease.id });
         else await isolatePoison(o, page.items, attempts);
         attempts = 0;
         if (halted) return; // killed between handling and checkpoint: the batch will be redelivered
@@ -407,6 +446,8 @@ export function createChangeFeedProcessor(cfg: ChangeFeedProcessorConfig): Chang
       if (stopping || halted)
         throw new Error('a stopped change-feed processor cannot be restarted; create a new one');
       running = true;
+      // Writes in this process (or, on a server, announced by NOTIFY) end the poll wait.
+      unsubscribe = monitored.onChange?.(() => sleeper.signal());
       try {
         await balanceOnce();
       } catch (err) {
@@ -428,6 +469,7 @@ export function createChangeFeedProcessor(cfg: ChangeFeedProcessorConfig): Chang
         return;
       }
       stopping = true;
+      unsubscribe?.();
       sleeper.close();
       await Promise.all(loops);
       await Promise.all([...owned.values()].map((o) => o.worker));
@@ -458,6 +500,7 @@ export function createChangeFeedProcessor(cfg: ChangeFeedProcessorConfig): Chang
       halted = true;
       stopping = true;
       running = false;
+      unsubscribe?.();
       sleeper.close();
       for (const o of [...owned.values()]) markLost(o, 'halted');
     },

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { EMBEDDED_PGLITE_SETTINGS } from '../sql/pglite-settings.ts';
 
 /** Environment → typed config. The only place that reads process.env for settings. */
 const optionalUrl = z
@@ -30,6 +31,14 @@ const envSchema = z.object({
   FEED_CAP: intFrom(800, 1),
   READY_MAX_OUTBOX_BACKLOG: intFrom(10_000, 1),
   CHANGEFEED_POLL_MS: z.coerce.number().int().min(10).optional(),
+  PGLITE_SETTINGS: z
+    .string()
+    .trim()
+    .regex(
+      /^[a-z_]+=[A-Za-z0-9._-]+(\s*,\s*[a-z_]+=[A-Za-z0-9._-]+)*$/,
+      'must be name=value pairs separated by commas, e.g. shared_buffers=64MB,work_mem=8MB',
+    )
+    .optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -40,6 +49,8 @@ export interface Config {
   dataDir: string;
   logLevel: Env['LOG_LEVEL'];
   canonical: { url?: string; readUrl?: string; poolMax: number };
+  /** postgresql.conf settings of the embedded PGlite databases (over the embedded defaults). */
+  pgliteSettings: Record<string, string>;
   projections:
     | { kind: 'cosmos'; endpoint: string; key: string; database: string }
     | { kind: 'embedded'; url?: string; feedRanges: number };
@@ -89,6 +100,15 @@ export function loadConfig(
     dataDir: path.resolve(e.DATA_DIR),
     logLevel: e.LOG_LEVEL,
     canonical: { url: e.DATABASE_URL, readUrl: e.DATABASE_READ_URL, poolMax: e.DATABASE_POOL_MAX },
+    pgliteSettings: {
+      ...EMBEDDED_PGLITE_SETTINGS,
+      ...Object.fromEntries(
+        (e.PGLITE_SETTINGS ?? '')
+          .split(',')
+          .filter((kv) => kv.trim() !== '')
+          .map((kv) => kv.split('=').map((x) => x.trim()) as [string, string]),
+      ),
+    },
     projections:
       e.COSMOS_ENDPOINT && e.COSMOS_KEY
         ? {

@@ -1,15 +1,27 @@
 /**
  * A sleep that can be cut short: wake() ends the current sleep (or the next one, when
  * none is running, so a signal between two polls is not lost), close() ends every sleep
- * now and later, so stop() never waits out a poll interval.
+ * now and later, so stop() never waits out a poll interval. signal() serves several
+ * readers at once: each passes the mark() it took before reading, and a signal sent since
+ * then ends (or skips) its sleep.
  */
 export class Sleeper {
   private wakers = new Set<() => void>();
+  private waitingForSignal = new Set<() => void>();
   private closed = false;
   private pending = false;
+  /** Bumped by every signal(). */
+  private signals = 0;
 
-  sleep(ms: number): Promise<void> {
-    if (this.closed || this.pending) {
+  /** The current signal count: pass it to sleep() so a signal sent meanwhile is not missed. */
+  mark(): number {
+    return this.signals;
+  }
+
+  /** Sleeps ms, or less on wake()/close() or, when `since` is given, on a signal after that mark. */
+  sleep(ms: number, since?: number): Promise<void> {
+    if (since !== undefined && since !== this.signals) return Promise.resolve();
+    if (this.closed || (since === undefined && this.pending)) {
       this.pending = false;
       return Promise.resolve();
     }
@@ -17,10 +29,12 @@ export class Sleeper {
       const done = () => {
         clearTimeout(timer);
         this.wakers.delete(done);
+        this.waitingForSignal.delete(done);
         resolve();
       };
       const timer = setTimeout(done, ms);
-      this.wakers.add(done);
+      if (since === undefined) this.wakers.add(done);
+      else this.waitingForSignal.add(done);
     });
   }
 
@@ -30,9 +44,15 @@ export class Sleeper {
     for (const w of [...this.wakers]) w();
   }
 
+  /** Ends the sleeps waiting for a signal (see mark()). */
+  signal(): void {
+    this.signals++;
+    for (const w of [...this.waitingForSignal]) w();
+  }
+
   /** Wakes every sleeper now and makes later sleeps return at once. */
   close(): void {
     this.closed = true;
-    for (const w of [...this.wakers]) w();
+    for (const w of [...this.wakers, ...this.waitingForSignal]) w();
   }
 }

@@ -314,6 +314,9 @@ export function registerSeed(program: Command): void {
           await migrate(canonical.db);
           const started = Date.now();
           const r = await seedGraph(canonical.db, o);
+          // Fresh statistics for the bulk-loaded tables (PGlite never auto-analyzes): the
+          // pipeline's follower pages and claims are planned on them.
+          await canonical.db.exec('ANALYZE');
           console.log(
             `seeded ${o.users} users, ${r.follows} follows, ${r.posts} posts, ${r.reactions} reactions (${r.events} outbox events) in ${((Date.now() - started) / 1000).toFixed(1)} s`,
           );
@@ -321,7 +324,10 @@ export function registerSeed(program: Command): void {
             `sign in as ${r.emails[0] ?? '(no users)'} with password "${o.password}" (run ${r.runId})`,
           );
           if (!o.pipeline) return;
-          const store = await createProjectionStore(config, { definitions: containerDefs });
+          const store = await createProjectionStore(config, {
+            definitions: containerDefs,
+            canonical: canonical.db,
+          });
           const metrics = new Metrics();
           const workers = createPipelineWorkers({
             db: canonical.db,
@@ -345,6 +351,7 @@ export function registerSeed(program: Command): void {
             }, 500);
             try {
               await workers.drain({ timeoutMs: 60 * 60_000 });
+              await canonical.db.exec('ANALYZE');
             } finally {
               clearInterval(timer);
               bar.update(r.events);

@@ -73,20 +73,31 @@ export async function claimBatch(
 }
 
 /**
- * Marks an event done, only while this relay still holds it: if the lease ran out and
- * another relay took the row, that relay acknowledges it instead. Returns the
- * creation-to-processing lag in seconds, or null when the row was no longer ours.
+ * Marks a handled batch done in one statement, only the rows this relay still holds: if
+ * a lease ran out and another relay took a row, that relay acknowledges it instead.
+ * Returns the creation-to-processing lag in seconds of each row acknowledged, by id
+ * (a row missing from the map was no longer ours).
  */
-export async function ackEvent(db: Db, workerId: string, id: number): Promise<number | null> {
+export async function ackEvents(
+  db: Db,
+  workerId: string,
+  ids: number[],
+): Promise<Map<number, number>> {
+  if (ids.length === 0) return new Map();
   const { rows } = await inOutboxTx(db, (tx) =>
-    tx.query<{ lag: number }>(
+    tx.query<{ id: number | string; lag: number }>(
       `UPDATE outbox SET processed_at = now(), lease_until = NULL, last_error = NULL
-        WHERE id = $1 AND claimed_by = $2 AND ${PENDING}
-       RETURNING extract(epoch FROM processed_at - created_at)::float8 AS lag`,
-      [id, workerId],
+        WHERE id = ANY($1::bigint[]) AND claimed_by = $2 AND ${PENDING}
+       RETURNING id, extract(epoch FROM processed_at - created_at)::float8 AS lag`,
+      [ids, workerId],
     ),
   );
-  return rows[0]?.lag ?? null;
+  return new Map(rows.map((r) => [Number(r.id), r.lag]));
+}
+
+/** Marks one event done (see ackEvents); the lag in seconds, or null when no longer ours. */
+export async function ackEvent(db: Db, workerId: string, id: number): Promise<number | null> {
+  return (await ackEvents(db, workerId, [id])).get(id) ?? null;
 }
 
 export type FailOutcome = 'retry' | 'dead_letter' | 'lost';

@@ -7,7 +7,7 @@ import { silentLogger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { withTimeout } from '../observability/timeout.ts';
 import type { Db } from '../sql/db.ts';
-import { ackEvent, claimBatch, failEvent } from './claim.ts';
+import { ackEvents, claimBatch, failEvent } from './claim.ts';
 import type { OutboxEvent } from './event.ts';
 import { DEFAULT_BASE_BACKOFF_SECONDS, retryDelaySeconds } from './retry.ts';
 
@@ -23,7 +23,10 @@ export interface RelayOptions {
   /** next_retry_at = now() + base * 2^retry_count (+ jitter up to 10%); default 60. */
   baseBackoffSeconds?: number;
   concurrency?: number; // events applied in parallel within a batch (distinct aggregates), default 8
-  /** LISTEN asora_outbox (default true on a server; PGlite polls). */
+  /**
+   * LISTEN asora_outbox (default true): emit_event's NOTIFY wakes the relay at once. On
+   * PGlite the listener is in-process (one instance: the writer is this process).
+   */
   listen?: boolean;
   log?: Logger;
   metrics?: Metrics;
@@ -51,7 +54,7 @@ const errorText = (err: unknown) =>
 /**
  * The outbox relay: claims due events in short transactions, applies them outside any
  * transaction (no row lock is held while the projection store is called), then
- * acknowledges each in another short transaction. Failures back off exponentially and
+ * acknowledges the batch's handled events in one statement. Failures back off exponentially and
  * dead-letter after max_retries. See docs/outbox.md.
  */
 export function createRelay(opts: RelayOptions): Relay {
@@ -63,7 +66,7 @@ export function createRelay(opts: RelayOptions): Relay {
   const pollIntervalMs = opts.pollIntervalMs ?? 1000;
   const base = opts.baseBackoffSeconds ?? DEFAULT_BASE_BACKOFF_SECONDS;
   const concurrency = Math.max(1, opts.concurrency ?? 8);
-  const useListen = opts.listen ?? db.engine === 'pg';
+  const useListen = opts.listen ?? true;
   const log = (opts.log ?? silentLogger).child({ component: 'outbox-relay', workerId });
   const metrics = opts.metrics;
   const random = opts.random ?? Math.random;
@@ -76,10 +79,11 @@ export function createRelay(opts: RelayOptions): Relay {
 
   const signal = () => sleeper.wake();
 
-  async function applyOne(event: OutboxEvent): Promise<void> {
-    const labels = { event_type: event.eventType };
+  /** Applies one event; true when it succeeded (to be acknowledged with its batch). */
+  async function applyOne(event: OutboxEvent): Promise<boolean> {
     try {
       await withTimeout(opts.apply(event), applyTimeoutMs, `applying outbox event ${event.id}`);
+      return true;
     } catch (err) {
       const message = errorText(err);
       try {
@@ -90,7 +94,8 @@ export function createRelay(opts: RelayOptions): Relay {
           message,
           retryDelaySeconds(event.retryCount, base, random),
         );
-        if (outcome !== 'lost') metrics?.outboxProcessed.inc({ ...labels, outcome });
+        if (outcome !== 'lost')
+          metrics?.outboxProcessed.inc({ event_type: event.eventType, outcome });
         const fields = {
           eventId: event.id,
           eventType: event.eventType,
@@ -106,29 +111,54 @@ export function createRelay(opts: RelayOptions): Relay {
           'could not record outbox failure',
         );
       }
+      return false;
+    }
+  }
+
+  /**
+   * Acknowledges the handled events of a batch in one statement. A crash before it
+   * leaves them leased: they are applied again after the lease (handlers are idempotent),
+   * and the next event of each aggregate waits for that, so per-aggregate order holds.
+   */
+  async function ackAll(done: OutboxEvent[]): Promise<void> {
+    if (done.length === 0) return;
+    let lags: Map<number, number>;
+    try {
+      lags = await ackEvents(
+        db,
+        workerId,
+        done.map((e) => e.id),
+      );
+    } catch (err) {
+      log.error(
+        { eventIds: done.map((e) => e.id), err: errorText(err) },
+        'could not acknowledge outbox events',
+      );
       return;
     }
-    try {
-      const lag = await ackEvent(db, workerId, event.id);
-      if (lag === null) {
+    for (const event of done) {
+      const lag = lags.get(event.id);
+      if (lag === undefined) {
         log.warn(
           { eventId: event.id },
           'outbox event lease lost before ack; another relay owns it',
         );
-        return;
+        continue;
       }
+      const labels = { event_type: event.eventType };
       metrics?.outboxProcessed.inc({ ...labels, outcome: 'ok' });
       metrics?.outboxLag.observe(labels, Math.max(0, lag));
-    } catch (err) {
-      // Applied but not acknowledged: re-applied after the lease expires (handlers are idempotent).
-      log.error({ eventId: event.id, err: errorText(err) }, 'could not acknowledge outbox event');
     }
   }
 
   async function runOnce(): Promise<number> {
     const events = await claimBatch(db, workerId, batchSize, leaseSeconds);
     if (events.length === 0) return 0;
-    await forEachLimited(events, concurrency, applyOne);
+    const done: OutboxEvent[] = [];
+    await forEachLimited(events, concurrency, async (event) => {
+      if (await applyOne(event)) done.push(event);
+    });
+    await ackAll(done);
     return events.length;
   }
 

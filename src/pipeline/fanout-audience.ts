@@ -33,12 +33,16 @@ export async function* followerPages(
   authorId: string,
   opts: AudienceOptions,
 ): AsyncGenerator<string[]> {
+  // Per-row probes by primary key (scalar subqueries are never turned into joins), so the
+  // page is the follows index range whatever the statistics say: stale statistics once
+  // made the planner hash-join a scan of every user into each page.
   const filter = opts.visibleOnly
-    ? `AND NOT EXISTS (SELECT 1 FROM blocks b
-                        WHERE (b.blocker_id = f.follower_id AND b.blocked_id = $1)
-                           OR (b.blocker_id = $1 AND b.blocked_id = f.follower_id))
-       AND NOT EXISTS (SELECT 1 FROM mutes m WHERE m.muter_id = f.follower_id AND m.muted_id = $1)
-       AND EXISTS (SELECT 1 FROM users u WHERE u.id = f.follower_id AND u.deleted_at IS NULL)`
+    ? `AND (SELECT true FROM blocks b
+             WHERE b.blocker_id = f.follower_id AND b.blocked_id = $1) IS NULL
+       AND (SELECT true FROM blocks b
+             WHERE b.blocker_id = $1 AND b.blocked_id = f.follower_id) IS NULL
+       AND (SELECT true FROM mutes m WHERE m.muter_id = f.follower_id AND m.muted_id = $1) IS NULL
+       AND (SELECT u.deleted_at IS NULL FROM users u WHERE u.id = f.follower_id)`
     : '';
   let after = '00000000-0000-0000-0000-000000000000';
   for (;;) {

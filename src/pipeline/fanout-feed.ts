@@ -2,11 +2,20 @@ import type { BulkOp, BulkResult, ProjectionContainer } from '../projections/por
 import { feedItemFor } from '../readmodel/builders.ts';
 import { type FeedItemDoc, feedItemId, type PostDoc } from '../readmodel/documents.ts';
 
-/** Bulk writes are not atomic: any op that did not succeed fails the whole call (it is retried). */
-export function assertBulkOk(container: ProjectionContainer, ops: BulkOp[], res: BulkResult): void {
+/**
+ * Bulk writes are not atomic: any op that did not succeed fails the whole call (it is
+ * retried). 404 (already deleted) and, for a version-guarded write, 412 (a newer version
+ * is stored) are outcomes, not failures.
+ */
+export function assertBulkOk(
+  container: ProjectionContainer,
+  ops: BulkOp[],
+  res: BulkResult,
+  opts: { guarded?: boolean } = {},
+): void {
   const bad = res.statuses
     .map((s, i) => ({ s, op: ops[i]! }))
-    .filter(({ s }) => !(s >= 200 && s < 300) && s !== 404);
+    .filter(({ s }) => !(s >= 200 && s < 300) && s !== 404 && !(opts.guarded && s === 412));
   if (bad.length > 0) {
     const first = bad[0]!;
     const id = first.op.op === 'upsert' ? first.op.doc.id : first.op.id;
@@ -24,8 +33,9 @@ async function existingVersions(feed: ProjectionContainer, postId: string, recip
 
 /**
  * Writes the post into each recipient's feed unless the feed already holds this or a newer
- * version of it (the version guard: a late, older delivery never overwrites a newer one).
- * Returns the recipients whose feed gained a new item (candidates for trimming).
+ * version of it (the store's version guard on sourceVersion: a late, older delivery never
+ * overwrites a newer one), in one bulk call. Returns the recipients whose feed gained a
+ * new item (candidates for trimming).
  */
 export async function deliverToRecipients(
   feed: ProjectionContainer,
@@ -33,12 +43,13 @@ export async function deliverToRecipients(
   recipients: string[],
 ): Promise<{ written: number; added: string[] }> {
   if (recipients.length === 0) return { written: 0, added: [] };
-  const have = await existingVersions(feed, post.postId, recipients);
-  const targets = recipients.filter((r) => (have.get(r) ?? -1) < post.sourceVersion);
-  if (targets.length === 0) return { written: 0, added: [] };
-  const ops: BulkOp[] = targets.map((r) => ({ op: 'upsert', doc: feedItemFor(r, post) }));
-  assertBulkOk(feed, ops, await feed.bulk(ops));
-  return { written: targets.length, added: targets.filter((r) => !have.has(r)) };
+  const ops: BulkOp[] = recipients.map((r) => ({ op: 'upsert', doc: feedItemFor(r, post) }));
+  const res = await feed.bulk(ops, { ifNewer: 'sourceVersion' });
+  assertBulkOk(feed, ops, res, { guarded: true });
+  return {
+    written: res.statuses.filter((s) => s === 200 || s === 201).length,
+    added: recipients.filter((_, i) => res.statuses[i] === 201),
+  };
 }
 
 /** Removes the post from each recipient's feed, except items already at a newer version. */

@@ -81,6 +81,8 @@ export function createPipelineWorkers(
       ...common,
       container: CONTAINERS.posts,
       processorName: PROCESSOR_NAMES.fanout,
+      // Posts are independent: a burst fans out side by side, each post's versions in order.
+      options: { keyConcurrency: 8, ...opts.processor },
       handle: async (items) => void (await fanout(items)),
     }),
     reactions: createChangeFeedProcessor({

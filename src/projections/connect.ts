@@ -3,9 +3,11 @@ import path from 'node:path';
 import type { Config } from '../config/config.ts';
 import { lockDataDir } from '../datadir/lock.ts';
 import type { Db } from '../sql/db.ts';
+import { openEmbeddedCanonical } from '../sql/embedded-db.ts';
 import { createPgDb } from '../sql/pg.ts';
 import { createPgliteDb } from '../sql/pglite.ts';
-import { type CosmosProjectionStore, createCosmosStore } from './cosmos/store.ts';
+import { SHARED_PROJECTIONS_SCHEMA } from '../sql/pglite-settings.ts';
+import type { CosmosProjectionStore } from './cosmos/store.ts';
 import {
   createEmbeddedStore,
   type EmbeddedProjectionStore,
@@ -24,10 +26,17 @@ export { startSweeper, sweepExpired } from './embedded/sweeper.ts';
 /** How often the embedded store deletes expired items (reads hide them at once anyway). */
 const SWEEP_INTERVAL_MS = 60_000;
 
+/** True when the embedded projection store lives in canonical's PGlite database. */
+export const sharesCanonicalPglite = (config: Config): boolean =>
+  config.projections.kind === 'embedded' && !config.projections.url && !config.canonical.url;
+
 /**
  * Opens the configured projection store: Cosmos DB when COSMOS_ENDPOINT is set, else the
- * embedded store on PROJECTIONS_DATABASE_URL or PGlite in ${DATA_DIR}/projections (a
- * database separate from the canonical one). Embedded tables are provisioned at start.
+ * embedded store on PROJECTIONS_DATABASE_URL; with neither and an embedded canonical store,
+ * in the canonical PGlite database (schema asora_projections: one PGlite, not two; pass the
+ * open canonical Db as `canonical`, a second PGlite on one directory would corrupt it);
+ * with a canonical server, PGlite in ${DATA_DIR}/projections. Embedded tables are
+ * provisioned at start. Never a transaction across the two stores, shared or not.
  */
 export async function createProjectionStore(
   config: Config,
@@ -37,10 +46,14 @@ export async function createProjectionStore(
     observer?: StoreObserver;
     sweepIntervalMs?: number;
     onSweepError?: EmbeddedStoreOptions['onSweepError'];
+    /** The open embedded canonical Db, when this process has one (see sharesCanonicalPglite). */
+    canonical?: Db;
   },
 ): Promise<CosmosProjectionStore | EmbeddedProjectionStore> {
   const p = config.projections;
   if (p.kind === 'cosmos') {
+    // Loaded only when used: the Cosmos SDK is ~30 MB of an embedded process's memory.
+    const { createCosmosStore } = await import('./cosmos/store.ts');
     return createCosmosStore({
       endpoint: p.endpoint,
       key: p.key,
@@ -50,22 +63,28 @@ export async function createProjectionStore(
       observer: opts.observer,
     });
   }
+  const shared = sharesCanonicalPglite(config);
   let db: Db;
   let unlock: (() => Promise<void>) | undefined;
   if (p.url)
     db = createPgDb(p.url, { max: config.canonical.poolMax, applicationName: 'asora-projections' });
+  else if (shared && opts.canonical) db = opts.canonical;
   else {
     // Throws DataDirLockedError (naming the holder's PID) when another process has it open.
     unlock = await lockDataDir(config.dataDir);
     try {
-      const dir = path.join(config.dataDir, 'projections');
-      await mkdir(dir, { recursive: true });
-      db = await createPgliteDb(dir);
+      if (shared) db = await openEmbeddedCanonical(config);
+      else {
+        const dir = path.join(config.dataDir, 'projections');
+        await mkdir(dir, { recursive: true });
+        db = await createPgliteDb(dir, { settings: config.pgliteSettings });
+      }
     } catch (err) {
       await unlock();
       throw err;
     }
   }
+  const ownsDb = !(shared && opts.canonical);
   try {
     const store = await createEmbeddedStore(db, {
       definitions: opts.definitions,
@@ -73,7 +92,8 @@ export async function createProjectionStore(
       observer: opts.observer,
       sweepIntervalMs: opts.sweepIntervalMs ?? SWEEP_INTERVAL_MS,
       onSweepError: opts.onSweepError,
-      ownsDb: true,
+      ownsDb,
+      schema: shared ? SHARED_PROJECTIONS_SCHEMA : undefined,
     });
     if (!unlock) return store;
     const release = unlock;
@@ -84,7 +104,7 @@ export async function createProjectionStore(
     };
     return store;
   } catch (err) {
-    await db.close();
+    if (ownsDb) await db.close();
     await unlock?.();
     throw err;
   }
@@ -100,5 +120,7 @@ export function describeProjectionStore(config: Config): string {
     u.username = '';
     return `embedded store on PostgreSQL ${u.host}${u.pathname}`;
   }
+  if (sharesCanonicalPglite(config))
+    return `embedded store on PGlite in ${path.join(config.dataDir, 'canonical')} (the canonical database, schema ${SHARED_PROJECTIONS_SCHEMA})`;
   return `embedded store on PGlite in ${path.join(config.dataDir, 'projections')}`;
 }

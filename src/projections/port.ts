@@ -102,8 +102,20 @@ export type BulkOp<T extends Doc = Doc> =
   | { op: 'delete'; id: string; partitionKey: string };
 
 export interface BulkResult extends Charged {
-  /** One per op, in order: HTTP-like status (200/201 upsert, 204 delete, 404 missing delete, 429...). */
+  /**
+   * One per op, in order: HTTP-like status (200/201 upsert, 204 delete, 404 missing delete,
+   * 412 upsert skipped by `ifNewer`, 429...).
+   */
   statuses: number[];
+}
+
+export interface BulkOptions {
+  /**
+   * Version guard: an upsert replaces a stored item only if the item's numeric property of
+   * this name is lower than the new document's (or missing); otherwise it writes nothing
+   * and reports 412. A late, older write never overwrites a newer one.
+   */
+  ifNewer?: string;
 }
 
 /**
@@ -156,8 +168,14 @@ export interface ProjectionContainer {
   ): Promise<WriteResult<T>>;
   query<T extends Doc>(q: Query): Promise<QueryPage<T>>;
   /** Many writes, possibly across partitions; not atomic. */
-  bulk(ops: BulkOp[]): Promise<BulkResult>;
+  bulk(ops: BulkOp[], opts?: BulkOptions): Promise<BulkResult>;
   feedRanges(): Promise<FeedRange[]>;
+  /**
+   * Calls `listener` soon after a write to this container commits, so change-feed readers
+   * need not wait out their poll; returns the unsubscribe. Optional: a store without it
+   * (Cosmos DB) is polled. A hint only: readers still read from their checkpoint.
+   */
+  onChange?(listener: () => void): () => void;
   /**
    * Changes in one feed range after `continuation` (null = from the beginning, or from
    * `startTime`). The range may be any part of a current feed range (a lease kept across a

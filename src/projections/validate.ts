@@ -71,7 +71,10 @@ export function checkTtl(ttl: unknown): void {
 }
 
 /** Validates a document for writing; returns it without system properties, and its partition key. */
-export function prepareDoc(def: ContainerDef, doc: Doc): { body: Doc; pk: string } {
+export function prepareDoc(
+  def: ContainerDef,
+  doc: Doc,
+): { body: Doc; pk: string /** body as JSON */; json: string } {
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
     throw bad(`${def.name}: document must be a JSON object`);
   }
@@ -87,7 +90,7 @@ export function prepareDoc(def: ContainerDef, doc: Doc): { body: Doc; pk: string
     throw new ProjectionError('bad_request', `${def.name}: document is not JSON-serialisable`, err);
   }
   if (Buffer.byteLength(json) > MAX_DOC_BYTES) throw bad(`${def.name}: document exceeds 2 MB`);
-  return { body: JSON.parse(json) as Doc, pk };
+  return { body: JSON.parse(json) as Doc, pk, json };
 }
 
 /** Effective TTL in seconds under Cosmos rules, or null for "never expires". */

@@ -65,7 +65,8 @@ export async function startApi(
   });
   const workers = createPipelineWorkers(pipeline, {
     hostName: `api-test-${process.pid}`,
-    relay: { pollIntervalMs: 200, baseBackoffSeconds: 1 },
+    // Polling only (no LISTEN wake-up): fault tests check the state before the relay repairs it.
+    relay: { pollIntervalMs: 200, baseBackoffSeconds: 1, listen: false },
     processor: FAST,
   });
   if (opts.startWorkers !== false) await workers.start();

@@ -187,7 +187,7 @@ describe(`outbox relay (${engineName})`, () => {
     },
   );
 
-  // PGlite relays poll (no LISTEN by design), so the wake-up is a server feature.
+  // Another process's NOTIFY: a server feature (on PGlite the writer is in-process; see batch-ack.test.ts).
   it.runIf(serverUrl)('wakes on NOTIFY well before the poll interval', async () => {
     const listenDb = createPgDb(s.url!, { max: 3 });
     extraDbs.push(listenDb);

@@ -530,6 +530,40 @@ export function projectionContract(
         expect((await feed.read(`${r}:p2`, r)).resource).toBeDefined();
       });
 
+      it('keeps the given order for one item written twice, and across upserts and deletes', async () => {
+        const r = uid('r');
+        const res = await feed.bulk([
+          { op: 'upsert', doc: feedItem(r, 1, { text: 'first' }) },
+          { op: 'upsert', doc: feedItem(r, 1, { text: 'second' }) },
+          { op: 'delete', id: `${r}:p1`, partitionKey: r },
+          { op: 'upsert', doc: feedItem(r, 1, { text: 'third' }) },
+        ]);
+        expect(res.statuses).toEqual([201, 200, 204, 201]);
+        expect((await feed.read<Doc>(`${r}:p1`, r)).resource?.text).toBe('third');
+      });
+
+      it('ifNewer: replaces only older versions (412 otherwise) and creates missing items', async () => {
+        const r = uid('r');
+        await feed.upsert(feedItem(r, 1, { sourceVersion: 5, text: 'v5' }));
+        await feed.upsert(feedItem(r, 2, { sourceVersion: 5, text: 'v5' }));
+        const res = await feed.bulk(
+          [
+            { op: 'upsert', doc: feedItem(r, 1, { sourceVersion: 4, text: 'v4' }) },
+            { op: 'upsert', doc: feedItem(r, 2, { sourceVersion: 6, text: 'v6' }) },
+            { op: 'upsert', doc: feedItem(r, 3, { sourceVersion: 1, text: 'v1' }) },
+          ],
+          { ifNewer: 'sourceVersion' },
+        );
+        expect(res.statuses).toEqual([412, 200, 201]);
+        expect((await feed.read<Doc>(`${r}:p1`, r)).resource?.text).toBe('v5');
+        expect((await feed.read<Doc>(`${r}:p2`, r)).resource?.text).toBe('v6');
+        expect((await feed.read<Doc>(`${r}:p3`, r)).resource?.text).toBe('v1');
+        await expectError(
+          feed.bulk([{ op: 'upsert', doc: feedItem(r, 4) }], { ifNewer: 'a; DROP' }),
+          'bad_request',
+        );
+      });
+
       it('writes nothing when any operation is invalid', async () => {
         const r = uid('r');
         await expectError(

@@ -1,3 +1,4 @@
+import { forEachLimited } from '../../lib/concurrency.ts';
 import type { Stored } from '../../projections/port.ts';
 import {
   CONTAINERS,
@@ -61,7 +62,7 @@ export const isLive = (p: PostDoc) => p.status === 'published' && p.deleted !== 
  * gets the item). Idempotent under redelivery: deterministic ids, version-guarded writes.
  */
 export function createPostFanoutHandler(ctx: PipelineContext, opts: FanoutOptions = {}) {
-  const batchSize = opts.batchSize ?? 100;
+  const batchSize = opts.batchSize ?? 500;
   const capCheckEvery = opts.capCheckEvery ?? 32;
   const concurrency = Math.max(1, opts.concurrency ?? 4);
   const feed = ctx.store.container(CONTAINERS.userFeed);
@@ -85,16 +86,14 @@ export function createPostFanoutHandler(ctx: PipelineContext, opts: FanoutOption
       ctx.fanoutFollowerThreshold;
     let written = 0;
     let removed = 0;
+    // Cap checks run after every page is written: the post reaches every feed first, and
+    // the checks (a feed read each) do not sit between the bulk writes.
+    const toCheck: string[] = [];
     const send = async (recipients: string[]) => {
       const r = await deliverToRecipients(feed, post, recipients);
       written += r.written;
       for (const recipient of r.added) {
-        if (shouldCheckCap(recipient, post.postId, capCheckEvery)) {
-          // Await first, then add: `x += await f()` would read x before the await and lose
-          // updates from the batches running alongside.
-          const trimmed = await trimFeed(feed, recipient, ctx.feedCap);
-          removed += trimmed;
-        }
+        if (shouldCheckCap(recipient, post.postId, capCheckEvery)) toCheck.push(recipient);
       }
     };
     if (!popular) {
@@ -105,6 +104,12 @@ export function createPostFanoutHandler(ctx: PipelineContext, opts: FanoutOption
       await eachPage(pages, concurrency, send);
     }
     await send([post.authorId]);
+    await forEachLimited(toCheck, concurrency, async (recipient) => {
+      // Await first, then add: `x += await f()` would read x before the await and lose
+      // updates from the checks running alongside.
+      const trimmed = await trimFeed(feed, recipient, ctx.feedCap);
+      removed += trimmed;
+    });
     return {
       postId: post.postId,
       action: popular ? 'skipped-popular-author' : 'delivered',

@@ -5,6 +5,7 @@ import { observed } from '../observed.ts';
 import { applyPatch } from '../patch.ts';
 import {
   type BulkOp,
+  type BulkOptions,
   type BulkResult,
   type ChangePage,
   type Charged,
@@ -24,6 +25,7 @@ import {
   type WriteResult,
 } from '../port.ts';
 import {
+  checkField,
   checkId,
   checkPartitionKey,
   checkPatch,
@@ -32,6 +34,7 @@ import {
   partitionKeyOf,
   prepareDoc,
 } from '../validate.ts';
+import { deleteSegment, type PreparedDoc, segment, upsertSegment } from './bulk.ts';
 import { checkRange, countChanges, readChanges } from './change-feed.ts';
 import { charge } from './charge.ts';
 import { boundsOf, loadLayout } from './feed-layout.ts';
@@ -60,6 +63,8 @@ export interface EmbeddedContainerOptions {
   containerNo: number;
   feedRanges: number;
   observer?: StoreObserver;
+  /** Called when the first change listener subscribes (the store starts its LISTEN then). */
+  onFirstListener?: () => void;
 }
 
 export class EmbeddedContainer implements ProjectionContainer {
@@ -70,6 +75,7 @@ export class EmbeddedContainer implements ProjectionContainer {
   private readonly ranges: number;
   private readonly observer?: StoreObserver;
   private layout: { ranges: FeedRange[]; at: number } | undefined;
+  private readonly onFirstListener?: () => void;
 
   constructor(o: EmbeddedContainerOptions) {
     this.db = o.db;
@@ -78,6 +84,20 @@ export class EmbeddedContainer implements ProjectionContainer {
     this.no = o.containerNo;
     this.ranges = o.feedRanges;
     this.observer = o.observer;
+    this.onFirstListener = o.onFirstListener;
+  }
+
+  private readonly listeners = new Set<() => void>();
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    if (this.listeners.size === 1) this.onFirstListener?.();
+    return () => void this.listeners.delete(listener);
+  }
+
+  /** Wakes this process's change-feed readers: a write to the container committed. */
+  notifyChange(): void {
+    for (const fn of this.listeners) fn();
   }
 
   private run<T extends Charged>(operation: string, fn: () => Promise<T>): Promise<T> {
@@ -95,15 +115,19 @@ export class EmbeddedContainer implements ProjectionContainer {
   }
 
   upsert<T extends Doc>(doc: T, opts?: WriteOptions): Promise<WriteResult<T>> {
-    return this.run(
-      'upsert',
-      async () =>
-        (await this.write<T>(doc, opts?.ifMatch ? 'replace' : 'upsert', opts?.ifMatch)).result,
-    );
+    return this.run('upsert', async () => {
+      const w = await this.write<T>(doc, opts?.ifMatch ? 'replace' : 'upsert', opts?.ifMatch);
+      this.notifyChange();
+      return w.result;
+    });
   }
 
   create<T extends Doc>(doc: T): Promise<WriteResult<T>> {
-    return this.run('create', async () => (await this.write<T>(doc, 'create')).result);
+    return this.run('create', async () => {
+      const w = await this.write<T>(doc, 'create');
+      this.notifyChange();
+      return w.result;
+    });
   }
 
   /** One statement per write: lock the partition key, then take the txid and lsn. */
@@ -258,7 +282,7 @@ export class EmbeddedContainer implements ProjectionContainer {
       checkPatch(this.def, ops);
       const [k1, k2] = lockKey(this.no, partitionKey);
       // One transaction: lock the partition key (before any txid exists), read, apply, write.
-      return this.db.transaction(async (tx: Queryable) => {
+      const patched = await this.db.transaction(async (tx: Queryable) => {
         await tx.query('SELECT pg_advisory_xact_lock($1::int, $2::int)', [k1, k2]);
         const { rows } = await tx.query<DocRow>(
           `SELECT body, etag, ts FROM ${this.table} WHERE pk = $1 AND id = $2 AND ${LIVE} FOR UPDATE`,
@@ -289,6 +313,8 @@ export class EmbeddedContainer implements ProjectionContainer {
           requestCharge: charge.patch(ops.length),
         };
       });
+      this.notifyChange();
+      return patched;
     });
   }
 
@@ -320,57 +346,52 @@ export class EmbeddedContainer implements ProjectionContainer {
     });
   }
 
-  bulk(ops: BulkOp[]): Promise<BulkResult> {
+  bulk(ops: BulkOp[], opts?: BulkOptions): Promise<BulkResult> {
     return this.run('bulk', async () => {
       if (!Array.isArray(ops))
         throw new ProjectionError('bad_request', 'bulk needs an array of operations');
+      if (opts?.ifNewer !== undefined) checkField(opts.ifNewer);
       // Validate everything first: bad input writes nothing.
-      for (const op of ops) {
-        if (op?.op === 'upsert') prepareDoc(this.def, op.doc);
-        else if (op?.op === 'delete') {
+      const prepared = ops.map((op) => {
+        if (op?.op === 'upsert') return prepareDoc(this.def, op.doc);
+        if (op?.op === 'delete') {
           checkId(op.id);
           checkPartitionKey(op.partitionKey);
-        } else
-          throw new ProjectionError(
-            'bad_request',
-            `unknown bulk operation ${JSON.stringify((op as { op?: unknown })?.op)}`,
-          );
-      }
+          return undefined;
+        }
+        throw new ProjectionError(
+          'bad_request',
+          `unknown bulk operation ${JSON.stringify((op as { op?: unknown })?.op)}`,
+        );
+      });
       const statuses = new Array<number>(ops.length).fill(0);
       let total = 0;
-      let failure: unknown;
-      // Partition keys run in parallel; the ops of one partition key run in the given order.
-      const groups = new Map<string, number[]>();
-      ops.forEach((op, i) => {
-        const pk = op.op === 'upsert' ? partitionKeyOf(this.def, op.doc) : op.partitionKey;
-        const g = groups.get(pk);
-        if (g) g.push(i);
-        else groups.set(pk, [i]);
-      });
-      const queue = [...groups.values()];
-      const worker = async () => {
-        for (let group = queue.shift(); group && failure === undefined; group = queue.shift()) {
-          for (const i of group) {
-            if (failure !== undefined) break;
-            const op = ops[i] as BulkOp;
-            try {
-              if (op.op === 'upsert') {
-                const w = await this.write(op.doc, 'upsert');
-                statuses[i] = w.inserted ? 201 : 200;
-                total += w.result.requestCharge;
-              } else {
-                const d = await this.remove(op.id, op.partitionKey);
-                statuses[i] = d.deleted ? 204 : 404;
-                total += d.requestCharge;
-              }
-            } catch (err) {
-              failure = err;
-            }
-          }
-        }
+      const target = {
+        def: this.def,
+        table: this.table,
+        containerNo: this.no,
+        ranges: this.ranges,
       };
-      await Promise.all(Array.from({ length: Math.min(8, queue.length) }, worker));
-      if (failure !== undefined) throw failure;
+      for (const seg of segment(this.def, ops)) {
+        const r =
+          seg.kind === 'upsert'
+            ? await upsertSegment(
+                this.db,
+                target,
+                seg.indexes.map((i) => prepared[i] as PreparedDoc),
+                opts?.ifNewer,
+              )
+            : await deleteSegment(
+                this.db,
+                target,
+                seg.indexes.map((i) => ops[i] as BulkOp),
+              );
+        seg.indexes.forEach((i, k) => {
+          statuses[i] = r.statuses[k] as number;
+        });
+        total += r.requestCharge;
+        if (seg.kind === 'upsert') this.notifyChange();
+      }
       return { statuses, requestCharge: total };
     });
   }

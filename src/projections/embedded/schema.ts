@@ -13,6 +13,21 @@ import { EPK_SQL, LAYOUT_DDL } from './feed-layout.ts';
 
 export const LSN_SEQUENCE = 'proj_lsn';
 
+/** NOTIFY channel of committed writes (payload: the table name), for readers in other processes. */
+export const CHANGE_CHANNEL = 'asora_projections';
+
+const NOTIFY_FUNCTION = `
+    CREATE OR REPLACE FUNCTION proj_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      PERFORM pg_notify('${CHANGE_CHANNEL}', TG_TABLE_NAME);
+      RETURN NULL;
+    END $$;`;
+
+/** One NOTIFY per writing statement (PostgreSQL folds repeats within a transaction). */
+const notifyTrigger = (t: string) => `
+    CREATE OR REPLACE TRIGGER ${q(`${t}_notify`)} AFTER INSERT OR UPDATE ON ${q(t)}
+      FOR EACH STATEMENT EXECUTE FUNCTION proj_notify_change();`;
+
 export function tableName(def: ContainerDef): string {
   return `proj_${def.name.toLowerCase()}`;
 }
@@ -79,6 +94,15 @@ function tableDdl(def: ContainerDef): string {
     CREATE INDEX IF NOT EXISTS ${q(`${t}_expiry`)} ON ${q(t)} (expires_at) WHERE expires_at IS NOT NULL;`;
 }
 
+/**
+ * DDL of a store kept in its own schema (beside canonical tables in one database) goes
+ * there; the store's queries find the tables through the Db's search_path.
+ */
+async function inSchema(tx: Queryable, schema: string | undefined): Promise<void> {
+  if (!schema) return;
+  await tx.exec(`CREATE SCHEMA IF NOT EXISTS ${q(schema)}; SET LOCAL search_path TO ${q(schema)}`);
+}
+
 // Serialises concurrent provisioning from several processes (CREATE ... IF NOT EXISTS races).
 const PROVISION_LOCK = 0x5072_6f6a;
 
@@ -86,14 +110,19 @@ const PROVISION_LOCK = 0x5072_6f6a;
 export async function provisionTables(
   db: Db,
   defs: ContainerDef[],
-  opts: { indexes?: boolean } = {},
+  opts: { indexes?: boolean; schema?: string } = {},
 ): Promise<void> {
+  // Only a server has other processes to tell; PGlite is one process (in-process wake-ups).
+  const notify = db.engine === 'pg';
   await db.transaction(async (tx) => {
     await tx.query(`SELECT pg_advisory_xact_lock(${PROVISION_LOCK})`);
+    await inSchema(tx, opts.schema);
     await tx.exec(`CREATE SEQUENCE IF NOT EXISTS ${LSN_SEQUENCE}`);
     await tx.exec(LAYOUT_DDL);
+    if (notify) await tx.exec(NOTIFY_FUNCTION);
     for (const def of defs) {
       await tx.exec(tableDdl(def));
+      if (notify) await tx.exec(notifyTrigger(tableName(def)));
       if (opts.indexes !== false) for (const ix of compositeIndexes(def)) await tx.exec(ix.sql);
     }
   });
@@ -105,10 +134,15 @@ export interface IndexChanges {
 }
 
 /** Makes each table's composite indexes exactly the declared ones (drops stale, creates missing). */
-export async function updateIndexes(db: Db, defs: ContainerDef[]): Promise<IndexChanges> {
+export async function updateIndexes(
+  db: Db,
+  defs: ContainerDef[],
+  schema?: string,
+): Promise<IndexChanges> {
   const out: IndexChanges = { created: [], dropped: [] };
   await db.transaction(async (tx: Queryable) => {
     await tx.query(`SELECT pg_advisory_xact_lock(${PROVISION_LOCK})`);
+    await inSchema(tx, schema);
     for (const def of defs) {
       const t = tableName(def);
       const wanted = compositeIndexes(def);

@@ -11,7 +11,13 @@ import { lookupContainer } from '../registry.ts';
 import { EmbeddedContainer } from './container.ts';
 import { ensureLayout, mergeRanges, splitRange } from './feed-layout.ts';
 import { storeError } from './rows.ts';
-import { type IndexChanges, provisionTables, updateIndexes } from './schema.ts';
+import {
+  CHANGE_CHANNEL,
+  type IndexChanges,
+  provisionTables,
+  tableName,
+  updateIndexes,
+} from './schema.ts';
 import { type Sweeper, startSweeper, sweepExpired } from './sweeper.ts';
 
 export interface EmbeddedStoreOptions {
@@ -21,10 +27,17 @@ export interface EmbeddedStoreOptions {
   /** Background deletion of expired items every n ms; 0/undefined = off (reads hide them anyway). */
   sweepIntervalMs?: number;
   onSweepError?: (err: unknown) => void;
+  /** LISTEN for other processes' writes failed: their changes are picked up by polling. */
+  onListenError?: (err: unknown) => void;
   /** Close the Db when the store closes (the factory owns its Db; tests own theirs). */
   ownsDb?: boolean;
   /** The containers this store holds (the app's, passed in: projections/ knows none). */
   definitions: ContainerDef[];
+  /**
+   * Keep the tables in this schema (created when missing), e.g. beside canonical tables in
+   * one database; the Db's search_path must include it. Default: the current schema.
+   */
+  schema?: string;
 }
 
 export interface EmbeddedProjectionStore extends ProjectionStore {
@@ -50,7 +63,7 @@ export async function createEmbeddedStore(
   if (!Number.isInteger(ranges) || ranges < 1)
     throw new ProjectionError('bad_request', 'feedRanges must be a positive integer');
   try {
-    await provisionTables(db, defs);
+    await provisionTables(db, defs, { schema: opts.schema });
     await ensureLayout(
       db,
       defs.map((d) => d.name),
@@ -59,6 +72,19 @@ export async function createEmbeddedStore(
   } catch (err) {
     throw storeError(err);
   }
+  let closed = false;
+  // Writers in other processes announce commits with NOTIFY (a server only): one LISTEN
+  // connection per store, opened when the first change-feed reader subscribes.
+  let unlisten: Promise<(() => Promise<void>) | undefined> | undefined;
+  const listen = () => {
+    if (db.engine !== 'pg' || unlisten || closed) return;
+    unlisten = db
+      .listen(CHANGE_CHANNEL, (table) => byTable.get(table)?.notifyChange())
+      .catch((err: unknown) => {
+        opts.onListenError?.(err);
+        return undefined;
+      });
+  };
   const containers = new Map<string, EmbeddedContainer>(
     defs.map((def, i) => [
       def.name,
@@ -68,22 +94,24 @@ export async function createEmbeddedStore(
         containerNo: i + 1,
         feedRanges: ranges,
         observer: opts.observer,
+        onFirstListener: listen,
       }),
     ]),
   );
+  const byTable = new Map([...containers.values()].map((c) => [tableName(c.def), c]));
   const sweeper: Sweeper | undefined = opts.sweepIntervalMs
     ? startSweeper(db, defs, opts.sweepIntervalMs, opts.onSweepError)
     : undefined;
-  let closed = false;
   return {
     kind: 'embedded',
     db,
     container: (name: string): ProjectionContainer => lookupContainer(containers, name),
     definitions: () => defs,
-    provision: () => provisionTables(db, defs),
+    provision: () => provisionTables(db, defs, { schema: opts.schema }),
     updateIndexes: async () => {
-      await provisionTables(db, defs, { indexes: false }); // tables only: updateIndexes reports what it creates
-      return updateIndexes(db, defs);
+      // Tables only: updateIndexes reports what it creates.
+      await provisionTables(db, defs, { indexes: false, schema: opts.schema });
+      return updateIndexes(db, defs, opts.schema);
     },
     sweepExpired: () => sweepExpired(db, defs),
     async splitFeedRange(container, rangeId) {
@@ -113,6 +141,8 @@ export async function createEmbeddedStore(
       if (closed) return;
       closed = true;
       await sweeper?.stop();
+      const off = await unlisten;
+      await off?.().catch(() => undefined);
       if (opts.ownsDb) await db.close();
     },
   };
