@@ -43,6 +43,8 @@ describe(`change feed write path (${engineName})`, () => {
       container: 'posts_v2',
       processorName: 'write-path',
       hostName: host,
+      // The documents are written before the processor first starts: read them all.
+      startFrom: 'beginning',
       options: { ...FAST, ...options },
       log: silentLogger,
       handle,
