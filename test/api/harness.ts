@@ -9,6 +9,7 @@ import { outboxCounts } from '../../src/outbox/status.ts';
 import { createPipelineWorkers, type PipelineWorkers } from '../../src/pipeline/workers.ts';
 import { tableName } from '../../src/projections/embedded/schema.ts';
 import { canonicalDb, type ScratchDb } from '../support/databases.ts';
+import { OpenApiCheck } from '../support/openapi-check.ts';
 import { embeddedStore, type TestStore } from '../support/projections.ts';
 
 /**
@@ -24,6 +25,8 @@ export interface ApiHarness {
   app: FastifyInstance;
   workers: PipelineWorkers;
   metrics: Metrics;
+  /** Every reply `call` sees is checked against the served OpenAPI document. */
+  contract: OpenApiCheck;
   drain(): Promise<void>;
   close(): Promise<void>;
 }
@@ -94,6 +97,7 @@ export async function startApi(
     app,
     workers,
     metrics,
+    contract: new OpenApiCheck(app.swagger()),
     drain: () => workers.drain({ timeoutMs: 30_000 }),
     async close() {
       await app.close();
@@ -120,6 +124,14 @@ export async function call(
   }
   const res = await fetch(`${h.base}${path}`, { method, headers, body });
   const text = await res.text();
+  const violations = h.contract.violations(
+    method,
+    path,
+    res.status,
+    res.headers.get('content-type'),
+    text,
+  );
+  if (violations.length > 0) throw new Error(`contract violation:\n${violations.join('\n')}`);
   let parsed: unknown = text;
   try {
     parsed = text ? JSON.parse(text) : null;
