@@ -164,8 +164,8 @@ export const healthReport = z
 export const liveness = z.object({ status: z.literal('ok'), uptimeSeconds: z.number().int() });
 
 /**
- * Route-specific error responses for OpenAPI and serialization (413/415 for bodies and
- * 429/503 for every /v1 route are added by src/api/contract.ts).
+ * Route-specific error responses for OpenAPI and serialization (413/415 where a body can be
+ * sent and 429/503 for every /v1 route are added by src/api/contract.ts).
  */
 export const errors = (...codes: (400 | 401 | 403 | 404 | 409)[]) =>
   Object.fromEntries(codes.map((c) => [c, errorBody])) as Record<number, typeof errorBody>;

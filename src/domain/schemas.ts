@@ -25,9 +25,7 @@ export const cursor = z.string().max(2000);
 export const limit = z.coerce.number().int().min(1).max(100).default(50);
 
 export const registerInput = z.object({ email, password, displayName }).strict();
-export const loginInput = z
-  .object({ email, password: z.string().min(1).max(200) })
-  .strict();
+export const loginInput = z.object({ email, password: z.string().min(1).max(200) }).strict();
 export const profilePatch = z
   .object({
     displayName: displayName.optional(),

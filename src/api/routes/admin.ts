@@ -66,7 +66,12 @@ export const adminRoutes: FastifyPluginAsyncZod<{ ctx: DomainContext }> = async 
         summary: 'Full-text search over every post (posts_admin_mirror)',
         security: bearer,
         querystring: z.object({
-          q: z.string().trim().min(1).max(200).meta({ examples: ['spam'] }),
+          q: z
+            .string()
+            .trim()
+            .min(1)
+            .max(200)
+            .meta({ examples: ['spam'] }),
           limit,
         }),
         response: { 200: listOf(adminPost), ...errors(400, 401, 403) },
