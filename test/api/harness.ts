@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/api/app.ts';
 import { buildContexts } from '../../src/composition.ts';
 import type { DomainContext } from '../../src/domain/context.ts';
+import { Health } from '../../src/observability/health.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
 import { OpsSeries } from '../../src/observability/ops-series.ts';
@@ -54,6 +55,8 @@ export async function startApi(
     opsAdminToken?: string;
     /** false: the relay and processors wait for `workers.start()` (nothing races a fault). */
     startWorkers?: boolean;
+    /** Serve /health/* and /metrics. */
+    ops?: boolean;
   } = {},
 ): Promise<ApiHarness> {
   const [canon, proj] = await Promise.all([canonicalDb(), embeddedStore()]);
@@ -87,6 +90,7 @@ export async function startApi(
             adminToken: opts.opsAdminToken,
             series: new OpsSeries(metrics, { outbox: () => outboxCounts(canon.db) }),
           },
+    ops: opts.ops ? { health: new Health(), metrics } : undefined,
   });
   const base = await app.listen({ port: 0, host: '127.0.0.1' });
   return {
