@@ -59,6 +59,7 @@ describe(`typed API client (${engineName})`, () => {
     });
     expect(liked.response.status).toBe(204);
     expect(liked.data).toBeUndefined();
+    await h.drain(); // reaction lists are read from the projections
     const reactions = await api.GET('/v1/posts/{postId}/reactions', {
       params: { path: { postId }, query: { limit: 10 } },
     });
