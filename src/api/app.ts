@@ -3,7 +3,6 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import {
-  jsonSchemaTransform,
   serializerCompiler,
   validatorCompiler,
   type ZodTypeProvider,
@@ -17,7 +16,9 @@ import {
   withRequestCost,
 } from '../observability/request-cost.ts';
 import { ACCESS_TOKEN_TTL } from './auth.ts';
+import { installContract } from './contract.ts';
 import { installErrorHandling } from './errors.ts';
+import { swaggerOptions } from './openapi.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { authRoutes } from './routes/auth.ts';
 import { feedRoutes } from './routes/feed.ts';
@@ -99,20 +100,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(fastifyJwt, { secret: opts.jwtSecret, sign: { expiresIn: ACCESS_TOKEN_TTL } });
   app.decorateRequest('userId', '');
 
-  await app.register(fastifySwagger, {
-    openapi: {
-      info: {
-        title: 'Asora API',
-        version: '1.0.0',
-        description:
-          'Errors are {"error": {"code", "message", "details"}}; lists are {"items", "cursor"}; timestamps are ISO 8601 UTC.',
-      },
-      components: {
-        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
-      },
-    },
-    transform: jsonSchemaTransform,
-  });
+  const contract = installContract(base);
+  await app.register(fastifySwagger, swaggerOptions());
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
@@ -131,6 +120,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     await app.register(opsAdminRoutes, opts.opsAdmin);
     await app.register(opsConsoleRoutes);
   }
+  contract.finish();
   await app.ready();
   return base;
 }

@@ -53,7 +53,7 @@ export function toErrorReply(err: unknown): ErrorReply | undefined {
     };
   }
   if (err instanceof AppError)
-    return { status: err.status, code: err.code, message: err.message, details: err.details };
+    return { status: err.status, code: err.code, message: err.message, details: detailsOf(err) };
   if (isProjectionError(err)) {
     if (err.code === 'throttled' || err.code === 'unavailable') {
       return {
@@ -75,6 +75,15 @@ export function toErrorReply(err: unknown): ErrorReply | undefined {
       message: fe.message ?? 'bad request',
     };
   }
+  return undefined;
+}
+
+/** `details` is always a list of `{path, message}`; a domain error naming one `field` becomes one entry. */
+function detailsOf(err: AppError): ErrorReply['details'] {
+  const d = err.details as { field?: unknown } | unknown[] | undefined;
+  if (d === undefined || Array.isArray(d)) return d;
+  if (typeof d === 'object' && d !== null && typeof d.field === 'string')
+    return [{ path: d.field, message: err.message }];
   return undefined;
 }
 

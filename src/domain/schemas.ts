@@ -24,8 +24,8 @@ export const reason = z.string().trim().min(1).max(1000);
 export const cursor = z.string().max(2000);
 export const limit = z.coerce.number().int().min(1).max(100).default(50);
 
-export const registerInput = z.object({ email, password, displayName });
-export const loginInput = z.object({ email, password: z.string().min(1).max(200) });
+export const registerInput = z.object({ email, password, displayName }).strict();
+export const loginInput = z.object({ email, password: z.string().min(1).max(200) }).strict();
 export const profilePatch = z
   .object({
     displayName: displayName.optional(),

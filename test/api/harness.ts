@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/api/app.ts';
 import { buildContexts } from '../../src/composition.ts';
 import type { DomainContext } from '../../src/domain/context.ts';
+import { Health } from '../../src/observability/health.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
 import { OpsSeries } from '../../src/observability/ops-series.ts';
@@ -9,6 +10,7 @@ import { outboxCounts } from '../../src/outbox/status.ts';
 import { createPipelineWorkers, type PipelineWorkers } from '../../src/pipeline/workers.ts';
 import { tableName } from '../../src/projections/embedded/schema.ts';
 import { canonicalDb, type ScratchDb } from '../support/databases.ts';
+import { OpenApiCheck } from '../support/openapi-check.ts';
 import { embeddedStore, type TestStore } from '../support/projections.ts';
 
 /**
@@ -24,6 +26,8 @@ export interface ApiHarness {
   app: FastifyInstance;
   workers: PipelineWorkers;
   metrics: Metrics;
+  /** Every reply `call` sees is checked against the served OpenAPI document. */
+  contract: OpenApiCheck;
   drain(): Promise<void>;
   close(): Promise<void>;
 }
@@ -51,6 +55,8 @@ export async function startApi(
     opsAdminToken?: string;
     /** false: the relay and processors wait for `workers.start()` (nothing races a fault). */
     startWorkers?: boolean;
+    /** Serve /health/* and /metrics. */
+    ops?: boolean;
   } = {},
 ): Promise<ApiHarness> {
   const [canon, proj] = await Promise.all([canonicalDb(), embeddedStore()]);
@@ -84,6 +90,7 @@ export async function startApi(
             adminToken: opts.opsAdminToken,
             series: new OpsSeries(metrics, { outbox: () => outboxCounts(canon.db) }),
           },
+    ops: opts.ops ? { health: new Health(), metrics } : undefined,
   });
   const base = await app.listen({ port: 0, host: '127.0.0.1' });
   return {
@@ -94,6 +101,7 @@ export async function startApi(
     app,
     workers,
     metrics,
+    contract: new OpenApiCheck(app.swagger()),
     drain: () => workers.drain({ timeoutMs: 30_000 }),
     async close() {
       await app.close();
@@ -120,6 +128,14 @@ export async function call(
   }
   const res = await fetch(`${h.base}${path}`, { method, headers, body });
   const text = await res.text();
+  const violations = h.contract.violations(
+    method,
+    path,
+    res.status,
+    res.headers.get('content-type'),
+    text,
+  );
+  if (violations.length > 0) throw new Error(`contract violation:\n${violations.join('\n')}`);
   let parsed: unknown = text;
   try {
     parsed = text ? JSON.parse(text) : null;

@@ -65,7 +65,15 @@ export const adminRoutes: FastifyPluginAsyncZod<{ ctx: DomainContext }> = async 
         tags: ['admin'],
         summary: 'Full-text search over every post (posts_admin_mirror)',
         security: bearer,
-        querystring: z.object({ q: z.string().trim().min(1).max(200), limit }),
+        querystring: z.object({
+          q: z
+            .string()
+            .trim()
+            .min(1)
+            .max(200)
+            .meta({ examples: ['spam'] }),
+          limit,
+        }),
         response: { 200: listOf(adminPost), ...errors(400, 401, 403) },
       },
     },

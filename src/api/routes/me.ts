@@ -85,7 +85,7 @@ export const meRoutes: FastifyPluginAsyncZod<{ ctx: DomainContext }> = async (ap
     },
     async (request, reply) => {
       await deleteAccount(ctx, request.userId);
-      return reply.status(204).send(null);
+      return reply.status(204).send();
     },
   );
 };

@@ -35,7 +35,7 @@ export const moderationRoutes: FastifyPluginAsyncZod<{ ctx: DomainContext }> = a
         summary: 'Appeal a moderation decision',
         security: bearer,
         body: appealInput,
-        response: { 201: appealSchema, ...errors(400, 401, 404, 409) },
+        response: { 201: appealSchema, ...errors(400, 401, 403, 404, 409) },
       },
     },
     async (request, reply) =>

@@ -11,7 +11,8 @@ const notificationId = z
   .string()
   .min(1)
   .max(256)
-  .regex(/^[\w:.-]+$/, 'malformed notification id');
+  .regex(/^[\w:.-]+$/, 'malformed notification id')
+  .meta({ examples: ['follow:0190b5a8-2d1c-7a3b-8f44-6b9e1c2d3a10'] });
 
 /** GET /v1/notifications, POST /v1/notifications/:id/read, POST /v1/notifications/read-all. */
 export const notificationRoutes: FastifyPluginAsyncZod<{ ctx: DomainContext }> = async (
@@ -54,7 +55,7 @@ export const notificationRoutes: FastifyPluginAsyncZod<{ ctx: DomainContext }> =
     },
     async (request, reply) => {
       await markAllRead(ctx, request.userId);
-      return reply.status(204).send(null);
+      return reply.status(204).send();
     },
   );
 
@@ -71,7 +72,7 @@ export const notificationRoutes: FastifyPluginAsyncZod<{ ctx: DomainContext }> =
     },
     async (request, reply) => {
       await markRead(ctx, request.userId, request.params.id);
-      return reply.status(204).send(null);
+      return reply.status(204).send();
     },
   );
 };

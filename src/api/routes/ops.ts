@@ -1,6 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { z } from 'zod';
 import type { Health } from '../../observability/health.ts';
 import type { Metrics } from '../../observability/metrics.ts';
+import { healthReport, liveness } from '../schemas.ts';
 
 export interface OpsRoutesOptions {
   health: Health;
@@ -12,15 +14,34 @@ export interface OpsRoutesOptions {
  * detail (503 when any component is down), and Prometheus metrics.
  */
 export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app, { health, metrics }) => {
-  app.get('/health/live', async () => health.live());
+  const tags = ['ops'];
+  app.get(
+    '/health/live',
+    { schema: { tags, summary: 'Liveness: the process answers', response: { 200: liveness } } },
+    async () => health.live(),
+  );
 
-  app.get('/health/ready', async (_req, reply) => {
-    const report = await health.ready();
-    return reply.code(report.status === 'ok' ? 200 : 503).send(report);
-  });
+  const ready = { 200: healthReport, 503: healthReport };
+  const readySummary = 'Readiness: 200 when every component is up, 503 otherwise';
+  app.get(
+    '/health/ready',
+    { schema: { tags, summary: readySummary, response: ready } },
+    async (_req, reply) => {
+      const report = await health.ready();
+      return reply.code(report.status === 'ok' ? 200 : 503).send(report);
+    },
+  );
 
-  app.get('/metrics', async (_req, reply) => {
-    const body = await metrics.render();
-    return reply.type(metrics.contentType).send(body);
-  });
+  const text = {
+    description: 'Prometheus text format',
+    content: { 'text/plain': { schema: z.string() } },
+  };
+  app.get(
+    '/metrics',
+    { schema: { tags, summary: 'Prometheus metrics', response: { 200: text } } },
+    async (_req, reply) => {
+      const body = await metrics.render();
+      return reply.type(metrics.contentType).send(body);
+    },
+  );
 };

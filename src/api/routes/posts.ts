@@ -69,7 +69,7 @@ export const postRoutes: FastifyPluginAsyncZod<{ ctx: DomainContext }> = async (
     },
     async (request, reply) => {
       await deletePost(ctx, request.userId, request.params.postId);
-      return reply.status(204).send(null);
+      return reply.status(204).send();
     },
   );
 };

@@ -28,7 +28,7 @@ export const reactionRoutes: FastifyPluginAsyncZod<{ ctx: DomainContext }> = asy
     },
     async (request, reply) => {
       await addReaction(ctx, request.userId, request.params.postId, request.params.type);
-      return reply.status(204).send(null);
+      return reply.status(204).send();
     },
   );
 
@@ -45,7 +45,7 @@ export const reactionRoutes: FastifyPluginAsyncZod<{ ctx: DomainContext }> = asy
     },
     async (request, reply) => {
       await removeReaction(ctx, request.userId, request.params.postId, request.params.type);
-      return reply.status(204).send(null);
+      return reply.status(204).send();
     },
   );
 

@@ -43,7 +43,7 @@ export const userRoutes: FastifyPluginAsyncZod<{ ctx: DomainContext }> = async (
       },
       async (request, reply) => {
         await addRelation(ctx, request.userId, request.params.userId, relation);
-        return reply.status(204).send(null);
+        return reply.status(204).send();
       },
     );
     app.delete(
@@ -57,7 +57,7 @@ export const userRoutes: FastifyPluginAsyncZod<{ ctx: DomainContext }> = async (
       },
       async (request, reply) => {
         await removeRelation(ctx, request.userId, request.params.userId, relation);
-        return reply.status(204).send(null);
+        return reply.status(204).send();
       },
     );
   }
