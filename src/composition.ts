@@ -1,3 +1,4 @@
+import type { ObjectStore } from './archive/object-store.ts';
 import { type CanonicalDbs, connectCanonical } from './canonical/connect.ts';
 import { migrate } from './canonical/migrations.ts';
 import { type Config, loadConfig } from './config/config.ts';
@@ -7,7 +8,7 @@ import { Metrics } from './observability/metrics.ts';
 import type { PipelineContext } from './pipeline/context.ts';
 import { createProjectionStore } from './projections/connect.ts';
 import type { ProjectionStore } from './projections/port.ts';
-import { containerDefs } from './readmodel/containers.ts';
+import { containerDefs, sharedAutoscaleMaxThroughput } from './readmodel/containers.ts';
 
 export interface ContextParts {
   canonical: Pick<CanonicalDbs, 'db' | 'readDb'>;
@@ -15,6 +16,8 @@ export interface ContextParts {
   tuning: Pick<Config['pipeline'], 'fanoutFollowerThreshold' | 'feedCap'>;
   log: Logger;
   metrics: Metrics;
+  /** Cold storage for archived posts. */
+  archive?: ObjectStore;
 }
 
 /**
@@ -31,6 +34,7 @@ export function buildContexts(p: ContextParts): {
       store: p.store,
       fanoutFollowerThreshold: p.tuning.fanoutFollowerThreshold,
       log: p.log,
+      archive: p.archive,
     },
     pipeline: {
       db: p.canonical.db,
@@ -58,6 +62,7 @@ export async function withRunbookContext<T>(fn: (ctx: PipelineContext) => Promis
     const metrics = new Metrics();
     const store = await createProjectionStore(config, {
       definitions: containerDefs,
+      sharedAutoscaleMaxThroughput,
       observer: metrics.storeObserver,
       sweepIntervalMs: 0,
       canonical: canonical.db,

@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './api/app.ts';
+import { createObjectStore } from './archive/connect.ts';
+import { startArchiveSchedule } from './archive/schedule.ts';
 import { type CanonicalDbs, connectCanonical } from './canonical/connect.ts';
 import { migrate } from './canonical/migrations.ts';
 import { buildContexts } from './composition.ts';
@@ -27,7 +29,7 @@ import {
 } from './pipeline/workers.ts';
 import { createProjectionStore } from './projections/connect.ts';
 import type { ProjectionStore } from './projections/port.ts';
-import { containerDefs } from './readmodel/containers.ts';
+import { containerDefs, sharedAutoscaleMaxThroughput } from './readmodel/containers.ts';
 import { PGLITE_ANALYZE_INTERVAL_MS, startAnalyzeSchedule } from './sql/analyze.ts';
 
 export interface PlatformOptions {
@@ -98,6 +100,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
 
     const store = await createProjectionStore(config, {
       definitions: containerDefs,
+      sharedAutoscaleMaxThroughput,
       observer: metrics.storeObserver,
       onSweepError: (err) => log.warn({ err }, 'TTL sweep failed'),
       canonical: canonical.db,
@@ -111,6 +114,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
       tuning: config.pipeline,
       log,
       metrics,
+      archive: createObjectStore(config),
     });
     const health = new Health({
       canonical: canonicalCheck(canonical.db),
@@ -131,6 +135,15 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
       await w.start();
       closers.push(() => w.stop());
       workers = w;
+      if (config.archive.intervalMinutes > 0 && ctx.archive) {
+        const schedule = startArchiveSchedule({
+          db: canonical.db,
+          objects: ctx.archive,
+          log: log.child({ component: 'archive' }),
+          ...config.archive,
+        });
+        closers.push(() => schedule.stop());
+      }
       const all = Object.values(w.processors);
       health.register('relay', relayCheck({ db: canonical.db }));
       health.register(

@@ -21,6 +21,7 @@ import { installErrorHandling } from './errors.ts';
 import { swaggerOptions } from './openapi.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { authRoutes } from './routes/auth.ts';
+import { discoverRoutes } from './routes/discover.ts';
 import { feedRoutes } from './routes/feed.ts';
 import { meRoutes } from './routes/me.ts';
 import { moderationRoutes } from './routes/moderation.ts';
@@ -112,6 +113,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(postRoutes, routeOpts);
   await app.register(reactionRoutes, routeOpts);
   await app.register(feedRoutes, routeOpts);
+  await app.register(discoverRoutes, routeOpts);
   await app.register(notificationRoutes, routeOpts);
   await app.register(moderationRoutes, routeOpts);
   await app.register(adminRoutes, routeOpts);

@@ -88,6 +88,14 @@ export const profile = z.object({
   }),
 });
 
+/** A profile as discovery lists it: public profiles only, no counts. */
+export const profileSummary = profile.pick({
+  userId: true,
+  displayName: true,
+  bio: true,
+  avatarUrl: true,
+});
+
 export const authUser = z.object({ id: z.string(), email: z.string() });
 export const authResult = z.object({ user: authUser, accessToken: z.string() });
 

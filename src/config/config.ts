@@ -10,6 +10,8 @@ const optionalUrl = z
   .refine((v) => /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// URL')
   .optional();
 
+const AGE_RE = /^\d{1,6}[dh]$/;
+
 const intFrom = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 
 const envSchema = z.object({
@@ -39,6 +41,22 @@ const envSchema = z.object({
       'must be name=value pairs separated by commas, e.g. shared_buffers=64MB,work_mem=8MB',
     )
     .optional(),
+  COSMOS_PREFERRED_REGIONS: z.string().optional(),
+  ARCHIVE_BLOB_URL: z.string().url().optional(),
+  ARCHIVE_BLOB_CONNECTION_STRING: z.string().min(1).optional(),
+  ARCHIVE_BLOB_CONTAINER: z
+    .string()
+    .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, 'must be a valid blob container name')
+    .default('asora-archive'),
+  ARCHIVE_INTERVAL_MINUTES: intFrom(0, 0),
+  ARCHIVE_POSTS_OLDER_THAN: z
+    .string()
+    .regex(AGE_RE, 'must be an age such as 365d or 12h')
+    .default('365d'),
+  ARCHIVE_AUDIT_OLDER_THAN: z
+    .string()
+    .regex(AGE_RE, 'must be an age such as 90d or 12h')
+    .default('90d'),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -52,13 +70,29 @@ export interface Config {
   /** postgresql.conf settings of the embedded PGlite databases (over the embedded defaults). */
   pgliteSettings: Record<string, string>;
   projections:
-    | { kind: 'cosmos'; endpoint: string; key: string; database: string }
+    | {
+        kind: 'cosmos';
+        endpoint: string;
+        key: string;
+        database: string;
+        /** Azure regions, nearest first: reads go to the first available, writes to the write region. */
+        preferredRegions: string[];
+      }
     | { kind: 'embedded'; url?: string; feedRanges: number };
   /** Deadline of one Cosmos DB call, retries and throttling waits included. */
   cosmosTimeoutMs: number;
   jwtSecret?: string;
   pipeline: { fanoutFollowerThreshold: number; feedCap: number; changeFeedPollMs: number };
   readiness: { maxOutboxBacklog: number };
+  archive: {
+    /** Azure Blob Storage when set, else a directory under DATA_DIR. */
+    blob?: { containerUrl: string } | { connectionString: string; container: string };
+    dir: string;
+    /** Minutes between scheduled runs in `work`; 0 = off. */
+    intervalMinutes: number;
+    postsOlderThan: string;
+    auditOlderThan: string;
+  };
 }
 
 export class ConfigError extends Error {
@@ -116,6 +150,10 @@ export function loadConfig(
             endpoint: e.COSMOS_ENDPOINT,
             key: e.COSMOS_KEY,
             database: e.COSMOS_DATABASE,
+            preferredRegions: (e.COSMOS_PREFERRED_REGIONS ?? '')
+              .split(',')
+              .map((r) => r.trim())
+              .filter((r) => r.length > 0),
           }
         : { kind: 'embedded', url: e.PROJECTIONS_DATABASE_URL, feedRanges: e.FEED_RANGES },
     cosmosTimeoutMs: e.COSMOS_TIMEOUT_MS,
@@ -128,5 +166,19 @@ export function loadConfig(
       changeFeedPollMs: e.CHANGEFEED_POLL_MS ?? (cosmos ? 5_000 : 1_000),
     },
     readiness: { maxOutboxBacklog: e.READY_MAX_OUTBOX_BACKLOG },
+    archive: {
+      blob: e.ARCHIVE_BLOB_URL
+        ? { containerUrl: e.ARCHIVE_BLOB_URL }
+        : e.ARCHIVE_BLOB_CONNECTION_STRING
+          ? {
+              connectionString: e.ARCHIVE_BLOB_CONNECTION_STRING,
+              container: e.ARCHIVE_BLOB_CONTAINER,
+            }
+          : undefined,
+      dir: path.join(path.resolve(e.DATA_DIR), 'archive'),
+      intervalMinutes: e.ARCHIVE_INTERVAL_MINUTES,
+      postsOlderThan: e.ARCHIVE_POSTS_OLDER_THAN,
+      auditOlderThan: e.ARCHIVE_AUDIT_OLDER_THAN,
+    },
   };
 }

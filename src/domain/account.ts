@@ -1,9 +1,12 @@
+import { readArchivedPosts } from '../archive/read.ts';
 import { asUser } from '../canonical/session.ts';
 import { POST_COLUMNS, type PostRow, postSnapshot } from '../canonical/tables/posts.ts';
 import { PROFILE_COLUMNS, type ProfileRow, profileSnapshot } from '../canonical/tables/profiles.ts';
 import { iso, NOW_MS } from '../canonical/time.ts';
+import { AppError } from '../errors.ts';
 import type { ReactionType } from '../events/catalogue.ts';
 import { emit, pairAggregateId } from '../events/emit.ts';
+import type { Queryable } from '../sql/db.ts';
 import type { DomainContext } from './context.ts';
 import {
   APPEAL_COLUMNS,
@@ -16,6 +19,27 @@ import {
 import { forgetReadContext } from './read-context.ts';
 
 type Row = Record<string, unknown>;
+
+/** The caller's posts with the text of archived ones read back from cold storage. */
+async function withArchivedText(ctx: DomainContext, tx: Queryable, rows: PostRow[]) {
+  const archived = rows.filter((r) => r.archived_at);
+  if (archived.length === 0) return rows.map(postSnapshot);
+  if (!ctx.archive)
+    throw new AppError(
+      503,
+      'archive_unavailable',
+      'archived posts cannot be read: no cold storage',
+    );
+  const { rows: keys } = await tx.query<{ id: string; key: string }>(
+    'SELECT id, archive_key AS key FROM posts WHERE id = ANY($1::uuid[])',
+    [archived.map((r) => r.id)],
+  );
+  const copies = await readArchivedPosts(tx, ctx.archive, keys);
+  return rows.map((r) => {
+    const s = postSnapshot(r);
+    return s.archivedAt ? { ...s, text: copies.get(s.id)?.text ?? '' } : s;
+  });
+}
 const isoRows = (rows: Row[]) =>
   rows.map((r) =>
     Object.fromEntries(
@@ -62,7 +86,7 @@ export async function exportAccount(ctx: DomainContext, userId: string) {
         ),
       ),
       profile: profile ? profileSnapshot(profile) : null,
-      posts: posts.map(postSnapshot),
+      posts: await withArchivedText(ctx, tx, posts),
       reactions: isoRows(
         await q(
           'SELECT post_id, type, created_at FROM reactions WHERE user_id = $1 ORDER BY created_at',

@@ -1,3 +1,4 @@
+import type { ObjectStore } from '../archive/object-store.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { ProjectionStore } from '../projections/port.ts';
 import type { Db } from '../sql/db.ts';
@@ -10,4 +11,6 @@ export interface DomainContext {
   /** Authors with more followers than this are not fanned out: their posts are merged in at read time. */
   fanoutFollowerThreshold: number;
   log: Logger;
+  /** Cold storage, where archived posts' text lives (absent: archived posts read as not found). */
+  archive?: ObjectStore;
 }

@@ -7,8 +7,11 @@ import { ValidationError } from '../errors.ts';
  */
 const keyset = z.object({ t: z.iso.datetime(), id: z.guid() });
 const store = z.object({ c: z.string().min(1) });
+/** Keyset over (a sort key, id) ascending, e.g. discovery's (displayNameKey, userId). */
+const nameKeyset = z.object({ k: z.string().max(200), id: z.guid() });
 
 export type Keyset = z.infer<typeof keyset>;
+export type NameKeyset = z.infer<typeof nameKeyset>;
 
 const encode = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 
@@ -23,6 +26,10 @@ function decode<T>(schema: z.ZodType<T>, cursor: string): T {
 export const encodeKeyset = (k: Keyset) => encode(k);
 export const decodeKeyset = (cursor: string | undefined): Keyset | undefined =>
   cursor ? decode(keyset, cursor) : undefined;
+
+export const encodeNameKeyset = (k: NameKeyset) => encode(k);
+export const decodeNameKeyset = (cursor: string | undefined): NameKeyset | undefined =>
+  cursor ? decode(nameKeyset, cursor) : undefined;
 
 export const encodeStoreCursor = (continuation: string | null) =>
   continuation ? encode({ c: continuation }) : null;

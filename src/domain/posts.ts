@@ -1,3 +1,4 @@
+import { readArchivedPosts } from '../archive/read.ts';
 import { asUser, type Caller } from '../canonical/session.ts';
 import {
   insertPost,
@@ -78,11 +79,28 @@ export async function getPost(ctx: DomainContext, userId: string, postId: string
     if (!r || r.status === 'deleted') return undefined;
     if (r.status !== 'published' && r.author_id !== caller.userId && !isModerator(caller))
       return undefined;
-    return r;
+    return r.archived_at ? { ...r, text: await archivedText(ctx, tx, r.id) } : r;
   });
   if (!row) throw new NotFoundError('post not found');
-  const [post] = await presentPosts(ctx, [postSnapshot(row)]);
+  const { archivedAt: _archived, ...snapshot } = postSnapshot(row);
+  const [post] = await presentPosts(ctx, [snapshot]);
   return post!;
+}
+
+/** An archived post's text, from cold storage (its checksum checked). */
+async function archivedText(ctx: DomainContext, tx: Queryable, postId: string): Promise<string> {
+  if (!ctx.archive)
+    throw new NotFoundError('post not found (archived; no cold storage configured)');
+  const { rows } = await tx.query<{ archive_key: string }>(
+    'SELECT archive_key FROM posts WHERE id = $1',
+    [postId],
+  );
+  const key = rows[0]?.archive_key;
+  const copy = key
+    ? (await readArchivedPosts(tx, ctx.archive, [{ id: postId, key }])).get(postId)
+    : undefined;
+  if (!copy) throw new NotFoundError('post not found in cold storage');
+  return copy.text;
 }
 
 /** The live post (no FOR UPDATE: RLS would hide others' posts and turn a 403 into a 404). */
@@ -90,6 +108,12 @@ async function livePost(tx: Queryable, postId: string): Promise<PostRow> {
   const r = await readPost(tx, postId);
   if (!r || r.status === 'deleted') throw new NotFoundError('post not found');
   return r;
+}
+
+/** Archived posts are read-only until restored. */
+function checkNotArchived(r: PostRow): void {
+  if (r.archived_at)
+    throw new ConflictError('the post is archived; restore it first', 'post_archived');
 }
 
 /** Edit by the author only; `version`, when given, must match (optimistic concurrency). */
@@ -102,6 +126,7 @@ export async function editPost(
   const snapshot = await asUser(ctx.db, userId, async (tx) => {
     const current = await livePost(tx, postId);
     if (current.author_id !== userId) throw new ForbiddenError('only the author can edit a post');
+    checkNotArchived(current);
     if (current.status !== 'published')
       throw new ConflictError(`the post is ${current.status}`, 'post_not_editable');
     if (input.version !== undefined && input.version !== Number(current.version)) {
@@ -114,7 +139,7 @@ export async function editPost(
       tx,
       postId,
       current.version,
-      input.text ?? current.text,
+      input.text ?? current.text ?? '',
       input.tags ?? current.tags,
     );
     if (!row) throw new ConflictError('the post changed concurrently; retry', 'version_conflict');

@@ -26,6 +26,8 @@ const postSnapshot = z.object({
   version: z.number().int().positive(),
   createdAt: time,
   updatedAt: time,
+  /** Set while the post is in cold storage (text then empty): in no projection. */
+  archivedAt: time.optional(),
 });
 export type PostSnapshot = z.infer<typeof postSnapshot>;
 
@@ -46,6 +48,9 @@ const schemas = {
   'post.updated': postSnapshot,
   'post.deleted': postSnapshot,
   'post.moderated': postSnapshot,
+  /** Moved to cold storage (archivedAt set) / brought back (full text again). */
+  'post.archived': postSnapshot,
+  'post.restored': postSnapshot,
   'reaction.added': z.object({
     postId: id,
     postAuthorId: id,

@@ -65,6 +65,13 @@ export const COMMANDS: { names: Record<string, string>; load: () => Promise<Regi
     },
     load: async () => (await import('./seed.ts')).registerSeed,
   },
+  {
+    names: {
+      archive:
+        'move old posts and audit entries to cold storage (Azure Blob or DATA_DIR/archive), or bring a post back',
+    },
+    load: async () => (await import('./archive.ts')).registerArchive,
+  },
 ];
 
 /** The top-level command argv names (`asora help outbox` asks for outbox's own help). */

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/config.ts';
 import { createProjectionStore, describeProjectionStore } from '../projections/connect.ts';
 import { isProjectionError } from '../projections/port.ts';
-import { containerDefs } from '../readmodel/containers.ts';
+import { containerDefs, sharedAutoscaleMaxThroughput } from '../readmodel/containers.ts';
 
 export type OpenedStore = Awaited<ReturnType<typeof createProjectionStore>>;
 
@@ -18,6 +18,7 @@ export async function withStore(
   try {
     const store = await createProjectionStore(config, {
       definitions: containerDefs,
+      sharedAutoscaleMaxThroughput,
       sweepIntervalMs: 0,
     });
     try {
@@ -71,6 +72,25 @@ export function registerCosmos(program: Command): void {
           const r = await store.updateIndexes();
           console.log(
             `${where}: indexes up to date (created ${r.created.length}${r.created.length ? `: ${r.created.join(', ')}` : ''}; dropped ${r.dropped.length}${r.dropped.length ? `: ${r.dropped.join(', ')}` : ''})`,
+          );
+        }
+      }),
+    );
+
+  cosmos
+    .command('update-throughput')
+    .description(
+      'set each container autoscale maximum (and the shared database one) to the RU/s in containers.json',
+    )
+    .action(() =>
+      withStore(async (store, where) => {
+        if (store.kind !== 'cosmos') {
+          console.log(`${where}: throughput is a Cosmos DB setting; nothing to change`);
+          return;
+        }
+        for (const c of await store.updateThroughput()) {
+          console.log(
+            `${c.target}: autoscale max ${c.before === null ? 'unset' : `${c.before}`} -> ${c.after} RU/s`,
           );
         }
       }),

@@ -21,6 +21,8 @@ const handlers: { [E in EventType]: Handler<E> } = {
   'post.updated': applyPostEvent,
   'post.deleted': applyPostEvent,
   'post.moderated': applyPostEvent,
+  'post.archived': applyPostEvent,
+  'post.restored': applyPostEvent,
   'reaction.added': applyReactionEvent,
   'reaction.removed': applyReactionEvent,
   'follow.created': applyFollowCreated,

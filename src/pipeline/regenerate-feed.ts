@@ -45,7 +45,7 @@ async function wantedPosts(ctx: PipelineContext, userId: string): Promise<PostDo
       `WITH ${FEED_AUTHORS_CTE}
        SELECT p.id, p.author_id, p.text, p.tags, p.version, p.created_at, p.updated_at
          FROM authors a JOIN posts p ON p.author_id = a.id
-        WHERE p.status = 'published' AND p.deleted_at IS NULL
+        WHERE p.status = 'published' AND p.deleted_at IS NULL AND p.archived_at IS NULL
         ORDER BY p.created_at DESC, p.id DESC
         LIMIT $2`,
       [userId, ctx.feedCap, ctx.fanoutFollowerThreshold],

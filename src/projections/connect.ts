@@ -43,6 +43,8 @@ export async function createProjectionStore(
   opts: {
     /** The containers to open (the app's definitions). */
     definitions: ContainerDef[];
+    /** Cosmos database throughput shared by containers without their own (containers.json). */
+    sharedAutoscaleMaxThroughput?: number;
     observer?: StoreObserver;
     sweepIntervalMs?: number;
     onSweepError?: EmbeddedStoreOptions['onSweepError'];
@@ -61,6 +63,8 @@ export async function createProjectionStore(
       definitions: opts.definitions,
       timeoutMs: config.cosmosTimeoutMs,
       observer: opts.observer,
+      preferredRegions: p.preferredRegions,
+      sharedAutoscaleMaxThroughput: opts.sharedAutoscaleMaxThroughput,
     });
   }
   const shared = sharesCanonicalPglite(config);

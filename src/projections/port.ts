@@ -23,6 +23,11 @@ export interface ContainerDef {
   /** Cosmos defaultTtl: undefined = never expires, -1 = only items with `ttl`, n = seconds. */
   defaultTtl?: number;
   indexingPolicy: IndexingPolicy;
+  /**
+   * Cosmos autoscale: the container scales between 10% of this and this many RU/s. Absent =
+   * the container shares the database's throughput. The embedded store ignores it.
+   */
+  autoscaleMaxThroughput?: number;
 }
 
 /** Every document has an id; its partition-key property is named by the container. */

@@ -7,10 +7,12 @@ import {
   type FeedItemDoc,
   feedItemId,
   type PostDoc,
+  type PostTagDoc,
   type PublicProfileDoc,
   type ReactionCounts,
   SOFT_DELETE_TTL_SECONDS,
 } from './documents.ts';
+import { searchKey } from './search-key.ts';
 
 /**
  * Version of the tombstones an account deletion writes: above any canonical version
@@ -26,7 +28,10 @@ export const TOMBSTONE = {
   sourceVersion: TOMBSTONE_VERSION,
 } as const;
 
-/** The posts_v2 document for a post snapshot: anything not published is a soft delete. */
+/** A post that belongs in posts_v2, feeds and discovery: published and not archived. */
+export const isHot = (p: PostSnapshot): boolean => p.status === 'published' && !p.archivedAt;
+
+/** The posts_v2 document for a post snapshot: anything not hot is a soft delete. */
 export function postDoc(p: PostSnapshot): PostDoc {
   const doc: PostDoc = {
     id: p.id,
@@ -41,7 +46,7 @@ export function postDoc(p: PostSnapshot): PostDoc {
   };
   // Soft delete (not a delete) so the posts_v2 change feed sees the removal and fan-out
   // takes the post out of every feed.
-  if (p.status !== 'published') Object.assign(doc, { deleted: true, ttl: SOFT_DELETE_TTL_SECONDS });
+  if (!isHot(p)) Object.assign(doc, { deleted: true, ttl: SOFT_DELETE_TTL_SECONDS });
   return doc;
 }
 
@@ -61,6 +66,22 @@ export const postTombstone = (
   ...TOMBSTONE,
 });
 
+/** The post's tags as discovery matches them: search keys, once each. */
+export const tagKeys = (tags: string[]): string[] =>
+  [...new Set(tags.map(searchKey))].filter((t) => t.length > 0);
+
+/** One postTags document per tag; soft-deleted (so they expire) when the post is not hot. */
+export const postTagDocs = (p: PostSnapshot): PostTagDoc[] =>
+  tagKeys(p.tags).map((tag) => ({
+    id: p.id,
+    tag,
+    postId: p.id,
+    authorId: p.authorId,
+    createdAt: p.createdAt,
+    sourceVersion: p.version,
+    ...(isHot(p) ? {} : { deleted: true, ttl: SOFT_DELETE_TTL_SECONDS }),
+  }));
+
 /** A post as it sits in one recipient's feed (a copy: one query serves a feed page). */
 export function feedItemFor(recipientId: string, post: PostDoc): FeedItemDoc {
   return {
@@ -76,11 +97,12 @@ export function feedItemFor(recipientId: string, post: PostDoc): FeedItemDoc {
   };
 }
 
-/** The publicProfiles document for a profile snapshot. */
+/** The publicProfiles document for a profile snapshot (with its discovery search key). */
 export const profileDoc = (s: ProfileSnapshot): PublicProfileDoc => ({
   id: s.userId,
   userId: s.userId,
   displayName: s.displayName,
+  displayNameKey: searchKey(s.displayName),
   bio: s.bio,
   avatarUrl: s.avatarUrl,
   privacyLevel: s.privacyLevel,

@@ -7,6 +7,14 @@ import type { ContainerDef } from '../projections/port.ts';
  */
 export const containerDefs: ContainerDef[] = definitions.containers as ContainerDef[];
 
+/**
+ * Autoscale maximum RU/s shared by every container without its own (Cosmos database-level
+ * throughput); undefined when each container has its own.
+ */
+export const sharedAutoscaleMaxThroughput: number | undefined = (
+  definitions as { sharedAutoscaleMaxThroughput?: number }
+).sharedAutoscaleMaxThroughput;
+
 export function containerDef(name: string): ContainerDef | undefined {
   return containerDefs.find((c) => c.name === name);
 }

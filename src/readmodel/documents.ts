@@ -86,11 +86,32 @@ export interface PublicProfileDoc {
   id: string; // = userId
   userId: string;
   displayName: string;
+  /** searchKey(displayName): what discovery's prefix search matches (indexed with privacyLevel). */
+  displayNameKey?: string;
   bio: string | null;
   avatarUrl: string | null;
   privacyLevel: PrivacyLevel;
   sourceVersion: number;
   updatedAt: string;
+  deleted?: boolean;
+  ttl?: number;
+}
+
+/**
+ * postTags, partition /tag: one document per (tag, post), so "posts with this tag, newest
+ * first" is a partition-scoped page on (tag, createdAt DESC) on both stores (Cosmos cannot
+ * put an array in a composite index, and the embedded store indexes scalar paths only).
+ * `tag` is searchKey(tag). Readers check the post itself in posts_v2 (it may have been
+ * edited, deleted or archived since).
+ */
+export interface PostTagDoc {
+  [key: string]: unknown;
+  id: string; // = postId
+  tag: string;
+  postId: string;
+  authorId: string;
+  createdAt: string;
+  sourceVersion: number;
   deleted?: boolean;
   ttl?: number;
 }
@@ -125,5 +146,6 @@ export const CONTAINERS = {
   notifications: 'notifications',
   counters: 'counters',
   publicProfiles: 'publicProfiles',
+  postTags: 'postTags',
   leases: 'leases',
 } as const;

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/api/app.ts';
+import type { ObjectStore } from '../../src/archive/object-store.ts';
 import { buildContexts } from '../../src/composition.ts';
 import type { DomainContext } from '../../src/domain/context.ts';
 import { Health } from '../../src/observability/health.ts';
@@ -57,6 +58,8 @@ export async function startApi(
     startWorkers?: boolean;
     /** Serve /health/* and /metrics. */
     ops?: boolean;
+    /** Cold storage for archived posts. */
+    archive?: ObjectStore;
   } = {},
 ): Promise<ApiHarness> {
   const [canon, proj] = await Promise.all([canonicalDb(), embeddedStore()]);
@@ -66,6 +69,7 @@ export async function startApi(
     canonical: { db: canon.db, readDb: canon.db },
     store: proj.store,
     tuning: { fanoutFollowerThreshold: threshold, feedCap: 800 },
+    archive: opts.archive,
     log: silentLogger,
     metrics,
   });

@@ -53,6 +53,7 @@ describe('configuration', () => {
       endpoint: 'https://acct.documents.azure.com:443/',
       key: 'k',
       database: 'asora',
+      preferredRegions: [],
     });
   });
 

@@ -61,7 +61,7 @@ describe(`provisioning on the embedded store (${engineName})`, () => {
         cwd: os.tmpdir(),
       });
       expect(a.stdout).toMatch(
-        /embedded store on (PGlite|PostgreSQL) .*: provisioned 7 containers \(posts_v2, userFeed/,
+        /embedded store on (PGlite|PostgreSQL) .*: provisioned 8 containers \(posts_v2, userFeed/,
       );
       if (scratch) {
         // Twice: idempotent; then the index update finds nothing to do.

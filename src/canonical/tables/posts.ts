@@ -8,25 +8,29 @@ import { iso, NOW_MS } from '../time.ts';
 export interface PostRow {
   id: string;
   author_id: string;
-  text: string;
+  /** NULL while archived (the text is in cold storage). */
+  text: string | null;
   tags: string[];
   status: PostStatus;
   version: number;
   created_at: unknown;
   updated_at: unknown;
+  archived_at?: unknown;
 }
 
-export const POST_COLUMNS = 'id, author_id, text, tags, status, version, created_at, updated_at';
+export const POST_COLUMNS =
+  'id, author_id, text, tags, status, version, created_at, updated_at, archived_at';
 
 export const postSnapshot = (r: PostRow): PostSnapshot => ({
   id: r.id,
   authorId: r.author_id,
-  text: r.text,
+  text: r.text ?? '',
   tags: r.tags ?? [],
   status: r.status,
   version: Number(r.version),
   createdAt: iso(r.created_at),
   updatedAt: iso(r.updated_at),
+  ...(r.archived_at ? { archivedAt: iso(r.archived_at) } : {}),
 });
 
 export async function insertPost(
@@ -117,7 +121,7 @@ export async function publishedPostsPage(
 ): Promise<PostRow[]> {
   const { rows } = await tx.query<PostRow>(
     `SELECT ${POST_COLUMNS} FROM posts
-      WHERE author_id = $1 AND status = 'published'
+      WHERE author_id = $1 AND status = 'published' AND archived_at IS NULL
         AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::uuid))
       ORDER BY created_at DESC, id DESC LIMIT $4`,
     [authorId, after?.t ?? null, after?.id ?? null, limit],
@@ -134,7 +138,7 @@ export function recentPublishedPosts(
   return asWorker(db, async (tx) => {
     const { rows } = await tx.query<PostRow>(
       `SELECT ${POST_COLUMNS} FROM posts
-        WHERE author_id = $1 AND status = 'published' AND deleted_at IS NULL
+        WHERE author_id = $1 AND status = 'published' AND deleted_at IS NULL AND archived_at IS NULL
         ORDER BY created_at DESC
         LIMIT $2`,
       [authorId, limit],

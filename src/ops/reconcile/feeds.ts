@@ -37,7 +37,7 @@ async function wanted(
     `WITH ${FEED_AUTHORS_CTE}
      SELECT p.id::text, p.version, p.created_at, p.created_at >= a.since AS due
        FROM authors a JOIN posts p ON p.author_id = a.id
-      WHERE p.status = 'published' AND p.deleted_at IS NULL
+      WHERE p.status = 'published' AND p.deleted_at IS NULL AND p.archived_at IS NULL
       ORDER BY p.created_at DESC, p.id DESC
       LIMIT $2`,
     [userId, cap, threshold],
@@ -55,7 +55,7 @@ async function eligible(
   const { rows } = await tx.query<{ id: string }>(
     `WITH ${FEED_AUTHORS_CTE}
      SELECT p.id::text FROM authors a JOIN posts p ON p.author_id = a.id
-      WHERE p.status = 'published' AND p.deleted_at IS NULL AND p.id = ANY($2::uuid[])`,
+      WHERE p.status = 'published' AND p.deleted_at IS NULL AND p.archived_at IS NULL AND p.id = ANY($2::uuid[])`,
     [userId, postIds, threshold],
   );
   return new Set(rows.map((r) => r.id));

@@ -45,9 +45,10 @@ function compare(row: Row, stored: PublicProfileDoc | undefined): Drift | undefi
   const have = Number(stored.sourceVersion);
   if (have < want.sourceVersion)
     return { ...base, problem: 'stale', detail: { have, want: want.sourceVersion } };
-  const fields = (['displayName', 'bio', 'avatarUrl', 'privacyLevel'] as const).filter(
-    (f) => (stored[f] ?? null) !== want[f],
-  );
+  // displayNameKey too: documents written before discovery lack it, and repair backfills it.
+  const fields = (
+    ['displayName', 'displayNameKey', 'bio', 'avatarUrl', 'privacyLevel'] as const
+  ).filter((f) => (stored[f] ?? null) !== want[f]);
   if (have !== want.sourceVersion || stored.deleted === true || fields.length > 0) {
     return { ...base, problem: 'mismatch', detail: { fields, have, want: want.sourceVersion } };
   }

@@ -1,5 +1,12 @@
 import type { Agent } from 'node:http';
-import { type ContainerDefinition, CosmosClient, type Database } from '@azure/cosmos';
+import {
+  type ContainerDefinition,
+  CosmosClient,
+  type CosmosClientOptions,
+  type Database,
+  type OfferDefinition,
+  type OfferResponse,
+} from '@azure/cosmos';
 import type { ContainerDef, ProjectionContainer, ProjectionStore, StoreObserver } from '../port.ts';
 import { ProjectionError } from '../port.ts';
 import { lookupContainer } from '../registry.ts';
@@ -20,26 +27,41 @@ export interface CosmosStoreOptions {
   definitions: ContainerDef[];
   /** Deadline of one call, retries and 429 waits included (config COSMOS_TIMEOUT_MS). */
   timeoutMs?: number;
+  /** Azure regions, nearest first (COSMOS_PREFERRED_REGIONS): the SDK reads from the first available. */
+  preferredRegions?: string[];
+  /** Database-level autoscale maximum shared by containers without their own. */
+  sharedAutoscaleMaxThroughput?: number;
+}
+
+export interface ThroughputChange {
+  /** A container name, or "(database)" for the shared throughput. */
+  target: string;
+  before: number | null;
+  after: number;
 }
 
 export interface CosmosProjectionStore extends ProjectionStore {
   readonly kind: 'cosmos';
   /** Replaces each container's indexing policy and TTL with the declared ones. */
   updateIndexes(): Promise<string[]>;
+  /** Sets each declared autoscale maximum (containers and shared database) on its offer. */
+  updateThroughput(): Promise<ThroughputChange[]>;
 }
 
-const definitionOf = (def: ContainerDef): ContainerDefinition => ({
-  id: def.name,
-  partitionKey: { paths: [def.partitionKey] },
-  ...(def.defaultTtl === undefined ? {} : { defaultTtl: def.defaultTtl }),
-  indexingPolicy: def.indexingPolicy,
-});
+/** The autoscale maximum must be a multiple of 1000 RU/s from 1000 (Cosmos' rule). */
+export function checkAutoscaleMax(what: string, n: number | undefined): void {
+  if (n === undefined) return;
+  if (!Number.isInteger(n) || n < 1000 || n % 1000 !== 0)
+    throw new ProjectionError(
+      'bad_request',
+      `${what}: autoscaleMaxThroughput must be a multiple of 1000 RU/s, at least 1000 (got ${n})`,
+    );
+}
 
-/** The Cosmos DB projection store. Does not create anything until provision() is called. */
-export async function createCosmosStore(o: CosmosStoreOptions): Promise<CosmosProjectionStore> {
-  const defs = o.definitions;
+/** The SDK client options: keys, deadline, retry policy, and the preferred regions for reads. */
+export function cosmosClientOptions(o: CosmosStoreOptions): CosmosClientOptions {
   const timeoutMs = o.timeoutMs ?? DEFAULT_COSMOS_TIMEOUT_MS;
-  const client = new CosmosClient({
+  return {
     // `plugins` is the SDK's (untyped) request hook: it sums every response's charge.
     ...({ plugins: [chargePlugin] } as object),
     endpoint: o.endpoint,
@@ -49,6 +71,9 @@ export async function createCosmosStore(o: CosmosStoreOptions): Promise<CosmosPr
       enableEndpointDiscovery: o.endpointDiscovery ?? true,
       // One HTTP request may take the whole deadline; the call's deadline (CosmosContainer) caps the rest.
       requestTimeout: timeoutMs,
+      // Reads go to the first of these the account has (writes always to the write region);
+      // when one becomes unavailable the SDK moves to the next.
+      ...(o.preferredRegions?.length ? { preferredLocations: o.preferredRegions } : {}),
       // Throttling (429): the SDK waits the server's retry-after, for at most half the
       // deadline in all; after that the call fails 'throttled' (and the caller backs off).
       retryOptions: {
@@ -57,7 +82,25 @@ export async function createCosmosStore(o: CosmosStoreOptions): Promise<CosmosPr
         maxWaitTimeInSeconds: Math.max(1, Math.floor(timeoutMs / 2000)),
       },
     },
-  });
+  };
+}
+
+const definitionOf = (def: ContainerDef): ContainerDefinition => ({
+  id: def.name,
+  partitionKey: { paths: [def.partitionKey] },
+  ...(def.defaultTtl === undefined ? {} : { defaultTtl: def.defaultTtl }),
+  indexingPolicy: def.indexingPolicy,
+  ...(def.autoscaleMaxThroughput ? { maxThroughput: def.autoscaleMaxThroughput } : {}),
+});
+
+/** The Cosmos DB projection store. Does not create anything until provision() is called. */
+export async function createCosmosStore(o: CosmosStoreOptions): Promise<CosmosProjectionStore> {
+  const defs = o.definitions;
+  const timeoutMs = o.timeoutMs ?? DEFAULT_COSMOS_TIMEOUT_MS;
+  const shared = o.sharedAutoscaleMaxThroughput;
+  checkAutoscaleMax('shared database throughput', shared);
+  for (const def of defs) checkAutoscaleMax(def.name, def.autoscaleMaxThroughput);
+  const client = new CosmosClient(cosmosClientOptions(o));
   const database: Database = client.database(o.database);
   const containers = new Map(
     defs.map((def) => [
@@ -71,7 +114,12 @@ export async function createCosmosStore(o: CosmosStoreOptions): Promise<CosmosPr
     definitions: () => defs,
     async provision() {
       try {
-        await client.databases.createIfNotExists({ id: o.database });
+        // Autoscale is set at creation (x-ms-cosmos-offer-autopilot-settings); existing
+        // containers keep theirs until `asora cosmos update-throughput`.
+        await client.databases.createIfNotExists({
+          id: o.database,
+          ...(shared ? { maxThroughput: shared } : {}),
+        });
         for (const def of defs) await database.containers.createIfNotExists(definitionOf(def));
       } catch (err) {
         throw cosmosError(err, 'provision');
@@ -123,6 +171,51 @@ export async function createCosmosStore(o: CosmosStoreOptions): Promise<CosmosPr
         throw cosmosError(err, 'update-indexes');
       }
       return done;
+    },
+    async updateThroughput() {
+      const out: ThroughputChange[] = [];
+      const targets: { target: string; max: number; offer: () => Promise<OfferResponse> }[] = [
+        ...(shared
+          ? [{ target: '(database)', max: shared, offer: () => database.readOffer() }]
+          : []),
+        ...defs.flatMap((def) =>
+          def.autoscaleMaxThroughput
+            ? [
+                {
+                  target: def.name,
+                  max: def.autoscaleMaxThroughput,
+                  offer: () => database.container(def.name).readOffer(),
+                },
+              ]
+            : [],
+        ),
+      ];
+      try {
+        for (const t of targets) {
+          const { resource } = await t.offer();
+          if (!resource)
+            throw new ProjectionError(
+              'not_found',
+              `${t.target}: no throughput offer (provisioned without dedicated throughput; recreate it or run cosmos provision on a new database)`,
+            );
+          const auto = resource.content?.offerAutopilotSettings;
+          const before = auto?.maxThroughput ?? resource.content?.offerThroughput ?? null;
+          if (before !== t.max || !auto) {
+            // Switching manual → autoscale is a portal/CLI migration; the offer replace only changes the autoscale maximum.
+            await client.offer(resource.id).replace({
+              ...resource,
+              content: {
+                ...resource.content,
+                offerAutopilotSettings: { ...auto, maxThroughput: t.max },
+              } as OfferDefinition['content'],
+            });
+          }
+          out.push({ target: t.target, before, after: t.max });
+        }
+      } catch (err) {
+        throw cosmosError(err, 'update-throughput');
+      }
+      return out;
     },
     async ping() {
       try {

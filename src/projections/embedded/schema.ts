@@ -51,7 +51,7 @@ export interface IndexSpec {
   sql: string;
 }
 
-/** Composite indexes → expression indexes, each ending with id so keyset pages are index-ordered. */
+/** Composite indexes → expression indexes, each ending with (pk,) id so keyset pages are index-ordered. */
 export function compositeIndexes(def: ContainerDef): IndexSpec[] {
   const table = tableName(def);
   return (def.indexingPolicy.compositeIndexes ?? []).map((declared) => {
@@ -62,8 +62,10 @@ export function compositeIndexes(def: ContainerDef): IndexSpec[] {
     );
     const lastDir = declared[declared.length - 1]?.order === 'descending' ? 'DESC' : 'ASC';
     const hasPk = cols.some((c) => c.startsWith('pk '));
-    // Partition-scoped queries always filter pk: lead with it unless the definition already has it.
-    const all = [...(hasPk ? [] : ['pk ASC']), ...cols, `id ${lastDir}`];
+    // An index that names the partition key serves partition-scoped pages; one that does not
+    // serves cross-partition queries (discovery, an author's posts), which the query builder
+    // orders by the sort properties, then pk, then id: the same tail here keeps them index-ordered.
+    const all = [...cols, ...(hasPk ? [] : [`pk ${lastDir}`]), `id ${lastDir}`];
     const hash = createHash('sha1').update(all.join(',')).digest('hex').slice(0, 10);
     const name = `${table}_ci_${hash}`;
     return {
