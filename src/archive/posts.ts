@@ -1,10 +1,17 @@
 import { asWorker } from '../canonical/session.ts';
-import { POST_COLUMNS, type PostRow, postSnapshot } from '../canonical/tables/posts.ts';
+import { type ArchiveFile, recordArchiveFile } from '../canonical/tables/archive-files.ts';
+import {
+  archivePointers,
+  hotPostsBefore,
+  markPostsArchived,
+  postSnapshot,
+  restorePostText,
+} from '../canonical/tables/posts.ts';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import type { PostSnapshot } from '../events/catalogue.ts';
 import { emit } from '../events/emit.ts';
-import type { Db, Queryable } from '../sql/db.ts';
-import { batchKey, byMonth, manifestKey, pack } from './format.ts';
+import type { Db } from '../sql/db.ts';
+import { type ArchiveKind, batchKey, byMonth, manifestKey, pack } from './format.ts';
 import type { ObjectStore } from './object-store.ts';
 import { readArchivedPosts } from './read.ts';
 
@@ -18,25 +25,6 @@ export interface ArchiveReport {
   items: number;
 }
 
-/** Records a committed file: the authoritative manifest (re-running a batch rewrites it). */
-export async function recordFile(
-  tx: Queryable,
-  f: {
-    key: string;
-    kind: 'posts' | 'audit';
-    month: string;
-    items: number;
-    bytes: number;
-    sha256: string;
-  },
-): Promise<void> {
-  await tx.query(
-    `INSERT INTO archive_files (key, kind, month, items, bytes, sha256) VALUES ($1, $2, $3, $4, $5, $6)
-     ON CONFLICT (key) DO UPDATE SET items = EXCLUDED.items, bytes = EXCLUDED.bytes, sha256 = EXCLUDED.sha256`,
-    [f.key, f.kind, f.month, f.items, f.bytes, f.sha256],
-  );
-}
-
 /**
  * Writes one month's batch to cold storage: the data file, then its manifest. Only after
  * both are stored does the caller commit the pointers, so a crash before that commit leaves
@@ -44,27 +32,21 @@ export async function recordFile(
  */
 export async function writeBatch(
   objects: ObjectStore,
-  kind: 'posts' | 'audit',
+  kind: ArchiveKind,
   month: string,
-  ids: string[],
-  records: unknown[],
-  range: { from: string; to: string },
-) {
+  records: { id: string; createdAt: string }[],
+): Promise<ArchiveFile> {
+  const ids = records.map((r) => r.id);
   const key = batchKey(kind, month, ids);
   const { body, sha256 } = pack(records);
   await objects.put(key, body);
-  const manifest = {
-    key,
-    kind,
-    month,
-    items: ids.length,
-    bytes: body.length,
-    sha256,
-    ...range,
-    ids,
-  };
-  await objects.put(manifestKey(key), Buffer.from(JSON.stringify(manifest, null, 2)));
-  return { key, kind, month, items: ids.length, bytes: body.length, sha256 };
+  const file = { key, kind, month, items: ids.length, bytes: body.length, sha256 };
+  const range = { from: records[0]?.createdAt, to: records.at(-1)?.createdAt };
+  await objects.put(
+    manifestKey(key),
+    Buffer.from(JSON.stringify({ ...file, ...range, ids }, null, 2)),
+  );
+  return file;
 }
 
 /**
@@ -82,34 +64,16 @@ export async function archivePosts(
   const batchSize = opts.batchSize ?? 500;
   const report: ArchiveReport = { files: [], items: 0 };
   for (let n = 0; opts.maxBatches === undefined || n < opts.maxBatches; n++) {
-    const rows = await asWorker(deps.db, async (tx) => {
-      const r = await tx.query<PostRow>(
-        `SELECT ${POST_COLUMNS} FROM posts
-          WHERE archived_at IS NULL AND status <> 'deleted' AND created_at < $1
-          ORDER BY created_at, id LIMIT $2`,
-        [opts.before.toISOString(), batchSize],
-      );
-      return r.rows.map(postSnapshot);
-    });
+    const rows = await asWorker(deps.db, async (tx) =>
+      (await hotPostsBefore(tx, opts.before.toISOString(), batchSize)).map(postSnapshot),
+    );
     if (rows.length === 0) break;
     let moved = 0;
     for (const [month, posts] of byMonth(rows, (p) => p.createdAt)) {
-      const ids = posts.map((p) => p.id);
-      const file = await writeBatch(deps.objects, 'posts', month, ids, posts, {
-        from: posts[0]!.createdAt,
-        to: posts.at(-1)!.createdAt,
-      });
+      const file = await writeBatch(deps.objects, 'posts', month, posts);
       moved += await asWorker(deps.db, async (tx) => {
-        await recordFile(tx, file);
-        const { rows: done } = await tx.query<PostRow>(
-          `UPDATE posts p SET text = NULL, archived_at = now(), archive_key = $1, version = p.version + 1
-             FROM unnest($2::uuid[], $3::int[]) AS x(id, version)
-            WHERE p.id = x.id AND p.version = x.version AND p.archived_at IS NULL
-            RETURNING ${POST_COLUMNS.split(', ')
-              .map((c) => `p.${c}`)
-              .join(', ')}`,
-          [file.key, ids, posts.map((p) => p.version)],
-        );
+        await recordArchiveFile(tx, file);
+        const done = await markPostsArchived(tx, file.key, posts);
         for (const r of done)
           await emit(tx, { type: 'post', id: r.id }, 'post.archived', postSnapshot(r));
         return done.length;
@@ -126,24 +90,18 @@ export async function archivePosts(
 /** `asora archive restore <postId>`: the post's text back from cold storage; hot again. */
 export async function restorePost(deps: ArchiveDeps, postId: string): Promise<PostSnapshot> {
   return asWorker(deps.db, async (tx) => {
-    const { rows } = await tx.query<PostRow & { archive_key: string | null }>(
-      `SELECT ${POST_COLUMNS}, archive_key FROM posts WHERE id = $1 FOR UPDATE`,
-      [postId],
-    );
-    const row = rows[0];
-    if (!row) throw new NotFoundError(`post ${postId} not found`);
-    if (!row.archive_key) throw new ConflictError(`post ${postId} is not archived`, 'not_archived');
-    const copy = (
-      await readArchivedPosts(tx, deps.objects, [{ id: postId, key: row.archive_key }])
-    ).get(postId);
-    if (!copy)
-      throw new NotFoundError(`post ${postId} is not in its archive file ${row.archive_key}`);
-    const { rows: done } = await tx.query<PostRow>(
-      `UPDATE posts SET text = $2, archived_at = NULL, archive_key = NULL, version = version + 1
-        WHERE id = $1 RETURNING ${POST_COLUMNS}`,
-      [postId, copy.text],
-    );
-    const s = postSnapshot(done[0]!);
+    await tx.query('SELECT 1 FROM posts WHERE id = $1 FOR UPDATE', [postId]);
+    const [pointer] = await archivePointers(tx, [postId]);
+    if (!pointer) {
+      const { rows } = await tx.query('SELECT 1 FROM posts WHERE id = $1', [postId]);
+      if (rows.length === 0) throw new NotFoundError(`post ${postId} not found`);
+      throw new ConflictError(`post ${postId} is not archived`, 'not_archived');
+    }
+    const copy = (await readArchivedPosts(tx, deps.objects, [pointer])).get(postId);
+    if (!copy) throw new NotFoundError(`post ${postId} is not in its archive file ${pointer.key}`);
+    const row = await restorePostText(tx, postId, copy.text);
+    if (!row) throw new ConflictError(`post ${postId} is not archived`, 'not_archived');
+    const s = postSnapshot(row);
     await emit(tx, { type: 'post', id: postId }, 'post.restored', s);
     return s;
   });

@@ -1,3 +1,4 @@
+import { archiveChecksums } from '../canonical/tables/archive-files.ts';
 import type { PostSnapshot } from '../events/catalogue.ts';
 import type { Queryable } from '../sql/db.ts';
 import { ArchiveCorruptError, unpack } from './format.ts';
@@ -18,11 +19,7 @@ export async function readArchivedPosts(
   const out = new Map<string, ArchivedPost>();
   const keys = [...new Set(pointers.map((p) => p.key))];
   if (keys.length === 0) return out;
-  const { rows } = await tx.query<{ key: string; sha256: string }>(
-    'SELECT key, sha256 FROM archive_files WHERE key = ANY($1::text[])',
-    [keys],
-  );
-  const sums = new Map(rows.map((r) => [r.key, r.sha256]));
+  const sums = await archiveChecksums(tx, keys);
   const wanted = new Set(pointers.map((p) => p.id));
   for (const key of keys) {
     const sum = sums.get(key);

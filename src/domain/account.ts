@@ -1,6 +1,11 @@
 import { readArchivedPosts } from '../archive/read.ts';
 import { asUser } from '../canonical/session.ts';
-import { POST_COLUMNS, type PostRow, postSnapshot } from '../canonical/tables/posts.ts';
+import {
+  archivePointers,
+  POST_COLUMNS,
+  type PostRow,
+  postSnapshot,
+} from '../canonical/tables/posts.ts';
 import { PROFILE_COLUMNS, type ProfileRow, profileSnapshot } from '../canonical/tables/profiles.ts';
 import { iso, NOW_MS } from '../canonical/time.ts';
 import { AppError } from '../errors.ts';
@@ -30,11 +35,11 @@ async function withArchivedText(ctx: DomainContext, tx: Queryable, rows: PostRow
       'archive_unavailable',
       'archived posts cannot be read: no cold storage',
     );
-  const { rows: keys } = await tx.query<{ id: string; key: string }>(
-    'SELECT id, archive_key AS key FROM posts WHERE id = ANY($1::uuid[])',
-    [archived.map((r) => r.id)],
+  const pointers = await archivePointers(
+    tx,
+    archived.map((r) => r.id),
   );
-  const copies = await readArchivedPosts(tx, ctx.archive, keys);
+  const copies = await readArchivedPosts(tx, ctx.archive, pointers);
   return rows.map((r) => {
     const s = postSnapshot(r);
     return s.archivedAt ? { ...s, text: copies.get(s.id)?.text ?? '' } : s;

@@ -1,6 +1,7 @@
 import { readArchivedPosts } from '../archive/read.ts';
 import { asUser, type Caller } from '../canonical/session.ts';
 import {
+  archivePointers,
   insertPost,
   markPostDeleted,
   type PostRow,
@@ -91,14 +92,8 @@ export async function getPost(ctx: DomainContext, userId: string, postId: string
 async function archivedText(ctx: DomainContext, tx: Queryable, postId: string): Promise<string> {
   if (!ctx.archive)
     throw new NotFoundError('post not found (archived; no cold storage configured)');
-  const { rows } = await tx.query<{ archive_key: string }>(
-    'SELECT archive_key FROM posts WHERE id = $1',
-    [postId],
-  );
-  const key = rows[0]?.archive_key;
-  const copy = key
-    ? (await readArchivedPosts(tx, ctx.archive, [{ id: postId, key }])).get(postId)
-    : undefined;
+  const pointers = await archivePointers(tx, [postId]);
+  const copy = (await readArchivedPosts(tx, ctx.archive, pointers)).get(postId);
   if (!copy) throw new NotFoundError('post not found in cold storage');
   return copy.text;
 }

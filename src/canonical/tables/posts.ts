@@ -155,3 +155,65 @@ export async function countPublishedPosts(tx: Queryable, authorId: string): Prom
   );
   return rows[0]!.n;
 }
+
+/** The oldest posts still hot (not archived, not deleted) created before `before`: archive candidates. */
+export async function hotPostsBefore(
+  tx: Queryable,
+  before: string,
+  limit: number,
+): Promise<PostRow[]> {
+  const { rows } = await tx.query<PostRow>(
+    `SELECT ${POST_COLUMNS} FROM posts
+      WHERE archived_at IS NULL AND status <> 'deleted' AND created_at < $1
+      ORDER BY created_at, id LIMIT $2`,
+    [before, limit],
+  );
+  return rows;
+}
+
+/**
+ * Points posts at their archive file and clears their text (version bumped), each only at
+ * the version it was read at and while still hot; returns the rows it archived.
+ */
+export async function markPostsArchived(
+  tx: Queryable,
+  key: string,
+  posts: { id: string; version: number }[],
+): Promise<PostRow[]> {
+  const { rows } = await tx.query<PostRow>(
+    `UPDATE posts p SET text = NULL, archived_at = now(), archive_key = $1, version = p.version + 1
+       FROM unnest($2::uuid[], $3::int[]) AS x(id, version)
+      WHERE p.id = x.id AND p.version = x.version AND p.archived_at IS NULL
+      RETURNING ${POST_COLUMNS.split(', ')
+        .map((c) => `p.${c}`)
+        .join(', ')}`,
+    [key, posts.map((p) => p.id), posts.map((p) => p.version)],
+  );
+  return rows;
+}
+
+/** Where archived posts' copies are: id → archive file key (hot posts are left out). */
+export async function archivePointers(
+  tx: Queryable,
+  postIds: string[],
+): Promise<{ id: string; key: string }[]> {
+  const { rows } = await tx.query<{ id: string; key: string }>(
+    `SELECT id::text, archive_key AS key FROM posts WHERE id = ANY($1::uuid[]) AND archive_key IS NOT NULL`,
+    [postIds],
+  );
+  return rows;
+}
+
+/** An archived post's text back in canonical, the pointer cleared (version bumped). */
+export async function restorePostText(
+  tx: Queryable,
+  postId: string,
+  text: string,
+): Promise<PostRow | undefined> {
+  const { rows } = await tx.query<PostRow>(
+    `UPDATE posts SET text = $2, archived_at = NULL, archive_key = NULL, version = version + 1
+      WHERE id = $1 AND archived_at IS NOT NULL RETURNING ${POST_COLUMNS}`,
+    [postId, text],
+  );
+  return rows[0];
+}
