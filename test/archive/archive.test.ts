@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -183,6 +183,7 @@ describe.each(backends)(`archival on %s (${engineName})`, (_name, open) => {
     const s = await restorePost(deps(), old[0]!);
     expect(s.text).toBe('from long ago');
     await expect(restorePost(deps(), old[0]!)).rejects.toMatchObject({ code: 'not_archived' });
+    await expect(restorePost(deps(), randomUUID())).rejects.toMatchObject({ code: 'not_found' });
     await h.drain();
     const list = await call(h, 'GET', `/v1/users/${alice.id}/posts`, { token: bob.token });
     expect(ids(list)).toContain(old[0]);

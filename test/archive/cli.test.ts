@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -71,19 +70,5 @@ describe(`asora archive CLI (${engineName})`, () => {
     const r = await asora(['archive', 'posts'], env);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/required option '--older-than <age>'/);
-  });
-
-  it('runs an archive into DATA_DIR/archive and reports an unknown post on restore', {
-    timeout: 180_000,
-  }, async () => {
-    const a = await asora(['archive', 'posts', '--older-than', '365d'], env);
-    expect(a.stderr).toBe('');
-    expect(a.code).toBe(0);
-    expect(a.stdout).toContain(`archived 0 post(s) created before`);
-    expect(a.stdout).toContain(path.join(dataDir, 'archive'));
-    const id = randomUUID();
-    const r = await asora(['archive', 'restore', id], env);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`post ${id} not found`);
   });
 });
