@@ -114,7 +114,9 @@ describe(`GET /v1/discover/posts and /v1/discover/users (${engineName})`, () => 
     await h?.close();
   }, 120_000);
 
-  it('lists published posts newest first, every one once across pages, without hidden authors', async () => {
+  it('lists published posts newest first, every one once across pages, without hidden authors', {
+    timeout: 120_000,
+  }, async () => {
     for (const limit of [1, 3, 50]) {
       const all = await readAll('/v1/discover/posts', limit);
       expect(all.map((p) => p.id)).toEqual(visible);
@@ -123,7 +125,9 @@ describe(`GET /v1/discover/posts and /v1/discover/users (${engineName})`, () => 
     }
   });
 
-  it('filters by one tag, case- and accent-insensitively, reading the post as it is now', async () => {
+  it('filters by one tag, case- and accent-insensitively, reading the post as it is now', {
+    timeout: 120_000,
+  }, async () => {
     for (const tag of ['cafe', 'CAFÉ', 'Café']) {
       for (const limit of [2, 50]) {
         const all = await readAll(`/v1/discover/posts?tag=${encodeURIComponent(tag)}`, limit);
@@ -135,7 +139,9 @@ describe(`GET /v1/discover/posts and /v1/discover/users (${engineName})`, () => 
     expect(cafe).not.toContain(untagged);
   });
 
-  it('finds public profiles by display-name prefix, case- and accent-insensitive', async () => {
+  it('finds public profiles by display-name prefix, case- and accent-insensitive', {
+    timeout: 120_000,
+  }, async () => {
     for (const q of ['emi', 'EMI', 'Émi', 'ÉMI', 'eMí']) {
       const all = await readAll(`/v1/discover/users?q=${encodeURIComponent(q)}`, 50);
       expect(all.map((p) => p.userId)).toEqual([emile.id, emily.id]);
@@ -148,7 +154,9 @@ describe(`GET /v1/discover/posts and /v1/discover/users (${engineName})`, () => 
     expect(await readAll('/v1/discover/users?q=emilz', 50)).toEqual([]);
   });
 
-  it('pages through all public profiles by name, each once, without hidden or non-public ones', async () => {
+  it('pages through all public profiles by name, each once, without hidden or non-public ones', {
+    timeout: 120_000,
+  }, async () => {
     const everyone = await readAll('/v1/discover/users', 50);
     const ids = everyone.map((p) => p.userId);
     for (const u of [hidden, secret, blocked, blocker, muted]) expect(ids).not.toContain(u.id);
@@ -158,7 +166,9 @@ describe(`GET /v1/discover/posts and /v1/discover/users (${engineName})`, () => 
     }
   });
 
-  it('shows a profile again once it is public and no longer muted', async () => {
+  it('shows a profile again once it is public and no longer muted', {
+    timeout: 120_000,
+  }, async () => {
     await profile(hidden, { privacyLevel: 'public' });
     expect(
       (await call(h, 'DELETE', `/v1/users/${muted.id}/mute`, { token: viewer.token })).status,
@@ -169,7 +179,7 @@ describe(`GET /v1/discover/posts and /v1/discover/users (${engineName})`, () => 
     expect(all.map((p) => p.userId)).toEqual([hidden.id, muted.id]);
   });
 
-  it('answers bad input with 400 in the error shape', async () => {
+  it('answers bad input with 400 in the error shape', { timeout: 120_000 }, async () => {
     for (const path of [
       '/v1/discover/posts?cursor=nope',
       '/v1/discover/posts?limit=0',

@@ -121,7 +121,9 @@ describe.each(backends)(`archival on %s (${engineName})`, (_name, open) => {
     await cold?.close();
   }, 120_000);
 
-  it('archives old posts into month-partitioned gzip files with manifests; canonical keeps a pointer', async () => {
+  it('archives old posts into month-partitioned gzip files with manifests; canonical keeps a pointer', {
+    timeout: 120_000,
+  }, async () => {
     const r = await archivePosts(deps(), { before: new Date(Date.now() - YEAR_MS) });
     expect(r.items).toBe(2);
     expect(r.files).toHaveLength(2);
@@ -143,13 +145,15 @@ describe.each(backends)(`archival on %s (${engineName})`, (_name, open) => {
     await h.drain();
   });
 
-  it('still answers GET /v1/posts/:id from cold storage', async () => {
+  it('still answers GET /v1/posts/:id from cold storage', { timeout: 120_000 }, async () => {
     const r = await call(h, 'GET', `/v1/posts/${old[0]}`, { token: bob.token });
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ id: old[0], text: 'from long ago', status: 'published' });
   });
 
-  it('takes archived posts out of feeds, listings and discovery', async () => {
+  it('takes archived posts out of feeds, listings and discovery', {
+    timeout: 120_000,
+  }, async () => {
     const feed = await call(h, 'GET', '/v1/feed', { token: bob.token });
     expect(ids(feed)).toContain(recent);
     for (const r of [
@@ -164,7 +168,9 @@ describe.each(backends)(`archival on %s (${engineName})`, (_name, open) => {
     }
   });
 
-  it('includes archived posts, with their text, in the export; they cannot be edited', async () => {
+  it('includes archived posts, with their text, in the export; they cannot be edited', {
+    timeout: 120_000,
+  }, async () => {
     const r = await call(h, 'GET', '/v1/me/export', { token: alice.token });
     expect(r.status).toBe(200);
     const posts = r.body.posts as { id: string; text: string; archivedAt?: string }[];
@@ -179,7 +185,9 @@ describe.each(backends)(`archival on %s (${engineName})`, (_name, open) => {
     expect(edit.body.error.code).toBe('post_archived');
   });
 
-  it('restores a post: hot again in canonical, listings and feeds', async () => {
+  it('restores a post: hot again in canonical, listings and feeds', {
+    timeout: 120_000,
+  }, async () => {
     const s = await restorePost(deps(), old[0]!);
     expect(s.text).toBe('from long ago');
     await expect(restorePost(deps(), old[0]!)).rejects.toMatchObject({ code: 'not_archived' });
@@ -195,7 +203,9 @@ describe.each(backends)(`archival on %s (${engineName})`, (_name, open) => {
     expect(rows[0]).toEqual({ text: 'from long ago', archive_key: null });
   });
 
-  it('a run that dies half-way leaves every post hot or archived, and the next run finishes', async () => {
+  it('a run that dies half-way leaves every post hot or archived, and the next run finishes', {
+    timeout: 120_000,
+  }, async () => {
     const batch: string[] = [];
     for (let i = 0; i < 6; i++) {
       const id = await postAs(alice, `crash ${i}`);
@@ -230,7 +240,9 @@ describe.each(backends)(`archival on %s (${engineName})`, (_name, open) => {
     }
   });
 
-  it('archives old audit entries and deletes them from audit_log', async () => {
+  it('archives old audit entries and deletes them from audit_log', {
+    timeout: 120_000,
+  }, async () => {
     await h.canon.db.query(
       `INSERT INTO audit_log (action, subject_type, created_at, details)
        SELECT 'test.audit', 'post', now() - (100 + g) * interval '1 day', jsonb_build_object('n', g)

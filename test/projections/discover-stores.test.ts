@@ -145,14 +145,18 @@ describe.each(stores)('discovery queries on %s', (_name, open) => {
     }
   });
 
-  it('pages one tag from its postTags partition, accent- and case-insensitively', async () => {
+  it('pages one tag from its postTags partition, accent- and case-insensitively', {
+    timeout: 120_000,
+  }, async () => {
     for (const tag of ['cafe', 'CAFÉ']) {
       const got = await pages((cursor) => discoverPosts(ctx, viewer, { limit: 3, cursor, tag }));
       expect(got.map((p) => p.id)).toEqual(tagged);
     }
   });
 
-  it('finds public profiles by prefix in name order, skipping non-public and blocked ones', async () => {
+  it('finds public profiles by prefix in name order, skipping non-public and blocked ones', {
+    timeout: 120_000,
+  }, async () => {
     const ang = await pages((cursor) => discoverUsers(ctx, viewer, { limit: 1, cursor, q: 'ANG' }));
     expect(ang.map((p) => p.displayName)).toEqual(['angela viewer', 'Ångström Alice']);
     const anders = await pages((cursor) =>
