@@ -6,7 +6,8 @@ import { silentLogger } from '../../src/observability/logger.ts';
 import type { ProjectionStore } from '../../src/projections/port.ts';
 import { postDoc, postTagDocs, profileDoc } from '../../src/readmodel/builders.ts';
 import { CONTAINERS } from '../../src/readmodel/documents.ts';
-import { insertProfile, insertUser } from '../canonical/fixtures.ts';
+import { insertProfile } from '../canonical/fixtures.ts';
+import { insertUser } from '../support/canon.ts';
 import { canonicalDb, engineName, type ScratchDb } from '../support/databases.ts';
 import { cosmosStore, embeddedStore } from '../support/projections.ts';
 
@@ -48,9 +49,9 @@ describe.each(stores)('discovery queries on %s', (_name, open) => {
   beforeAll(async () => {
     [canon, s] = await Promise.all([canonicalDb(), open()]);
     ctx = { db: canon.db, store: s.store, fanoutFollowerThreshold: 1000, log: silentLogger };
-    viewer = await insertUser(canon.db, 'viewer@example.com');
-    alice = await insertUser(canon.db, 'alice@example.com');
-    blocked = await insertUser(canon.db, 'blocked@example.com');
+    viewer = await insertUser(canon.db, { email: 'viewer@example.com', profile: false });
+    alice = await insertUser(canon.db, { email: 'alice@example.com', profile: false });
+    blocked = await insertUser(canon.db, { email: 'blocked@example.com', profile: false });
     await canon.db.query('INSERT INTO blocks (blocker_id, blocked_id) VALUES ($1, $2)', [
       viewer,
       blocked,
