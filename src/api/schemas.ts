@@ -20,6 +20,7 @@ import {
   reason,
   registerInput,
   reportInput,
+  tag,
   tags,
 } from '../domain/schemas.ts';
 import { postStatus, privacyLevel, REACTION_TYPES, userRole } from '../events/vocabulary.ts';
@@ -252,4 +253,5 @@ named(bio, { examples: ['I post things'] });
 named(avatarUrl, { examples: ['https://example.com/alice.png'] });
 named(postText, { examples: ['Hello, Asora!'] });
 named(tags, { examples: [['intro']] });
+named(tag, { examples: ['intro'] });
 named(reason, { examples: ['spam'] });

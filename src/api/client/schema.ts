@@ -1621,6 +1621,7 @@ export interface operations {
                 cursor?: string;
                 /** @example 20 */
                 limit?: number;
+                /** @example intro */
                 tag?: string;
             };
             header?: never;
@@ -1683,6 +1684,7 @@ export interface operations {
                 cursor?: string;
                 /** @example 20 */
                 limit?: number;
+                /** @example ali */
                 q?: string;
             };
             header?: never;

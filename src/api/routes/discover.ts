@@ -39,7 +39,11 @@ export const discoverRoutes: FastifyPluginAsyncZod<{ ctx: DomainContext }> = asy
         querystring: z.object({
           limit,
           cursor: cursor.optional(),
-          q: z.string().max(50).optional(),
+          q: z
+            .string()
+            .max(50)
+            .meta({ examples: ['ali'] })
+            .optional(),
         }),
         response: { 200: listOf(profileSummary), ...errors(400, 401) },
       },
