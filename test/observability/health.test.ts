@@ -1,4 +1,5 @@
 import Fastify from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { opsRoutes } from '../../src/api/routes/ops.ts';
 import {
@@ -22,6 +23,9 @@ const U = '00000000-0000-4000-8000-0000000000aa';
 
 async function serve(health: Health, metrics = new Metrics()) {
   const app = Fastify();
+  // The ops routes declare zod schemas, as every route of the app does.
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
   await app.register(opsRoutes, { health, metrics });
   return app;
 }
