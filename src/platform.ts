@@ -6,6 +6,7 @@ import { buildContexts } from './composition.ts';
 import type { Config } from './config/config.ts';
 import { ADMIN_TOKEN_FILE, secretFile } from './datadir/secret-file.ts';
 import type { DomainContext } from './domain/context.ts';
+import { CircuitBreaker } from './observability/circuit-breaker.ts';
 import { registerCollectors } from './observability/collectors.ts';
 import {
   canonicalCheck,
@@ -105,17 +106,22 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
     closers.push(() => store.close());
     await store.provision();
 
+    // Every store call on the request path is bounded by the API deadline, every worker
+    // call by the (longer) worker deadline; both share one projection-store breaker.
+    const { apiMs, workerMs } = config.timeouts;
+    const breaker = new CircuitBreaker('projections', config.breaker);
     const { domain: ctx, pipeline } = buildContexts({
       canonical,
       store,
       tuning: config.pipeline,
+      bounds: { apiMs, workerMs, breaker },
       log,
       metrics,
     });
     const health = new Health({
-      canonical: canonicalCheck(canonical.db),
-      projections: projectionsCheck(store),
-      outbox: outboxBacklogCheck(canonical.db, config.readiness.maxOutboxBacklog),
+      canonical: canonicalCheck(ctx.db),
+      projections: projectionsCheck(ctx.store, breaker),
+      outbox: outboxBacklogCheck(ctx.db, config.readiness.maxOutboxBacklog),
       replica: replicaLagCheck(canonical.readDb !== canonical.db ? canonical.readDb : undefined),
     });
 

@@ -19,6 +19,7 @@ import { ACCESS_TOKEN_TTL } from './auth.ts';
 import { installContract } from './contract.ts';
 import { installErrorHandling } from './errors.ts';
 import { swaggerOptions } from './openapi.ts';
+import { installIdempotency } from './idempotency.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { authRoutes } from './routes/auth.ts';
 import { feedRoutes } from './routes/feed.ts';
@@ -43,6 +44,8 @@ export interface AppOptions {
   jwtSecret: string;
   log: Logger;
   metrics: Metrics;
+  /** Idempotency-Key retention; defaults: kept 24 h, an unfinished claim taken over after 60 s. */
+  idempotency?: { ttlSeconds?: number; staleSeconds?: number };
   /** Health endpoints and /metrics; omitted in tests that do not need them. */
   ops?: OpsRoutesOptions;
   /** The ops console (/ops) and the admin runbook endpoints (/ops/api). */
@@ -105,7 +108,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  const routeOpts = { ctx: opts.ctx };
+  const idempotent = installIdempotency(base, {
+    db: opts.ctx.db,
+    ttlSeconds: opts.idempotency?.ttlSeconds ?? 86_400,
+    staleSeconds: opts.idempotency?.staleSeconds ?? 60,
+  });
+  const routeOpts = { ctx: opts.ctx, idempotent };
   await app.register(authRoutes, routeOpts);
   await app.register(meRoutes, routeOpts);
   await app.register(userRoutes, routeOpts);

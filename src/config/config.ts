@@ -39,6 +39,10 @@ const envSchema = z.object({
       'must be name=value pairs separated by commas, e.g. shared_buffers=64MB,work_mem=8MB',
     )
     .optional(),
+  API_STORE_TIMEOUT_MS: intFrom(2_000, 50),
+  WORKER_STORE_TIMEOUT_MS: intFrom(15_000, 50),
+  STORE_BREAKER_FAILURES: intFrom(3, 1),
+  STORE_BREAKER_COOLDOWN_MS: intFrom(1_000, 10),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -59,6 +63,13 @@ export interface Config {
   jwtSecret?: string;
   pipeline: { fanoutFollowerThreshold: number; feedCap: number; changeFeedPollMs: number };
   readiness: { maxOutboxBacklog: number };
+  /**
+   * Deadline of every canonical and projection call: short on the API's request path (a
+   * hung store is a fast 503), longer for the workers (batches, scans).
+   */
+  timeouts: { apiMs: number; workerMs: number };
+  /** Projection-store circuit breaker (fail fast, readiness down) after consecutive outages. */
+  breaker: { failureThreshold: number; cooldownMs: number };
 }
 
 export class ConfigError extends Error {
@@ -128,5 +139,10 @@ export function loadConfig(
       changeFeedPollMs: e.CHANGEFEED_POLL_MS ?? (cosmos ? 5_000 : 1_000),
     },
     readiness: { maxOutboxBacklog: e.READY_MAX_OUTBOX_BACKLOG },
+    timeouts: { apiMs: e.API_STORE_TIMEOUT_MS, workerMs: e.WORKER_STORE_TIMEOUT_MS },
+    breaker: {
+      failureThreshold: e.STORE_BREAKER_FAILURES,
+      cooldownMs: e.STORE_BREAKER_COOLDOWN_MS,
+    },
   };
 }
