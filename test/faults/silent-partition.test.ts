@@ -15,6 +15,7 @@ import {
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 
 const API_TIMEOUT_MS = 1_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Reply {
   status: number;
@@ -166,19 +167,29 @@ describe(`silent partition of the projection store (canonical on ${engineName})`
     let feed: Reply;
     do {
       feed = await call('GET', '/v1/feed', { token });
-      if (feed.status !== 200) await new Promise((r) => setTimeout(r, 100));
+      if (feed.status !== 200) await sleep(100);
     } while (feed.status !== 200 && performance.now() - healedAt < 10_000);
     expect(feed.status).toBe(200);
     expect(performance.now() - healedAt).toBeLessThan(5_000);
     let readyAgain: Reply;
     do {
       readyAgain = await call('GET', '/health/ready');
-      if (readyAgain.status !== 200) await new Promise((r) => setTimeout(r, 100));
+      if (readyAgain.status !== 200) await sleep(100);
     } while (readyAgain.status !== 200 && performance.now() - healedAt < 10_000);
     expect(readyAgain.status).toBe(200);
     expect(performance.now() - healedAt).toBeLessThan(5_000);
 
-    // Nothing committed is lost, nothing doubled: the pipeline repairs the projections.
+    // Nothing committed is lost, nothing doubled: the relay retries what failed (after its
+    // backoff) and the pipeline repairs the projections.
+    const outboxLeft = async () =>
+      (
+        await platform.canonical.db.query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM outbox WHERE processed_at IS NULL AND dead_lettered_at IS NULL',
+        )
+      ).rows[0]!.n;
+    const retryUntil = Date.now() + 30_000;
+    while ((await outboxLeft()) > 0 && Date.now() < retryUntil) await sleep(200);
+    expect(await outboxLeft()).toBe(0);
     await platform.workers!.drain({ timeoutMs: 30_000 });
     const mine = await call('GET', `/v1/users/${reg.body.user.id}/posts`, { token });
     expect(mine.status).toBe(200);

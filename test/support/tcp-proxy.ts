@@ -19,10 +19,11 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     const upstream = net.connect(target.port, target.host);
     const pair: [net.Socket, net.Socket] = [client, upstream];
     pairs.add(pair);
-    // Hold reading on both ends while partitioned: what is sent piles up, unanswered.
-    if (partitioned) for (const s of pair) s.pause();
     client.pipe(upstream);
     upstream.pipe(client);
+    // Hold reading on both ends while partitioned: what is sent piles up, unanswered.
+    // (After pipe(), which resumes its source.)
+    if (partitioned) for (const s of pair) s.pause();
     const end = () => {
       pairs.delete(pair);
       client.destroy();
