@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
 import { buildApp } from './api/app.ts';
 import { type CanonicalDbs, connectCanonical } from './canonical/connect.ts';
 import { migrate } from './canonical/migrations.ts';
@@ -190,7 +191,24 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
       );
       series.start();
       closers.push(() => series.stop());
+      const { redisUrl, ...limits } = config.rateLimits;
+      let redis: Redis | undefined;
+      if (redisUrl) {
+        // Bounded like every store call; offline = fail fast (the limiter then fails open).
+        const r = new Redis(redisUrl, {
+          commandTimeout: apiMs,
+          connectTimeout: apiMs,
+          maxRetriesPerRequest: 1,
+          enableOfflineQueue: false,
+        });
+        r.on('error', (err) => log.warn({ err }, 'redis (rate limits) error'));
+        closers.push(async () => {
+          r.disconnect();
+        });
+        redis = r;
+      }
       const a = await buildApp({
+        rateLimits: { ...limits, redis },
         ctx,
         jwtSecret: await jwtSecretFor(config),
         log,

@@ -20,6 +20,8 @@ import { installContract } from './contract.ts';
 import { installErrorHandling } from './errors.ts';
 import { swaggerOptions } from './openapi.ts';
 import { installIdempotency } from './idempotency.ts';
+import { installRateLimits, type LimitHandler, type RateLimitOptions } from './rate-limits.ts';
+import type { RouteOptions } from './route-options.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { authRoutes } from './routes/auth.ts';
 import { feedRoutes } from './routes/feed.ts';
@@ -46,6 +48,8 @@ export interface AppOptions {
   metrics: Metrics;
   /** Idempotency-Key retention; defaults: kept 24 h, an unfinished claim taken over after 60 s. */
   idempotency?: { ttlSeconds?: number; staleSeconds?: number };
+  /** Abuse limits; omitted = none (tests that do not exercise them). */
+  rateLimits?: RateLimitOptions;
   /** Health endpoints and /metrics; omitted in tests that do not need them. */
   ops?: OpsRoutesOptions;
   /** The ops console (/ops) and the admin runbook endpoints (/ops/api). */
@@ -113,7 +117,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     ttlSeconds: opts.idempotency?.ttlSeconds ?? 86_400,
     staleSeconds: opts.idempotency?.staleSeconds ?? 60,
   });
-  const routeOpts = { ctx: opts.ctx, idempotent };
+  const limitAuth: LimitHandler = opts.rateLimits
+    ? await installRateLimits(base, opts.rateLimits)
+    : async () => {};
+  const routeOpts: RouteOptions = { ctx: opts.ctx, idempotent, limitAuth };
   await app.register(authRoutes, routeOpts);
   await app.register(meRoutes, routeOpts);
   await app.register(userRoutes, routeOpts);

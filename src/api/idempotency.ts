@@ -7,7 +7,6 @@ import {
   releaseKey,
   sweepExpiredKeys,
 } from '../canonical/idempotency.ts';
-import type { DomainContext } from '../domain/context.ts';
 import { AppError, ValidationError } from '../errors.ts';
 import type { Db } from '../sql/db.ts';
 
@@ -19,13 +18,6 @@ declare module 'fastify' {
 }
 
 export type IdempotentHandler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
-
-/** What the route plugins get. */
-export interface RouteOptions {
-  ctx: DomainContext;
-  /** preHandler for POSTs that create something (after authentication). */
-  idempotent: IdempotentHandler;
-}
 
 export interface IdempotencyOptions {
   db: Db;

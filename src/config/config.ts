@@ -39,6 +39,16 @@ const envSchema = z.object({
       'must be name=value pairs separated by commas, e.g. shared_buffers=64MB,work_mem=8MB',
     )
     .optional(),
+  REDIS_URL: z
+    .string()
+    .trim()
+    .refine((v) => /^rediss?:\/\//.test(v), 'must be a redis:// or rediss:// URL')
+    .optional(),
+  RATE_LIMIT_MAX: intFrom(600, 1),
+  RATE_LIMIT_WINDOW_MS: intFrom(60_000, 1_000),
+  AUTH_RATE_LIMIT_IP_MAX: intFrom(30, 1),
+  AUTH_RATE_LIMIT_ACCOUNT_MAX: intFrom(10, 1),
+  AUTH_RATE_LIMIT_WINDOW_MS: intFrom(15 * 60_000, 1_000),
   API_STORE_TIMEOUT_MS: intFrom(2_000, 50),
   WORKER_STORE_TIMEOUT_MS: intFrom(15_000, 50),
   STORE_BREAKER_FAILURES: intFrom(3, 1),
@@ -68,6 +78,12 @@ export interface Config {
    * hung store is a fast 503), longer for the workers (batches, scans).
    */
   timeouts: { apiMs: number; workerMs: number };
+  /** Abuse limits; counters in Redis when redisUrl is set (shared by every API instance). */
+  rateLimits: {
+    redisUrl?: string;
+    perToken: { max: number; windowMs: number };
+    auth: { perIpMax: number; perAccountMax: number; windowMs: number };
+  };
   /** Projection-store circuit breaker (fail fast, readiness down) after consecutive outages. */
   breaker: { failureThreshold: number; cooldownMs: number };
 }
@@ -139,6 +155,15 @@ export function loadConfig(
       changeFeedPollMs: e.CHANGEFEED_POLL_MS ?? (cosmos ? 5_000 : 1_000),
     },
     readiness: { maxOutboxBacklog: e.READY_MAX_OUTBOX_BACKLOG },
+    rateLimits: {
+      redisUrl: e.REDIS_URL,
+      perToken: { max: e.RATE_LIMIT_MAX, windowMs: e.RATE_LIMIT_WINDOW_MS },
+      auth: {
+        perIpMax: e.AUTH_RATE_LIMIT_IP_MAX,
+        perAccountMax: e.AUTH_RATE_LIMIT_ACCOUNT_MAX,
+        windowMs: e.AUTH_RATE_LIMIT_WINDOW_MS,
+      },
+    },
     timeouts: { apiMs: e.API_STORE_TIMEOUT_MS, workerMs: e.WORKER_STORE_TIMEOUT_MS },
     breaker: {
       failureThreshold: e.STORE_BREAKER_FAILURES,

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../../src/api/app.ts';
+import { type AppOptions, buildApp } from '../../src/api/app.ts';
 import { buildContexts } from '../../src/composition.ts';
 import type { DomainContext } from '../../src/domain/context.ts';
 import { Health } from '../../src/observability/health.ts';
@@ -57,6 +57,7 @@ export async function startApi(
     startWorkers?: boolean;
     /** Serve /health/* and /metrics. */
     ops?: boolean;
+    app?: Partial<AppOptions>;
   } = {},
 ): Promise<ApiHarness> {
   const [canon, proj] = await Promise.all([canonicalDb(), embeddedStore()]);
@@ -91,6 +92,7 @@ export async function startApi(
             series: new OpsSeries(metrics, { outbox: () => outboxCounts(canon.db) }),
           },
     ops: opts.ops ? { health: new Health(), metrics } : undefined,
+    ...opts.app,
   });
   const base = await app.listen({ port: 0, host: '127.0.0.1' });
   return {

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { appeal, report } from '../../domain/moderation.ts';
 import { appealInput, reportInput } from '../../domain/schemas.ts';
 import { authenticate } from '../auth.ts';
-import type { RouteOptions } from '../idempotency.ts';
+import type { RouteOptions } from '../route-options.ts';
 import {
   appeal as appealSchema,
   bearer,

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { createPost, deletePost, editPost, getPost } from '../../domain/posts.ts';
 import { createPostInput, editPostInput, id } from '../../domain/schemas.ts';
 import { authenticate } from '../auth.ts';
-import type { RouteOptions } from '../idempotency.ts';
+import type { RouteOptions } from '../route-options.ts';
 import { bearer, errors, idempotencyHeaders, noContent, post } from '../schemas.ts';
 
 const postParams = z.object({ postId: id });
