@@ -17,9 +17,10 @@ import {
 } from '../observability/request-cost.ts';
 import { ACCESS_TOKEN_TTL } from './auth.ts';
 import { installContract } from './contract.ts';
+import { installSignedCursors } from './cursors.ts';
 import { installErrorHandling } from './errors.ts';
-import { swaggerOptions } from './openapi.ts';
 import { installIdempotency } from './idempotency.ts';
+import { swaggerOptions } from './openapi.ts';
 import { installRateLimits, type LimitHandler, type RateLimitOptions } from './rate-limits.ts';
 import type { RouteOptions } from './route-options.ts';
 import { adminRoutes } from './routes/admin.ts';
@@ -112,6 +113,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
+  installSignedCursors(base, opts.jwtSecret);
   const idempotent = installIdempotency(base, {
     db: opts.ctx.db,
     ttlSeconds: opts.idempotency?.ttlSeconds ?? 86_400,
