@@ -209,6 +209,8 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
       }
       const a = await buildApp({
         rateLimits: { ...limits, redis },
+        tokenTtlSeconds: config.tokenTtlSeconds,
+        opsToken: config.opsToken,
         ctx,
         jwtSecret: await jwtSecretFor(config),
         log,

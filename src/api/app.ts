@@ -15,7 +15,7 @@ import {
   type RequestCost,
   withRequestCost,
 } from '../observability/request-cost.ts';
-import { ACCESS_TOKEN_TTL } from './auth.ts';
+import { ACCESS_TOKEN_TTL_SECONDS } from './auth.ts';
 import { installContract } from './contract.ts';
 import { installSignedCursors } from './cursors.ts';
 import { installErrorHandling } from './errors.ts';
@@ -35,6 +35,7 @@ import { opsConsoleRoutes } from './routes/ops-console.ts';
 import { postRoutes } from './routes/posts.ts';
 import { reactionRoutes } from './routes/reactions.ts';
 import { userRoutes } from './routes/users.ts';
+import { installSecurity } from './security.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -49,6 +50,10 @@ export interface AppOptions {
   metrics: Metrics;
   /** Idempotency-Key retention; defaults: kept 24 h, an unfinished claim taken over after 60 s. */
   idempotency?: { ttlSeconds?: number; staleSeconds?: number };
+  /** Access-token lifetime in seconds (default 24 h). */
+  tokenTtlSeconds?: number;
+  /** When set, /metrics and /docs need `Authorization: Bearer <opsToken>`. */
+  opsToken?: string;
   /** Abuse limits; omitted = none (tests that do not exercise them). */
   rateLimits?: RateLimitOptions;
   /** Health endpoints and /metrics; omitted in tests that do not need them. */
@@ -105,12 +110,18 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     }
   });
 
-  await app.register(fastifyJwt, { secret: opts.jwtSecret, sign: { expiresIn: ACCESS_TOKEN_TTL } });
+  // HS256 only, `exp` required: a token signed another way, or one that never expires, is refused.
+  await app.register(fastifyJwt, {
+    secret: opts.jwtSecret,
+    sign: { algorithm: 'HS256', expiresIn: opts.tokenTtlSeconds ?? ACCESS_TOKEN_TTL_SECONDS },
+    verify: { algorithms: ['HS256'], requiredClaims: ['exp', 'sub'] },
+  });
   app.decorateRequest('userId', '');
+  await installSecurity(base, { db: opts.ctx.db, opsToken: opts.opsToken });
 
   const contract = installContract(base);
   await app.register(fastifySwagger, swaggerOptions());
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   installSignedCursors(base, opts.jwtSecret);

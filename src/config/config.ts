@@ -39,6 +39,8 @@ const envSchema = z.object({
       'must be name=value pairs separated by commas, e.g. shared_buffers=64MB,work_mem=8MB',
     )
     .optional(),
+  ACCESS_TOKEN_TTL_SECONDS: intFrom(24 * 60 * 60, 60),
+  OPS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   REDIS_URL: z
     .string()
     .trim()
@@ -71,6 +73,10 @@ export interface Config {
   /** Deadline of one Cosmos DB call, retries and throttling waits included. */
   cosmosTimeoutMs: number;
   jwtSecret?: string;
+  /** Access tokens: HS256, this lifetime, `exp` required. */
+  tokenTtlSeconds: number;
+  /** Guards /metrics and /docs when set. */
+  opsToken?: string;
   pipeline: { fanoutFollowerThreshold: number; feedCap: number; changeFeedPollMs: number };
   readiness: { maxOutboxBacklog: number };
   /**
@@ -147,6 +153,8 @@ export function loadConfig(
         : { kind: 'embedded', url: e.PROJECTIONS_DATABASE_URL, feedRanges: e.FEED_RANGES },
     cosmosTimeoutMs: e.COSMOS_TIMEOUT_MS,
     jwtSecret: e.JWT_SECRET,
+    tokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
+    opsToken: e.OPS_TOKEN,
     pipeline: {
       fanoutFollowerThreshold: e.FANOUT_FOLLOWER_THRESHOLD,
       feedCap: e.FEED_CAP,
