@@ -562,62 +562,103 @@ CREATE POLICY follower_counts_worker_all ON follower_counts FOR ALL TO asora_wor
 
 INSERT INTO schema_migrations (version, name, checksum) VALUES ('0005', 'follower_counts', '55758996daebac181845d7a0633f5aeb3ecceaa706370387a60ef00ccac4a74a');
 
--- ======================================== migration 0006_one_statement_sessions
+-- ======================================== migration 0006_idempotency_keys
 
--- A caller's RLS session in one statement instead of three (lookup, SET LOCAL ROLE,
--- set_config), and the feed's read context in one round trip with it.
---
--- Both are SECURITY INVOKER on purpose: a security-definer function may not switch role,
--- and a function with its own SET clause would undo the switch on return. Names are
--- schema-qualified instead.
+-- Idempotency-Key on the POSTs that create something: the first response is kept here,
+-- in canonical, so a retry on any API instance replays it instead of creating again.
+-- scope: the caller's user id, or 'anonymous' (registration); a row expires after its TTL.
+CREATE TABLE idempotency_keys (
+  scope        text NOT NULL,
+  key          text NOT NULL,
+  route        text NOT NULL,
+  request_hash text NOT NULL,
+  status       integer,
+  response     text,
+  created_at   timestamptz NOT NULL DEFAULT now(),
+  expires_at   timestamptz NOT NULL,
+  PRIMARY KEY (scope, key),
+  CONSTRAINT idempotency_keys_status_check CHECK (status IS NULL OR status BETWEEN 200 AND 299)
+);
+CREATE INDEX idempotency_keys_expires_idx ON idempotency_keys (expires_at);
 
--- Looks the caller up (refusing a deleted or unknown account with SQLSTATE 28000), then
--- switches the rest of the transaction to the caller's database role with
--- app.current_user_id set, so Row Level Security applies. Returns the caller's app role.
-CREATE FUNCTION auth_begin_session(p_user_id uuid)
+ALTER TABLE idempotency_keys ENABLE ROW LEVEL SECURITY;
+GRANT SELECT, INSERT, UPDATE, DELETE ON idempotency_keys TO asora_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON idempotency_keys TO asora_worker;
+-- A caller sees only its own keys (anonymous callers share the 'anonymous' scope).
+CREATE POLICY idempotency_keys_own ON idempotency_keys FOR ALL TO asora_app
+  USING (scope = coalesce(app_current_user_id()::text, 'anonymous'))
+  WITH CHECK (scope = coalesce(app_current_user_id()::text, 'anonymous'));
+CREATE POLICY idempotency_keys_worker_all ON idempotency_keys FOR ALL TO asora_worker
+  USING (true) WITH CHECK (true);
+
+INSERT INTO schema_migrations (version, name, checksum) VALUES ('0006', 'idempotency_keys', '1d7113d0341cf001e198cbeb0a0d295281dfe8ed40ed47590eeee7c2afb0474a');
+
+-- ======================================== migration 0007_least_privilege
+
+-- Least privilege for the roles the application runs as.
+
+-- 1. No credential hash readable by the application: asora_app (and asora_admin, which
+--    inherits it) may read every users column but password_hash. Login asks the database
+--    for the hash's parameters (scheme, cost, salt: not secret), derives the key itself,
+--    and the database answers whether it matches (and whose account it is).
+REVOKE SELECT ON users FROM asora_app;
+GRANT SELECT (id, email, role, created_at, updated_at, deleted_at) ON users TO asora_app;
+DROP FUNCTION auth_find_credentials(citext);
+
+-- Unknown emails get a decoy salt, stable per email and unpredictable without this key,
+-- so the answer does not tell which emails have accounts.
+CREATE TABLE auth_decoy_key (
+  only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+  key      bytea NOT NULL
+);
+INSERT INTO auth_decoy_key (key) VALUES (gen_random_bytes(32));
+
+CREATE FUNCTION auth_password_params(p_email citext)
   RETURNS text
-  LANGUAGE plpgsql
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = public, pg_temp
   AS $$
-DECLARE
-  v_role text;
-BEGIN
-  SELECT s.role INTO v_role FROM public.auth_session_user(p_user_id) s;
-  IF v_role IS NULL THEN
-    RAISE EXCEPTION 'the account no longer exists' USING ERRCODE = '28000';
-  END IF;
-  PERFORM pg_catalog.set_config('role', CASE WHEN v_role = 'user' THEN 'asora_app' ELSE 'asora_admin' END, true);
-  PERFORM pg_catalog.set_config('app.current_user_id', p_user_id::text, true);
-  RETURN v_role;
-END
+  SELECT coalesce(
+    (SELECT regexp_replace(password_hash, '\$[^$]*$', '') FROM users
+      WHERE email = p_email AND deleted_at IS NULL AND password_hash IS NOT NULL),
+    'scrypt$32768$8$1$' || encode(substring(
+      hmac(lower(p_email::text)::bytea, (SELECT key FROM auth_decoy_key), 'sha256') FROM 1 FOR 16), 'base64'))
 $$;
 
--- What a feed read needs from canonical, under the caller's RLS session: who the caller
--- must not see (blocks either way, mutes), which followees are above the fan-out threshold
--- (their posts are merged in at read time), and when the caller last posted (the feed
--- merges the caller's own posts from canonical only while the pipeline may lag behind).
--- Called as one statement outside an explicit transaction, the role switch ends with it.
-CREATE FUNCTION feed_read_context(p_user_id uuid, p_fanout_threshold integer)
-  RETURNS TABLE (hidden uuid[], big_followees uuid[], last_post_at timestamptz)
-  LANGUAGE plpgsql
+CREATE FUNCTION auth_verify_password(p_email citext, p_key text)
+  RETURNS TABLE (user_id uuid, role text)
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = public, pg_temp
   AS $$
-BEGIN
-  PERFORM public.auth_begin_session(p_user_id);
-  RETURN QUERY SELECT
-    ARRAY(SELECT b.blocked_id FROM public.blocks b WHERE b.blocker_id = p_user_id
-          UNION SELECT b.blocker_id FROM public.blocks b WHERE b.blocked_id = p_user_id
-          UNION SELECT m.muted_id FROM public.mutes m WHERE m.muter_id = p_user_id),
-    ARRAY(SELECT c.user_id FROM public.follower_counts c
-           WHERE c.followers > p_fanout_threshold
-             AND EXISTS (SELECT 1 FROM public.follows f
-                          WHERE f.follower_id = p_user_id AND f.followee_id = c.user_id)),
-    (SELECT max(p.created_at) FROM public.posts p
-      WHERE p.author_id = p_user_id AND p.status = 'published');
-END
+  SELECT id, role FROM users
+   WHERE email = p_email AND deleted_at IS NULL AND password_hash IS NOT NULL
+     AND split_part(password_hash, '$', 6) = p_key
 $$;
 
-REVOKE ALL ON FUNCTION auth_begin_session(uuid) FROM PUBLIC;
-REVOKE ALL ON FUNCTION feed_read_context(uuid, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION auth_password_params(citext) FROM PUBLIC;
+REVOKE ALL ON FUNCTION auth_verify_password(citext, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION auth_password_params(citext) TO asora_app;
+GRANT EXECUTE ON FUNCTION auth_verify_password(citext, text) TO asora_app;
 
-INSERT INTO schema_migrations (version, name, checksum) VALUES ('0006', 'one_statement_sessions', 'aeff0ea795e3cc8cd64414b0f500d594a518223c8dee96f1b1b264feecdc2e9b');
+-- 2. Moderator and admin powers are status changes, nothing more: read and change the
+--    status of posts (the 0003 trigger keeps text, tags and author unchanged), decide cases
+--    and appeals (status and decision columns only), never insert or delete on anyone's
+--    behalf nor rewrite a case's reporter or an appeal's author and reason.
+DROP POLICY posts_admin_all ON posts;
+CREATE POLICY posts_admin_select ON posts FOR SELECT TO asora_admin USING (true);
+CREATE POLICY posts_admin_update ON posts FOR UPDATE TO asora_admin USING (true) WITH CHECK (true);
+
+REVOKE UPDATE ON moderation_cases, appeals FROM asora_admin;
+GRANT UPDATE (status, decision, decided_by, updated_at, resolved_at) ON moderation_cases TO asora_admin;
+GRANT UPDATE (status, decided_by, decided_at) ON appeals TO asora_admin;
+DROP POLICY moderation_cases_admin_all ON moderation_cases;
+CREATE POLICY moderation_cases_admin_select ON moderation_cases FOR SELECT TO asora_admin USING (true);
+CREATE POLICY moderation_cases_admin_update ON moderation_cases FOR UPDATE TO asora_admin
+  USING (true) WITH CHECK (true);
+DROP POLICY appeals_admin_all ON appeals;
+CREATE POLICY appeals_admin_select ON appeals FOR SELECT TO asora_admin USING (true);
+CREATE POLICY appeals_admin_update ON appeals FOR UPDATE TO asora_admin USING (true) WITH CHECK (true);
+
+INSERT INTO schema_migrations (version, name, checksum) VALUES ('0007', 'least_privilege', '8aa819f4a865fdb8ab8312ec771e4b8ea86df1b167bfb7325ecc4a176da4c903');
 
 COMMIT;

@@ -71,11 +71,11 @@ export async function scratchDb(
   };
 }
 
-/** Empties every table (but keeps the schema and schema_migrations). */
+/** Empties every table (but keeps the schema, schema_migrations and the migration-made decoy key). */
 export async function truncateAll(db: Db): Promise<void> {
   const { rows } = await db.query<{ name: string }>(
     `SELECT quote_ident(tablename) AS name FROM pg_tables
-      WHERE schemaname = 'public' AND tablename <> 'schema_migrations'`,
+      WHERE schemaname = 'public' AND tablename NOT IN ('schema_migrations', 'auth_decoy_key')`,
   );
   if (rows.length > 0) {
     await db.exec(`TRUNCATE ${rows.map((r) => r.name).join(', ')} RESTART IDENTITY CASCADE`);
