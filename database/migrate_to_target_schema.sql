@@ -612,6 +612,7 @@ CREATE TABLE auth_decoy_key (
   key      bytea NOT NULL
 );
 INSERT INTO auth_decoy_key (key) VALUES (gen_random_bytes(32));
+GRANT SELECT ON auth_decoy_key TO asora_worker; -- the worker reads every table (runbooks, exports)
 
 CREATE FUNCTION auth_password_params(p_email citext)
   RETURNS text
@@ -659,6 +660,6 @@ DROP POLICY appeals_admin_all ON appeals;
 CREATE POLICY appeals_admin_select ON appeals FOR SELECT TO asora_admin USING (true);
 CREATE POLICY appeals_admin_update ON appeals FOR UPDATE TO asora_admin USING (true) WITH CHECK (true);
 
-INSERT INTO schema_migrations (version, name, checksum) VALUES ('0007', 'least_privilege', '8aa819f4a865fdb8ab8312ec771e4b8ea86df1b167bfb7325ecc4a176da4c903');
+INSERT INTO schema_migrations (version, name, checksum) VALUES ('0007', 'least_privilege', '4c68f8f939b03a713e3e9fbe6be7e07cd1a1556006168266ff8b84ba51c0d823');
 
 COMMIT;

@@ -15,6 +15,7 @@ CREATE TABLE auth_decoy_key (
   key      bytea NOT NULL
 );
 INSERT INTO auth_decoy_key (key) VALUES (gen_random_bytes(32));
+GRANT SELECT ON auth_decoy_key TO asora_worker; -- the worker reads every table (runbooks, exports)
 
 CREATE FUNCTION auth_password_params(p_email citext)
   RETURNS text
