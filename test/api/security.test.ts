@@ -127,7 +127,7 @@ describe(`security: tokens, headers, privacy, operator endpoints (${engineName})
         ).toBe(200);
       }
     }
-  });
+  }, 120_000);
 
   it('guards /metrics and /docs with the operator token; health stays open', async () => {
     expect((await call(h, 'GET', '/metrics')).status).toBe(401);

@@ -330,9 +330,9 @@ describe(`row level security (${engineName})`, () => {
       });
       expect(worker, t).toBe(owner);
     }
-    expect(await asWorker(db, async (tx) => (await tx.query('SELECT id FROM users')).rowCount)).toBe(
-      6,
-    );
+    expect(
+      await asWorker(db, async (tx) => (await tx.query('SELECT id FROM users')).rowCount),
+    ).toBe(6);
   });
 
   it('anonymous sessions see no users and register only the id they act as', async () => {
