@@ -127,12 +127,14 @@ describe(`silent partition of the projection store (canonical on ${engineName})`
 
     // Reads served by the projections: a fast 503, never a hang.
     const bound = API_TIMEOUT_MS + 1_500;
+    const partitioned: number[] = [];
     for (const url of ['/v1/feed', `/v1/posts/${before.body.id}`, '/v1/notifications']) {
       const r = await call('GET', url, { token });
       expect(r.status, url).toBe(503);
       expect(r.body.error.code).toBe('unavailable');
       expect(r.headers.get('retry-after')).toBe('1');
       expect(r.ms, url).toBeLessThan(bound);
+      partitioned.push(r.ms);
     }
     const ready = await call('GET', '/health/ready');
     expect(ready.status).toBe(503);
@@ -170,14 +172,24 @@ describe(`silent partition of the projection store (canonical on ${engineName})`
       if (feed.status !== 200) await sleep(100);
     } while (feed.status !== 200 && performance.now() - healedAt < 10_000);
     expect(feed.status).toBe(200);
-    expect(performance.now() - healedAt).toBeLessThan(5_000);
+    const readsMs = performance.now() - healedAt;
+    expect(readsMs).toBeLessThan(5_000);
     let readyAgain: Reply;
     do {
       readyAgain = await call('GET', '/health/ready');
       if (readyAgain.status !== 200) await sleep(100);
     } while (readyAgain.status !== 200 && performance.now() - healedAt < 10_000);
     expect(readyAgain.status).toBe(200);
-    expect(performance.now() - healedAt).toBeLessThan(5_000);
+    // Readiness also waits on the workers' checks (their own, longer deadlines).
+    const readyMs = performance.now() - healedAt;
+    expect(readyMs).toBeLessThan(10_000);
+
+    console.info(
+      `silent partition: 503s in ${partitioned.map((ms) => Math.round(ms)).join('/')} ms ` +
+        `(deadline ${API_TIMEOUT_MS} ms), readiness down in ${Math.round(ready.ms)} ms, ` +
+        `POST 201 in ${Math.round(created.ms)} ms; after healing reads in ${Math.round(readsMs)} ms, ` +
+        `readiness in ${Math.round(readyMs)} ms`,
+    );
 
     // Nothing committed is lost, nothing doubled: the relay retries what failed (after its
     // backoff) and the pipeline repairs the projections.
