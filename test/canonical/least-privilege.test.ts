@@ -4,8 +4,9 @@ import { deriveKey, hashPassword } from '../../src/domain/password.ts';
 import { sqlState } from '../../src/domain/pg-errors.ts';
 import type { Queryable } from '../../src/sql/db.ts';
 import { createPgDb } from '../../src/sql/pg.ts';
+import { insertUser } from '../support/canon.ts';
 import { canonicalDb, engineName, type ScratchDb, scratchDb } from '../support/databases.ts';
-import { insertPost, insertUser } from './fixtures.ts';
+import { insertPost } from './fixtures.ts';
 
 /** SQLSTATE of what fn throws (undefined if it does not throw). */
 async function failure(fn: () => Promise<unknown>): Promise<string | undefined> {
@@ -36,9 +37,13 @@ describe(`least privilege in the canonical store (${engineName})`, () => {
 
   beforeAll(async () => {
     s = await canonicalDb();
-    alice = await insertUser(s.db, 'lp-alice@example.com');
-    bob = await insertUser(s.db, 'lp-bob@example.com');
-    mod = await insertUser(s.db, 'lp-mod@example.com', { role: 'moderator' });
+    alice = await insertUser(s.db, { email: 'lp-alice@example.com', profile: false });
+    bob = await insertUser(s.db, { email: 'lp-bob@example.com', profile: false });
+    mod = await insertUser(s.db, {
+      email: 'lp-mod@example.com',
+      role: 'moderator',
+      profile: false,
+    });
     await s.db.query('UPDATE users SET password_hash = $2 WHERE id = $1', [
       alice,
       await hashPassword('correct horse battery'),
