@@ -117,7 +117,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     verify: { algorithms: ['HS256'], requiredClaims: ['exp', 'sub'] },
   });
   app.decorateRequest('userId', '');
-  await installSecurity(base, { db: opts.ctx.db, opsToken: opts.opsToken });
+  await installSecurity(base, { ctx: opts.ctx, opsToken: opts.opsToken });
 
   const contract = installContract(base);
   await app.register(fastifySwagger, swaggerOptions());

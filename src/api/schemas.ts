@@ -252,7 +252,9 @@ export const idempotencyHeaders = z.object({
     .string()
     .regex(/^[\x21-\x7e]{1,255}$/, 'must be 1-255 printable ASCII characters')
     .optional()
-    .describe(
-      'Makes the request safe to retry: the same key with the same body returns the first response (kept 24 h) and creates nothing; with a different body, 422 idempotency_key_reused',
-    ),
+    .meta({
+      description:
+        'Makes the request safe to retry: the same key with the same body returns the first response (kept 24 h) and creates nothing; with a different body, 422 idempotency_key_reused',
+      examples: ['0190b5a8-9c3d-7e21-8f00-1a2b3c4d5e6f'],
+    }),
 });

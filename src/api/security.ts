@@ -1,13 +1,13 @@
 import { timingSafeEqual } from 'node:crypto';
 import fastifyHelmet from '@fastify/helmet';
 import type { FastifyInstance } from 'fastify';
-import { userExists } from '../domain/users.ts';
+import type { DomainContext } from '../domain/context.ts';
+import { readContext } from '../domain/read-context.ts';
 import { UnauthenticatedError } from '../errors.ts';
-import type { Db } from '../sql/db.ts';
 
 export interface SecurityOptions {
-  /** Canonical store: tokens of deleted accounts are refused on every route. */
-  db: Db;
+  /** Tokens of deleted accounts are refused on every route (checked through the read context). */
+  ctx: DomainContext;
   /** When set, /metrics and /docs need `Authorization: Bearer <opsToken>`. */
   opsToken?: string;
 }
@@ -38,8 +38,9 @@ export async function installSecurity(app: FastifyInstance, opts: SecurityOption
 
   app.addHook('preHandler', async (request) => {
     // Set by authenticate (onRequest): the account must still exist, whatever the route reads.
-    if (request.userId && !(await userExists(opts.db, request.userId)))
-      throw new UnauthenticatedError('the account no longer exists');
+    // The read context's fetch refuses a deleted account (401); it is cached a few seconds and
+    // dropped at once when the account is deleted in this process, so a warm read costs nothing.
+    if (request.userId) await readContext(opts.ctx, request.userId);
   });
 
   app.addHook('onSend', async (request, reply, payload) => {
