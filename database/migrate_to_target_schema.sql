@@ -658,4 +658,104 @@ GRANT SELECT ON archive_files TO asora_app;
 
 INSERT INTO schema_migrations (version, name, checksum) VALUES ('0007', 'archival', 'aa203eb6094ab5fd119922bd27ba47d38dac88426777068412f22caefadb3730');
 
+-- ======================================== migration 0008_idempotency_keys
+
+-- Idempotency-Key on the POSTs that create something: the first response is kept here,
+-- in canonical, so a retry on any API instance replays it instead of creating again.
+-- scope: the caller's user id, or 'anonymous' (registration); a row expires after its TTL.
+CREATE TABLE idempotency_keys (
+  scope        text NOT NULL,
+  key          text NOT NULL,
+  route        text NOT NULL,
+  request_hash text NOT NULL,
+  status       integer,
+  response     text,
+  created_at   timestamptz NOT NULL DEFAULT now(),
+  expires_at   timestamptz NOT NULL,
+  PRIMARY KEY (scope, key),
+  CONSTRAINT idempotency_keys_status_check CHECK (status IS NULL OR status BETWEEN 200 AND 299)
+);
+CREATE INDEX idempotency_keys_expires_idx ON idempotency_keys (expires_at);
+
+ALTER TABLE idempotency_keys ENABLE ROW LEVEL SECURITY;
+GRANT SELECT, INSERT, UPDATE, DELETE ON idempotency_keys TO asora_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON idempotency_keys TO asora_worker;
+-- A caller sees only its own keys (anonymous callers share the 'anonymous' scope).
+CREATE POLICY idempotency_keys_own ON idempotency_keys FOR ALL TO asora_app
+  USING (scope = coalesce(app_current_user_id()::text, 'anonymous'))
+  WITH CHECK (scope = coalesce(app_current_user_id()::text, 'anonymous'));
+CREATE POLICY idempotency_keys_worker_all ON idempotency_keys FOR ALL TO asora_worker
+  USING (true) WITH CHECK (true);
+
+INSERT INTO schema_migrations (version, name, checksum) VALUES ('0008', 'idempotency_keys', '1d7113d0341cf001e198cbeb0a0d295281dfe8ed40ed47590eeee7c2afb0474a');
+
+-- ======================================== migration 0009_least_privilege
+
+-- Least privilege for the roles the application runs as.
+
+-- 1. No credential hash readable by the application: asora_app (and asora_admin, which
+--    inherits it) may read every users column but password_hash. Login asks the database
+--    for the hash's parameters (scheme, cost, salt: not secret), derives the key itself,
+--    and the database answers whether it matches (and whose account it is).
+REVOKE SELECT ON users FROM asora_app;
+GRANT SELECT (id, email, role, created_at, updated_at, deleted_at) ON users TO asora_app;
+DROP FUNCTION auth_find_credentials(citext);
+
+-- Unknown emails get a decoy salt, stable per email and unpredictable without this key,
+-- so the answer does not tell which emails have accounts.
+CREATE TABLE auth_decoy_key (
+  only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+  key      bytea NOT NULL
+);
+INSERT INTO auth_decoy_key (key) VALUES (gen_random_bytes(32));
+GRANT SELECT ON auth_decoy_key TO asora_worker; -- the worker reads every table (runbooks, exports)
+
+CREATE FUNCTION auth_password_params(p_email citext)
+  RETURNS text
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = public, pg_temp
+  AS $$
+  SELECT coalesce(
+    (SELECT regexp_replace(password_hash, '\$[^$]*$', '') FROM users
+      WHERE email = p_email AND deleted_at IS NULL AND password_hash IS NOT NULL),
+    'scrypt$32768$8$1$' || encode(substring(
+      hmac(lower(p_email::text)::bytea, (SELECT key FROM auth_decoy_key), 'sha256') FROM 1 FOR 16), 'base64'))
+$$;
+
+CREATE FUNCTION auth_verify_password(p_email citext, p_key text)
+  RETURNS TABLE (user_id uuid, role text)
+  LANGUAGE sql STABLE SECURITY DEFINER
+  SET search_path = public, pg_temp
+  AS $$
+  SELECT id, role FROM users
+   WHERE email = p_email AND deleted_at IS NULL AND password_hash IS NOT NULL
+     AND split_part(password_hash, '$', 6) = p_key
+$$;
+
+REVOKE ALL ON FUNCTION auth_password_params(citext) FROM PUBLIC;
+REVOKE ALL ON FUNCTION auth_verify_password(citext, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION auth_password_params(citext) TO asora_app;
+GRANT EXECUTE ON FUNCTION auth_verify_password(citext, text) TO asora_app;
+
+-- 2. Moderator and admin powers are status changes, nothing more: read and change the
+--    status of posts (the 0003 trigger keeps text, tags and author unchanged), decide cases
+--    and appeals (status and decision columns only), never insert or delete on anyone's
+--    behalf nor rewrite a case's reporter or an appeal's author and reason.
+DROP POLICY posts_admin_all ON posts;
+CREATE POLICY posts_admin_select ON posts FOR SELECT TO asora_admin USING (true);
+CREATE POLICY posts_admin_update ON posts FOR UPDATE TO asora_admin USING (true) WITH CHECK (true);
+
+REVOKE UPDATE ON moderation_cases, appeals FROM asora_admin;
+GRANT UPDATE (status, decision, decided_by, updated_at, resolved_at) ON moderation_cases TO asora_admin;
+GRANT UPDATE (status, decided_by, decided_at) ON appeals TO asora_admin;
+DROP POLICY moderation_cases_admin_all ON moderation_cases;
+CREATE POLICY moderation_cases_admin_select ON moderation_cases FOR SELECT TO asora_admin USING (true);
+CREATE POLICY moderation_cases_admin_update ON moderation_cases FOR UPDATE TO asora_admin
+  USING (true) WITH CHECK (true);
+DROP POLICY appeals_admin_all ON appeals;
+CREATE POLICY appeals_admin_select ON appeals FOR SELECT TO asora_admin USING (true);
+CREATE POLICY appeals_admin_update ON appeals FOR UPDATE TO asora_admin USING (true) WITH CHECK (true);
+
+INSERT INTO schema_migrations (version, name, checksum) VALUES ('0009', 'least_privilege', '4c68f8f939b03a713e3e9fbe6be7e07cd1a1556006168266ff8b84ba51c0d823');
+
 COMMIT;

@@ -3,9 +3,11 @@ import { type CanonicalDbs, connectCanonical } from './canonical/connect.ts';
 import { migrate } from './canonical/migrations.ts';
 import { type Config, loadConfig } from './config/config.ts';
 import type { DomainContext } from './domain/context.ts';
+import type { CircuitBreaker } from './observability/circuit-breaker.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { Metrics } from './observability/metrics.ts';
 import type { PipelineContext } from './pipeline/context.ts';
+import { boundedStore } from './projections/bounded.ts';
 import { createProjectionStore } from './projections/connect.ts';
 import type { ProjectionStore } from './projections/port.ts';
 import { containerDefs, sharedAutoscaleMaxThroughput } from './readmodel/containers.ts';
@@ -18,6 +20,12 @@ export interface ContextParts {
   metrics: Metrics;
   /** Cold storage for archived posts. */
   archive?: ObjectStore;
+  /**
+   * Deadlines on every store call: the API's (short) on the use-case context, the workers'
+   * (longer) on the pipeline's, and one projection-store breaker for both. Runbooks run
+   * without (an operator watches them and can interrupt).
+   */
+  bounds?: { apiMs: number; workerMs: number; breaker: CircuitBreaker };
 }
 
 /**
@@ -28,18 +36,19 @@ export function buildContexts(p: ContextParts): {
   domain: DomainContext;
   pipeline: PipelineContext;
 } {
+  const b = p.bounds;
   return {
     domain: {
-      db: p.canonical.db,
-      store: p.store,
+      db: b ? p.canonical.db.withDeadline(b.apiMs) : p.canonical.db,
+      store: b ? boundedStore(p.store, b.apiMs, b.breaker) : p.store,
       fanoutFollowerThreshold: p.tuning.fanoutFollowerThreshold,
       log: p.log,
       archive: p.archive,
     },
     pipeline: {
-      db: p.canonical.db,
-      readDb: p.canonical.readDb,
-      store: p.store,
+      db: b ? p.canonical.db.withDeadline(b.workerMs) : p.canonical.db,
+      readDb: b ? p.canonical.readDb.withDeadline(b.workerMs) : p.canonical.readDb,
+      store: b ? boundedStore(p.store, b.workerMs, b.breaker) : p.store,
       fanoutFollowerThreshold: p.tuning.fanoutFollowerThreshold,
       feedCap: p.tuning.feedCap,
       log: p.log.child({ component: 'pipeline' }),

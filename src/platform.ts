@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
 import { buildApp } from './api/app.ts';
 import { createObjectStore } from './archive/connect.ts';
 import { startArchiveSchedule } from './archive/schedule.ts';
@@ -8,6 +9,7 @@ import { buildContexts } from './composition.ts';
 import type { Config } from './config/config.ts';
 import { ADMIN_TOKEN_FILE, secretFile } from './datadir/secret-file.ts';
 import type { DomainContext } from './domain/context.ts';
+import { CircuitBreaker } from './observability/circuit-breaker.ts';
 import { registerCollectors } from './observability/collectors.ts';
 import {
   canonicalCheck,
@@ -108,18 +110,23 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
     closers.push(() => store.close());
     await store.provision();
 
+    // Every store call on the request path is bounded by the API deadline, every worker
+    // call by the (longer) worker deadline; both share one projection-store breaker.
+    const { apiMs, workerMs } = config.timeouts;
+    const breaker = new CircuitBreaker('projections', config.breaker);
     const { domain: ctx, pipeline } = buildContexts({
       canonical,
       store,
       tuning: config.pipeline,
+      bounds: { apiMs, workerMs, breaker },
       log,
       metrics,
       archive: createObjectStore(config),
     });
     const health = new Health({
-      canonical: canonicalCheck(canonical.db),
-      projections: projectionsCheck(store),
-      outbox: outboxBacklogCheck(canonical.db, config.readiness.maxOutboxBacklog),
+      canonical: canonicalCheck(ctx.db),
+      projections: projectionsCheck(ctx.store, breaker),
+      outbox: outboxBacklogCheck(ctx.db, config.readiness.maxOutboxBacklog),
       replica: replicaLagCheck(canonical.readDb !== canonical.db ? canonical.readDb : undefined),
     });
 
@@ -197,7 +204,26 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
       );
       series.start();
       closers.push(() => series.stop());
+      const { redisUrl, ...limits } = config.rateLimits;
+      let redis: Redis | undefined;
+      if (redisUrl) {
+        // Bounded like every store call; offline = fail fast (the limiter then fails open).
+        const r = new Redis(redisUrl, {
+          commandTimeout: apiMs,
+          connectTimeout: apiMs,
+          maxRetriesPerRequest: 1,
+          enableOfflineQueue: false,
+        });
+        r.on('error', (err) => log.warn({ err }, 'redis (rate limits) error'));
+        closers.push(async () => {
+          r.disconnect();
+        });
+        redis = r;
+      }
       const a = await buildApp({
+        rateLimits: { ...limits, redis },
+        tokenTtlSeconds: config.tokenTtlSeconds,
+        opsToken: config.opsToken,
         ctx,
         jwtSecret: await jwtSecretFor(config),
         log,

@@ -15,10 +15,14 @@ import {
   type RequestCost,
   withRequestCost,
 } from '../observability/request-cost.ts';
-import { ACCESS_TOKEN_TTL } from './auth.ts';
+import { ACCESS_TOKEN_TTL_SECONDS } from './auth.ts';
 import { installContract } from './contract.ts';
+import { installSignedCursors } from './cursors.ts';
 import { installErrorHandling } from './errors.ts';
+import { installIdempotency } from './idempotency.ts';
 import { swaggerOptions } from './openapi.ts';
+import { installRateLimits, type LimitHandler, type RateLimitOptions } from './rate-limits.ts';
+import type { RouteOptions } from './route-options.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { authRoutes } from './routes/auth.ts';
 import { discoverRoutes } from './routes/discover.ts';
@@ -32,6 +36,7 @@ import { opsConsoleRoutes } from './routes/ops-console.ts';
 import { postRoutes } from './routes/posts.ts';
 import { reactionRoutes } from './routes/reactions.ts';
 import { userRoutes } from './routes/users.ts';
+import { installSecurity } from './security.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -44,6 +49,14 @@ export interface AppOptions {
   jwtSecret: string;
   log: Logger;
   metrics: Metrics;
+  /** Idempotency-Key retention; defaults: kept 24 h, an unfinished claim taken over after 60 s. */
+  idempotency?: { ttlSeconds?: number; staleSeconds?: number };
+  /** Access-token lifetime in seconds (default 24 h). */
+  tokenTtlSeconds?: number;
+  /** When set, /metrics and /docs need `Authorization: Bearer <opsToken>`. */
+  opsToken?: string;
+  /** Abuse limits; omitted = none (tests that do not exercise them). */
+  rateLimits?: RateLimitOptions;
   /** Health endpoints and /metrics; omitted in tests that do not need them. */
   ops?: OpsRoutesOptions;
   /** The ops console (/ops) and the admin runbook endpoints (/ops/api). */
@@ -98,15 +111,30 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     }
   });
 
-  await app.register(fastifyJwt, { secret: opts.jwtSecret, sign: { expiresIn: ACCESS_TOKEN_TTL } });
+  // HS256 only, `exp` required: a token signed another way, or one that never expires, is refused.
+  await app.register(fastifyJwt, {
+    secret: opts.jwtSecret,
+    sign: { algorithm: 'HS256', expiresIn: opts.tokenTtlSeconds ?? ACCESS_TOKEN_TTL_SECONDS },
+    verify: { algorithms: ['HS256'], requiredClaims: ['exp', 'sub'] },
+  });
   app.decorateRequest('userId', '');
+  await installSecurity(base, { ctx: opts.ctx, opsToken: opts.opsToken });
 
   const contract = installContract(base);
   await app.register(fastifySwagger, swaggerOptions());
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  const routeOpts = { ctx: opts.ctx };
+  installSignedCursors(base, opts.jwtSecret);
+  const idempotent = installIdempotency(base, {
+    db: opts.ctx.db,
+    ttlSeconds: opts.idempotency?.ttlSeconds ?? 86_400,
+    staleSeconds: opts.idempotency?.staleSeconds ?? 60,
+  });
+  const limitAuth: LimitHandler = opts.rateLimits
+    ? await installRateLimits(base, opts.rateLimits)
+    : async () => {};
+  const routeOpts: RouteOptions = { ctx: opts.ctx, idempotent, limitAuth };
   await app.register(authRoutes, routeOpts);
   await app.register(meRoutes, routeOpts);
   await app.register(userRoutes, routeOpts);

@@ -18,7 +18,8 @@ declare module 'fastify' {
 
 const tokenClaims = z.object({ sub: z.guid() });
 
-export const ACCESS_TOKEN_TTL = '24h';
+/** Default access-token lifetime (config ACCESS_TOKEN_TTL_SECONDS). */
+export const ACCESS_TOKEN_TTL_SECONDS = 24 * 60 * 60;
 
 /** preHandler for authenticated routes: missing, malformed, expired or forged token → 401. */
 export async function authenticate(request: FastifyRequest, _reply: FastifyReply): Promise<void> {

@@ -5,6 +5,7 @@ import {
 } from 'fastify-type-provider-zod';
 import { sqlState } from '../domain/pg-errors.ts';
 import { AppError } from '../errors.ts';
+import { TimeoutError } from '../observability/timeout.ts';
 import { isProjectionError } from '../projections/port.ts';
 
 interface ErrorReply {
@@ -39,6 +40,13 @@ const SQL_CLIENT_ERRORS: Record<string, ErrorReply> = {
   '40P01': { status: 503, code: 'retry', message: 'concurrent update; retry' },
 };
 
+const isConnectionLoss = (err: unknown) =>
+  err instanceof Error &&
+  (/^Connection terminated/.test(err.message) ||
+    ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', '57P01', '57P03'].includes(
+      String((err as { code?: unknown }).code),
+    ));
+
 export function toErrorReply(err: unknown): ErrorReply | undefined {
   if (hasZodFastifySchemaValidationErrors(err)) {
     const where = (err as { validationContext?: string }).validationContext ?? 'request';
@@ -64,6 +72,15 @@ export function toErrorReply(err: unknown): ErrorReply | undefined {
     }
     if (err.code === 'not_found') return { status: 404, code: 'not_found', message: 'not found' };
     return undefined;
+  }
+  // A canonical call past its deadline (or a connection lost mid-call): the outcome of a
+  // write is unknown to us, so the client retries, with its Idempotency-Key.
+  if (err instanceof TimeoutError || isConnectionLoss(err)) {
+    return {
+      status: 503,
+      code: 'unavailable',
+      message: 'the database did not answer in time; retry',
+    };
   }
   const state = sqlState(err);
   if (state && SQL_CLIENT_ERRORS[state]) return SQL_CLIENT_ERRORS[state];
@@ -92,7 +109,11 @@ export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err, request, reply) => {
     const mapped = toErrorReply(err);
     if (mapped) {
-      if (mapped.status >= 500) request.log.warn({ err }, mapped.message);
+      if (mapped.status >= 500) {
+        request.log.warn({ err }, mapped.message);
+        // Unavailable is temporary: tell well-behaved clients when to come back.
+        if (mapped.status === 503) reply.header('retry-after', '1');
+      }
       const error: Record<string, unknown> = { code: mapped.code, message: mapped.message };
       if (mapped.details !== undefined) error.details = mapped.details;
       return reply.status(mapped.status).send({ error });

@@ -176,7 +176,7 @@ export const liveness = z.object({ status: z.literal('ok'), uptimeSeconds: z.num
  * Route-specific error responses for OpenAPI and serialization (413/415 where a body can be
  * sent and 429/503 for every /v1 route are added by src/api/contract.ts).
  */
-export const errors = (...codes: (400 | 401 | 403 | 404 | 409)[]) =>
+export const errors = (...codes: (400 | 401 | 403 | 404 | 409 | 422 | 429 | 503)[]) =>
   Object.fromEntries(codes.map((c) => [c, errorBody])) as Record<number, typeof errorBody>;
 
 /** A reply without a body (204): OpenAPI declares no content for it. */
@@ -255,3 +255,16 @@ named(postText, { examples: ['Hello, Asora!'] });
 named(tags, { examples: [['intro']] });
 named(tag, { examples: ['intro'] });
 named(reason, { examples: ['spam'] });
+
+/** Optional on POSTs that create something: a retry with the same key replays the first answer. */
+export const idempotencyHeaders = z.object({
+  'idempotency-key': z
+    .string()
+    .regex(/^[\x21-\x7e]{1,255}$/, 'must be 1-255 printable ASCII characters')
+    .optional()
+    .meta({
+      description:
+        'Makes the request safe to retry: the same key with the same body returns the first response (kept 24 h) and creates nothing; with a different body, 422 idempotency_key_reused',
+      examples: ['0190b5a8-9c3d-7e21-8f00-1a2b3c4d5e6f'],
+    }),
+});

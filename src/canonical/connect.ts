@@ -15,10 +15,12 @@ export interface CanonicalDbs {
 /** Opens the canonical store: a PostgreSQL server when configured, else PGlite in DATA_DIR. */
 export async function connectCanonical(config: Config): Promise<CanonicalDbs> {
   const { url, readUrl, poolMax } = config.canonical;
+  // Connecting is bounded for everyone; statements get their deadline from withDeadline.
+  const connectTimeoutMs = config.timeouts.workerMs;
   let db: Db;
   let unlock: (() => Promise<void>) | undefined;
   if (url) {
-    db = createPgDb(url, { max: poolMax, applicationName: 'asora' });
+    db = createPgDb(url, { max: poolMax, applicationName: 'asora', connectTimeoutMs });
   } else {
     // Throws DataDirLockedError (naming the holder's PID) when another process has it open.
     unlock = await lockDataDir(config.dataDir);
@@ -30,7 +32,9 @@ export async function connectCanonical(config: Config): Promise<CanonicalDbs> {
     }
   }
   const readDb =
-    url && readUrl ? createPgDb(readUrl, { max: poolMax, applicationName: 'asora-read' }) : db;
+    url && readUrl
+      ? createPgDb(readUrl, { max: poolMax, applicationName: 'asora-read', connectTimeoutMs })
+      : db;
   return {
     db,
     readDb,

@@ -30,6 +30,8 @@ export const SCHEMA_MIGRATIONS_DDL = `CREATE TABLE IF NOT EXISTS schema_migratio
   applied_at timestamptz NOT NULL DEFAULT now()
 )`;
 
+const MIGRATION_LOCK = `SELECT pg_advisory_xact_lock(hashtext('asora_migrate'))`;
+
 export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]> {
   const files = (await readdir(dir)).filter((f) => /^\d{4}_[\w-]+\.sql$/.test(f)).sort();
   return Promise.all(
@@ -53,11 +55,16 @@ export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
  */
 export async function migrate(db: Db, dir = MIGRATIONS_DIR): Promise<MigrateResult> {
   const migrations = await loadMigrations(dir);
-  await db.exec(SCHEMA_MIGRATIONS_DDL);
+  // The lock comes first: two processes starting on an empty database must not both
+  // create schema_migrations (its CREATE ... IF NOT EXISTS races on the catalog).
+  await db.transaction(async (tx) => {
+    await tx.query(MIGRATION_LOCK);
+    await tx.exec(SCHEMA_MIGRATIONS_DDL);
+  });
   const result: MigrateResult = { applied: [], alreadyApplied: [] };
   for (const m of migrations) {
     await db.transaction(async (tx) => {
-      await tx.query(`SELECT pg_advisory_xact_lock(hashtext('asora_migrate'))`);
+      await tx.query(MIGRATION_LOCK);
       const { rows } = await tx.query<{ checksum: string }>(
         'SELECT checksum FROM schema_migrations WHERE version = $1',
         [m.version],

@@ -57,6 +57,22 @@ const envSchema = z.object({
     .string()
     .regex(AGE_RE, 'must be an age such as 90d or 12h')
     .default('90d'),
+  ACCESS_TOKEN_TTL_SECONDS: intFrom(24 * 60 * 60, 60),
+  OPS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  REDIS_URL: z
+    .string()
+    .trim()
+    .refine((v) => /^rediss?:\/\//.test(v), 'must be a redis:// or rediss:// URL')
+    .optional(),
+  RATE_LIMIT_MAX: intFrom(600, 1),
+  RATE_LIMIT_WINDOW_MS: intFrom(60_000, 1_000),
+  AUTH_RATE_LIMIT_IP_MAX: intFrom(30, 1),
+  AUTH_RATE_LIMIT_ACCOUNT_MAX: intFrom(10, 1),
+  AUTH_RATE_LIMIT_WINDOW_MS: intFrom(15 * 60_000, 1_000),
+  API_STORE_TIMEOUT_MS: intFrom(2_000, 50),
+  WORKER_STORE_TIMEOUT_MS: intFrom(15_000, 50),
+  STORE_BREAKER_FAILURES: intFrom(3, 1),
+  STORE_BREAKER_COOLDOWN_MS: intFrom(1_000, 10),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -82,6 +98,10 @@ export interface Config {
   /** Deadline of one Cosmos DB call, retries and throttling waits included. */
   cosmosTimeoutMs: number;
   jwtSecret?: string;
+  /** Access tokens: HS256, this lifetime, `exp` required. */
+  tokenTtlSeconds: number;
+  /** Guards /metrics and /docs when set. */
+  opsToken?: string;
   pipeline: { fanoutFollowerThreshold: number; feedCap: number; changeFeedPollMs: number };
   readiness: { maxOutboxBacklog: number };
   archive: {
@@ -93,6 +113,19 @@ export interface Config {
     postsOlderThan: string;
     auditOlderThan: string;
   };
+  /**
+   * Deadline of every canonical and projection call: short on the API's request path (a
+   * hung store is a fast 503), longer for the workers (batches, scans).
+   */
+  timeouts: { apiMs: number; workerMs: number };
+  /** Abuse limits; counters in Redis when redisUrl is set (shared by every API instance). */
+  rateLimits: {
+    redisUrl?: string;
+    perToken: { max: number; windowMs: number };
+    auth: { perIpMax: number; perAccountMax: number; windowMs: number };
+  };
+  /** Projection-store circuit breaker (fail fast, readiness down) after consecutive outages. */
+  breaker: { failureThreshold: number; cooldownMs: number };
 }
 
 export class ConfigError extends Error {
@@ -158,6 +191,8 @@ export function loadConfig(
         : { kind: 'embedded', url: e.PROJECTIONS_DATABASE_URL, feedRanges: e.FEED_RANGES },
     cosmosTimeoutMs: e.COSMOS_TIMEOUT_MS,
     jwtSecret: e.JWT_SECRET,
+    tokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
+    opsToken: e.OPS_TOKEN,
     pipeline: {
       fanoutFollowerThreshold: e.FANOUT_FOLLOWER_THRESHOLD,
       feedCap: e.FEED_CAP,
@@ -179,6 +214,20 @@ export function loadConfig(
       intervalMinutes: e.ARCHIVE_INTERVAL_MINUTES,
       postsOlderThan: e.ARCHIVE_POSTS_OLDER_THAN,
       auditOlderThan: e.ARCHIVE_AUDIT_OLDER_THAN,
+    },
+    rateLimits: {
+      redisUrl: e.REDIS_URL,
+      perToken: { max: e.RATE_LIMIT_MAX, windowMs: e.RATE_LIMIT_WINDOW_MS },
+      auth: {
+        perIpMax: e.AUTH_RATE_LIMIT_IP_MAX,
+        perAccountMax: e.AUTH_RATE_LIMIT_ACCOUNT_MAX,
+        windowMs: e.AUTH_RATE_LIMIT_WINDOW_MS,
+      },
+    },
+    timeouts: { apiMs: e.API_STORE_TIMEOUT_MS, workerMs: e.WORKER_STORE_TIMEOUT_MS },
+    breaker: {
+      failureThreshold: e.STORE_BREAKER_FAILURES,
+      cooldownMs: e.STORE_BREAKER_COOLDOWN_MS,
     },
   };
 }

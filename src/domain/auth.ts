@@ -5,7 +5,7 @@ import { NOW_MS } from '../canonical/time.ts';
 import { ConflictError, UnauthenticatedError } from '../errors.ts';
 import { emit } from '../events/emit.ts';
 import type { DomainContext } from './context.ts';
-import { dummyHash, hashPassword, verifyPassword } from './password.ts';
+import { deriveKey, hashPassword } from './password.ts';
 import { sqlState, UNIQUE_VIOLATION } from './pg-errors.ts';
 import { writeProfileDoc } from './profile-doc.ts';
 import type { LoginInput, RegisterInput } from './schemas.ts';
@@ -61,17 +61,24 @@ export async function register(ctx: DomainContext, input: RegisterInput): Promis
 
 /** Login by email and password; the same error (and about the same time) for either mismatch. */
 export async function login(ctx: DomainContext, input: LoginInput): Promise<AuthUser> {
-  const found = await asAnonymous(ctx.db, async (tx) => {
-    const { rows } = await tx.query<{
-      user_id: string;
-      password_hash: string | null;
-      role: UserRole;
-    }>('SELECT user_id, password_hash, role FROM auth_find_credentials($1)', [input.email]);
-    return rows[0];
+  // Unknown emails get decoy parameters, so both paths derive a key (same time).
+  const params = await asAnonymous(ctx.db, async (tx) => {
+    const { rows } = await tx.query<{ params: string }>(
+      'SELECT auth_password_params($1) AS params',
+      [input.email],
+    );
+    return rows[0]!.params;
   });
-  const ok = await verifyPassword(input.password, found?.password_hash ?? (await dummyHash()));
-  if (!found?.password_hash || !ok) {
-    throw new UnauthenticatedError('wrong email or password');
-  }
+  const key = await deriveKey(input.password, params);
+  const found = key
+    ? await asAnonymous(ctx.db, async (tx) => {
+        const { rows } = await tx.query<{ user_id: string; role: UserRole }>(
+          'SELECT user_id, role FROM auth_verify_password($1, $2)',
+          [input.email, key],
+        );
+        return rows[0];
+      })
+    : undefined;
+  if (!found) throw new UnauthenticatedError('wrong email or password');
   return { id: found.user_id, email: input.email, role: found.role };
 }

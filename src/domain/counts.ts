@@ -1,5 +1,10 @@
+import { isProjectionError } from '../projections/port.ts';
 import { zeroCounts } from '../readmodel/builders.ts';
-import { canonicalReactionCounts, recomputeCounter } from '../readmodel/counters.ts';
+import {
+  canonicalCount,
+  canonicalReactionCounts,
+  recomputeCounter,
+} from '../readmodel/counters.ts';
 import {
   CONTAINERS,
   type CounterDoc,
@@ -36,17 +41,32 @@ export async function postCounts(
   return out;
 }
 
-/** Follower, following and post counts of a user, recomputing any that are missing. */
+/**
+ * Follower, following and post counts of a user, recomputing any that are missing. They
+ * decorate an answer (often the reply to a committed write): while the projection store is
+ * unavailable they come from canonical instead of failing the request.
+ */
 export async function profileCounts(ctx: DomainContext, userId: string): Promise<ProfileCounts> {
   const counters = ctx.store.container(CONTAINERS.counters);
   const metrics = ['followers', 'following', 'posts'] as const;
-  const page = await counters.readMany<CounterDoc>(
-    metrics.map((m) => ({ id: counterId(userId, m), partitionKey: userId })),
-  );
+  let items: CounterDoc[] | undefined;
+  try {
+    items = (
+      await counters.readMany<CounterDoc>(
+        metrics.map((m) => ({ id: counterId(userId, m), partitionKey: userId })),
+      )
+    ).items;
+  } catch (err) {
+    if (!isProjectionError(err, 'unavailable') && !isProjectionError(err, 'throttled')) throw err;
+  }
   const result: ProfileCounts = { followers: 0, following: 0, posts: 0 };
   for (const m of metrics) {
-    const doc = page.items.find((d) => d.id === counterId(userId, m));
-    result[m] = doc ? Number(doc.value) || 0 : await recomputeCounter(ctx.db, counters, userId, m);
+    const doc = items?.find((d) => d.id === counterId(userId, m));
+    result[m] = doc
+      ? Number(doc.value) || 0
+      : items === undefined
+        ? await canonicalCount(ctx.db, userId, m)
+        : await recomputeCounter(ctx.db, counters, userId, m);
   }
   return result;
 }

@@ -3,7 +3,7 @@ import { iso } from '../canonical/time.ts';
 import { NotFoundError } from '../errors.ts';
 import type { DomainContext } from './context.ts';
 import { decodeKeyset, encodeKeyset } from './cursor.ts';
-import { userExists } from './users.ts';
+import { userVisible } from './users.ts';
 
 export interface FollowEntry {
   userId: string;
@@ -24,7 +24,7 @@ export async function listFollows(
   const [self, other] =
     direction === 'followers' ? ['followee_id', 'follower_id'] : ['follower_id', 'followee_id'];
   return asUser(ctx.db, userId, async (tx) => {
-    if (!(await userExists(tx, subjectId))) throw new NotFoundError('user not found');
+    if (!(await userVisible(tx, subjectId))) throw new NotFoundError('user not found');
     const { rows } = await tx.query<{
       id: string;
       user_id: string;

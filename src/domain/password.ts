@@ -51,9 +51,18 @@ export async function verifyPassword(password: string, stored: string): Promise<
   return key.length === expected.length && timingSafeEqual(key, expected);
 }
 
-/** A hash to compare against when the email is unknown, so both paths take the same time. */
-let dummy: Promise<string> | undefined;
-export const dummyHash = () => {
-  dummy ??= hashPassword(randomBytes(16).toString('hex'));
-  return dummy;
-};
+/**
+ * The key a password derives under stored parameters `scrypt$N$r$p$<salt>` (a stored hash
+ * without its key), base64 like the stored key: login sends it to the database, which
+ * compares it with the stored one, so the application never reads a hash.
+ */
+export async function deriveKey(password: string, params: string): Promise<string | undefined> {
+  const [scheme, n, r, p, salt] = params.split('$');
+  if (scheme !== 'scrypt' || !n || !r || !p || !salt) return undefined;
+  const key = await scrypt(password, Buffer.from(salt, 'base64'), KEY_LEN, {
+    N: Number(n),
+    r: Number(r),
+    p: Number(p),
+  });
+  return key.toString('base64');
+}

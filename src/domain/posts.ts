@@ -20,7 +20,7 @@ import { decodeStoreCursor, encodeStoreCursor } from './cursor.ts';
 import { writePostDoc } from './post-doc.ts';
 import { noteOwnPost } from './read-context.ts';
 import type { CreatePostInput, EditPostInput } from './schemas.ts';
-import { userExistsFor } from './users.ts';
+import { userVisible } from './users.ts';
 
 type PostLike = Omit<PostSnapshot, 'version'> & { counts?: ReactionCounts | undefined };
 export type Post = Omit<PostSnapshot, 'version'> & { counts: ReactionCounts };
@@ -184,7 +184,8 @@ export async function listUserPosts(
   page: { limit: number; cursor?: string },
 ): Promise<{ items: Post[]; cursor: string | null }> {
   const continuation = decodeStoreCursor(page.cursor);
-  if (!(await userExistsFor(ctx.db, userId, authorId))) throw new NotFoundError('user not found');
+  const exists = await asUser(ctx.db, userId, (tx) => userVisible(tx, authorId));
+  if (!exists) throw new NotFoundError('user not found');
   const result = await ctx.store.container(CONTAINERS.posts).query<PostDoc>({
     filters: [
       { field: 'authorId', op: '=', value: authorId },

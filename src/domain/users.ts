@@ -21,3 +21,16 @@ export async function userExistsFor(db: Db, callerId: string, userId: string): P
   );
   return rows[0]!.found;
 }
+
+/**
+ * Whether the caller may see this user's profile, and so their lists (followers, following,
+ * posts): a live user whose privacy level admits the caller (the profiles RLS policy decides,
+ * so this runs inside the caller's session).
+ */
+export async function userVisible(tx: Queryable, userId: string): Promise<boolean> {
+  const { rows } = await tx.query(
+    'SELECT 1 FROM auth_session_user($1::uuid) JOIN profiles p ON p.user_id = $1::uuid',
+    [userId],
+  );
+  return rows.length > 0;
+}

@@ -1,5 +1,6 @@
 import { dueUnclaimed, outboxCounts } from '../outbox/status.ts';
 import type { Db } from '../sql/db.ts';
+import type { CircuitBreaker } from './circuit-breaker.ts';
 import { withTimeout } from './timeout.ts';
 
 export type ComponentState = 'up' | 'down' | 'not_configured';
@@ -94,12 +95,28 @@ export const canonicalCheck =
     return {};
   };
 
-/** Projection store round trip. */
+/**
+ * Projection store round trip. With a circuit breaker: down at once while the circuit is
+ * open (no waiting on a store known to be down); once the cooldown has passed the ping is
+ * the probe that closes it again.
+ */
 export const projectionsCheck =
-  (store: { ping(): Promise<void>; readonly kind?: string }): HealthCheck =>
+  (
+    store: { ping(): Promise<void>; readonly kind?: string },
+    breaker?: Pick<CircuitBreaker, 'state' | 'reason'>,
+  ): HealthCheck =>
   async () => {
+    const kind = store.kind ? { kind: store.kind } : {};
+    if (breaker?.state() === 'open') {
+      return {
+        status: 'down',
+        error: `circuit open: ${breaker.reason()}`,
+        detail: { ...kind, circuit: 'open' },
+      };
+    }
     await store.ping();
-    return store.kind ? { detail: { kind: store.kind } } : {};
+    if (breaker) return { detail: { ...kind, circuit: breaker.state() } };
+    return store.kind ? { detail: kind } : {};
   };
 
 /** Outbox backlog under the configured bound (pending events not yet processed). */

@@ -71,7 +71,12 @@ export async function createProjectionStore(
   let db: Db;
   let unlock: (() => Promise<void>) | undefined;
   if (p.url)
-    db = createPgDb(p.url, { max: config.canonical.poolMax, applicationName: 'asora-projections' });
+    db = createPgDb(p.url, {
+      max: config.canonical.poolMax,
+      applicationName: 'asora-projections',
+      connectTimeoutMs: config.timeouts.workerMs,
+      statementTimeoutMs: config.timeouts.workerMs,
+    }).withDeadline(config.timeouts.workerMs);
   else if (shared && opts.canonical) db = opts.canonical;
   else {
     // Throws DataDirLockedError (naming the holder's PID) when another process has it open.

@@ -28,6 +28,12 @@ export interface Db extends Queryable {
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   /** LISTEN on a channel; resolves to an unsubscribe function. */
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * The same pool with every call bounded: a statement, or a wait for a connection, that
+   * takes longer than ms fails with TimeoutError (and its connection is discarded), so a
+   * hung store turns into a fast error instead of a hung request.
+   */
+  withDeadline(ms: number): Db;
   poolStats(): PoolStats;
   close(): Promise<void>;
 }

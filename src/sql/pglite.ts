@@ -9,6 +9,7 @@ import { citext } from '@electric-sql/pglite/contrib/citext';
 import { pgcrypto } from '@electric-sql/pglite/contrib/pgcrypto';
 import { extract } from 'tar';
 import { noteSqlStatement } from '../observability/request-cost.ts';
+import { TimeoutError, withTimeout } from '../observability/timeout.ts';
 import type { Db, Queryable, QueryResult } from './db.ts';
 
 /**
@@ -100,44 +101,69 @@ export async function createPgliteDb(dataDir?: string, opts: PgliteOptions = {})
 }
 /** Wraps an existing PGlite instance (e.g. one restored from a snapshot in tests). */
 export function wrapPglite(lite: PGlite): Db {
+  const state = { closed: false };
+  return view(lite, state, undefined);
+}
+
+/** The Db with each call bounded by deadlineMs (in-process: a call waits in PGlite's queue). */
+function view(lite: PGlite, state: { closed: boolean }, deadlineMs: number | undefined): Db {
+  const bound = <T>(p: Promise<T>): Promise<T> =>
+    deadlineMs ? withTimeout(p, deadlineMs, 'PGlite') : p;
   const query = async <T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> => {
     noteSqlStatement();
-    const r = await lite.query<T>(sql, params as unknown[] | undefined);
+    const r = await bound(lite.query<T>(sql, params as unknown[] | undefined));
     return { rows: r.rows, rowCount: Math.max(r.affectedRows ?? 0, r.rows.length) };
   };
-  let closed = false;
   return {
     engine: 'pglite',
     query,
     transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+      // A transaction that only gets the connection after its deadline must not run late.
+      let started = false;
+      let abandoned = false;
       noteSqlStatement(); // BEGIN (COMMIT is counted below)
-      return lite.transaction(async (t) => {
+      const run = lite.transaction(async (t) => {
+        if (abandoned) throw new TimeoutError('PGlite transaction started after its deadline');
+        started = true;
         const out = await fn({
           async query<R>(sql: string, params?: readonly unknown[]) {
             noteSqlStatement();
-            const r = await t.query<R>(sql, params as unknown[] | undefined);
+            const r = await bound(t.query<R>(sql, params as unknown[] | undefined));
             return { rows: r.rows, rowCount: Math.max(r.affectedRows ?? 0, r.rows.length) };
           },
           async exec(sql: string) {
-            await t.exec(sql);
+            await bound(t.exec(sql));
           },
         });
         noteSqlStatement();
         return out;
       });
+      if (!deadlineMs) return run;
+      run.catch(() => {});
+      let timer: NodeJS.Timeout | undefined;
+      const waitForStart = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          if (started) return;
+          abandoned = true;
+          reject(new TimeoutError(`PGlite: no connection within ${deadlineMs} ms`));
+        }, deadlineMs);
+        timer.unref();
+      });
+      return Promise.race([run, waitForStart]).finally(() => clearTimeout(timer));
     },
     async exec(sql: string) {
-      await lite.exec(sql);
+      await bound(lite.exec(sql));
     },
     async listen(channel, onNotify) {
       return lite.listen(channel, onNotify);
     },
+    withDeadline: (ms: number) => view(lite, state, ms),
     poolStats() {
       return { total: 1, idle: 1, waiting: 0 };
     },
     async close() {
-      if (closed) return;
-      closed = true;
+      if (state.closed) return;
+      state.closed = true;
       await lite.close();
     },
   };

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../../src/api/app.ts';
+import { type AppOptions, buildApp } from '../../src/api/app.ts';
 import type { ObjectStore } from '../../src/archive/object-store.ts';
 import { buildContexts } from '../../src/composition.ts';
 import type { DomainContext } from '../../src/domain/context.ts';
@@ -60,6 +60,7 @@ export async function startApi(
     ops?: boolean;
     /** Cold storage for archived posts. */
     archive?: ObjectStore;
+    app?: Partial<AppOptions>;
   } = {},
 ): Promise<ApiHarness> {
   const [canon, proj] = await Promise.all([canonicalDb(), embeddedStore()]);
@@ -95,6 +96,7 @@ export async function startApi(
             series: new OpsSeries(metrics, { outbox: () => outboxCounts(canon.db) }),
           },
     ops: opts.ops ? { health: new Health(), metrics } : undefined,
+    ...opts.app,
   });
   const base = await app.listen({ port: 0, host: '127.0.0.1' });
   return {

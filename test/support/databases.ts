@@ -25,6 +25,9 @@ export interface ScratchDb {
   close(): Promise<void>;
 }
 
+/** A PostgreSQL server even on the PGlite pass (tests of network faults need a real socket). */
+export const anyServerUrl = serverUrl ?? 'postgres://postgres@127.0.0.1:5432/test';
+
 export function databaseUrl(server: string, name: string): string {
   const u = new URL(server);
   u.pathname = `/${name}`;
@@ -41,33 +44,38 @@ export async function adminQuery(sql: string, server = serverUrl!): Promise<void
   }
 }
 
-/** An empty database (no migrations), or on a server a copy of `template`. */
+/**
+ * An empty database (no migrations), or on a server a copy of `template`. `server` picks a
+ * server even on the PGlite pass (templates exist only on TEST_DATABASE_URL's server).
+ */
 export async function scratchDb(
-  opts: { poolMax?: number; template?: string } = {},
+  opts: { poolMax?: number; template?: string; server?: string } = {},
 ): Promise<ScratchDb> {
-  if (!serverUrl) {
+  const server = opts.server ?? serverUrl;
+  if (!server) {
     const db = await createPgliteDb();
     return { db, close: () => db.close() };
   }
   const name = `asora_t_${randomBytes(6).toString('hex')}`;
-  await adminQuery(`CREATE DATABASE ${name}${opts.template ? ` TEMPLATE ${opts.template}` : ''}`);
-  const url = databaseUrl(serverUrl, name);
+  const template = opts.template && server === serverUrl ? ` TEMPLATE ${opts.template}` : '';
+  await adminQuery(`CREATE DATABASE ${name}${template}`, server);
+  const url = databaseUrl(server, name);
   const db = createPgDb(url, { max: opts.poolMax ?? 5 });
   return {
     db,
     url,
     async close() {
       await db.close();
-      await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`, server);
     },
   };
 }
 
-/** Empties every table (but keeps the schema and schema_migrations). */
+/** Empties every table (but keeps the schema, schema_migrations and the migration-made decoy key). */
 export async function truncateAll(db: Db): Promise<void> {
   const { rows } = await db.query<{ name: string }>(
     `SELECT quote_ident(tablename) AS name FROM pg_tables
-      WHERE schemaname = 'public' AND tablename <> 'schema_migrations'`,
+      WHERE schemaname = 'public' AND tablename NOT IN ('schema_migrations', 'auth_decoy_key')`,
   );
   if (rows.length > 0) {
     await db.exec(`TRUNCATE ${rows.map((r) => r.name).join(', ')} RESTART IDENTITY CASCADE`);

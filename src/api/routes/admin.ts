@@ -2,7 +2,14 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { decideAppeal, decideCase, listCases, searchPosts } from '../../domain/admin.ts';
 import type { DomainContext } from '../../domain/context.ts';
-import { appealDecisionInput, caseDecisionInput, cursor, id, limit } from '../../domain/schemas.ts';
+import {
+  appealDecisionInput,
+  caseDecisionInput,
+  cursor,
+  id,
+  limit,
+  text,
+} from '../../domain/schemas.ts';
 import { authenticate } from '../auth.ts';
 import { adminPost, appeal, bearer, errors, listOf, moderationCase } from '../schemas.ts';
 
@@ -66,8 +73,7 @@ export const adminRoutes: FastifyPluginAsyncZod<{ ctx: DomainContext }> = async 
         summary: 'Full-text search over every post (posts_admin_mirror)',
         security: bearer,
         querystring: z.object({
-          q: z
-            .string()
+          q: text()
             .trim()
             .min(1)
             .max(200)

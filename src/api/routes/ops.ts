@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import type { Health } from '../../observability/health.ts';
 import type { Metrics } from '../../observability/metrics.ts';
-import { healthReport, liveness } from '../schemas.ts';
+import { errors, healthReport, liveness } from '../schemas.ts';
 
 export interface OpsRoutesOptions {
   health: Health;
@@ -11,7 +11,8 @@ export interface OpsRoutesOptions {
 
 /**
  * Operational endpoints (no auth, outside /v1): liveness, readiness with per-component
- * detail (503 when any component is down), and Prometheus metrics.
+ * detail (503 when any component is down), and Prometheus metrics (401 without the operator
+ * token when OPS_TOKEN is set; see security.ts).
  */
 export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app, { health, metrics }) => {
   const tags = ['ops'];
@@ -38,7 +39,7 @@ export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app, { hea
   };
   app.get(
     '/metrics',
-    { schema: { tags, summary: 'Prometheus metrics', response: { 200: text } } },
+    { schema: { tags, summary: 'Prometheus metrics', response: { 200: text, ...errors(401) } } },
     async (_req, reply) => {
       const body = await metrics.render();
       return reply.type(metrics.contentType).send(body);

@@ -1,26 +1,28 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { DomainContext } from '../../domain/context.ts';
 import { createPost, deletePost, editPost, getPost } from '../../domain/posts.ts';
 import { createPostInput, editPostInput, id } from '../../domain/schemas.ts';
 import { authenticate } from '../auth.ts';
-import { bearer, errors, noContent, post } from '../schemas.ts';
+import type { RouteOptions } from '../route-options.ts';
+import { bearer, errors, idempotencyHeaders, noContent, post } from '../schemas.ts';
 
 const postParams = z.object({ postId: id });
 
 /** POST /v1/posts and GET / PATCH / DELETE /v1/posts/:postId. */
-export const postRoutes: FastifyPluginAsyncZod<{ ctx: DomainContext }> = async (app, { ctx }) => {
+export const postRoutes: FastifyPluginAsyncZod<RouteOptions> = async (app, { ctx, idempotent }) => {
   app.addHook('onRequest', authenticate);
 
   app.post(
     '/v1/posts',
     {
+      preHandler: idempotent,
       schema: {
+        headers: idempotencyHeaders,
         tags: ['posts'],
         summary: 'Create a post (canonical + outbox, then posts_v2 for read-after-write)',
         security: bearer,
         body: createPostInput,
-        response: { 201: post, ...errors(400, 401) },
+        response: { 201: post, ...errors(400, 401, 409, 422) },
       },
     },
     async (request, reply) =>

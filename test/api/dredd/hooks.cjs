@@ -74,6 +74,10 @@ hooks.beforeEach((transaction) => {
   }
   const req = transaction.request;
   const path = transaction.fullPath;
+  // The documented example key is one value; each operation gets its own (a key names one request).
+  for (const name of Object.keys(req.headers))
+    if (name.toLowerCase() === 'idempotency-key')
+      req.headers[name] = require('node:crypto').randomUUID();
   let token = state.bob.token;
   if (path.startsWith('/v1/admin/')) token = ADMIN_TOKEN;
   if (path.startsWith('/v1/auth/')) token = undefined;
