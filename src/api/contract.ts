@@ -3,8 +3,8 @@ import { errorBody } from './schemas.ts';
 
 /**
  * The parts of the API contract that hold for every route, applied in one place so no
- * route can forget them: an `operationId`, the shared error responses (400/413/415
- * wherever a body can be sent, 429 and 503 everywhere under /v1), and 405 with `Allow` for a documented
+ * route can forget them: an `operationId`, the shared error responses (413/415
+ * wherever a body can be sent, 400, 429 and 503 everywhere under /v1), and 405 with `Allow` for a documented
  * path asked with a method it does not serve.
  */
 
@@ -36,8 +36,9 @@ export function installContract(app: FastifyInstance): { finish(): void } {
     schema.operationId ??= operationIdOf(methods[0]!, route.url);
     if (!route.url.startsWith('/v1/')) return;
     // Fastify parses a body on every method but GET and HEAD, declared or not: malformed
-    // JSON (400), too large (413), unsupported media type (415).
-    const shared = methods.includes('GET') ? [429, 503] : [400, 413, 415, 429, 503];
+    // JSON (400), too large (413), unsupported media type (415). Any request may be a 400
+    // (input hygiene rejects NUL bytes and lone surrogates in the query and headers too).
+    const shared = methods.includes('GET') ? [400, 429, 503] : [400, 413, 415, 429, 503];
     schema.response = {
       ...Object.fromEntries(shared.map((c) => [c, errorBody])),
       ...schema.response,
