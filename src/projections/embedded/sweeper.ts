@@ -1,3 +1,4 @@
+import { every, type Periodic } from '../../lib/periodic.ts';
 import type { Db } from '../../sql/db.ts';
 import type { ContainerDef } from '../port.ts';
 import { q, tableName } from './schema.ts';
@@ -25,9 +26,7 @@ export async function sweepExpired(db: Db, defs: ContainerDef[], batch = 500): P
   return total;
 }
 
-export interface Sweeper {
-  stop(): Promise<void>;
-}
+export type Sweeper = Periodic;
 
 /** Runs sweepExpired every intervalMs (timer unref'd); errors are passed to onError and retried next tick. */
 export function startSweeper(
@@ -36,20 +35,5 @@ export function startSweeper(
   intervalMs: number,
   onError: (err: unknown) => void = () => {},
 ): Sweeper {
-  let running: Promise<unknown> | undefined;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = sweepExpired(db, defs)
-      .catch(onError)
-      .finally(() => {
-        running = undefined;
-      });
-  }, intervalMs);
-  timer.unref();
-  return {
-    async stop() {
-      clearInterval(timer);
-      await running;
-    },
-  };
+  return every(intervalMs, () => sweepExpired(db, defs), onError);
 }
