@@ -35,3 +35,12 @@ export const encodeStoreCursor = (continuation: string | null) =>
   continuation ? encode({ c: continuation }) : null;
 export const decodeStoreCursor = (cursor: string | undefined): string | undefined =>
   cursor ? decode(store, cursor).c : undefined;
+
+/**
+ * The store query resuming exactly after a (createdAt, id) cursor: a keyset on both stores,
+ * so the cursor's tie group is never read twice. `id` maps a post id to the document id.
+ */
+export const keysetBefore = (
+  after: Keyset | undefined,
+  id: (postId: string) => string = (p) => p,
+) => (after ? { before: { field: 'createdAt', value: after.t, id: id(after.id) } } : {});

@@ -14,6 +14,7 @@ import {
   encodeKeyset,
   encodeNameKeyset,
   type Keyset,
+  keysetBefore,
 } from './cursor.ts';
 import { fromDoc, type Post, presentPosts } from './posts.ts';
 import { readContext } from './read-context.ts';
@@ -30,9 +31,6 @@ import { type Candidate, type PageFetcher, SortedSource } from './sorted-source.
 const hiddenFor = async (ctx: DomainContext, userId: string) =>
   (await readContext(ctx, userId)).hidden;
 
-const upTo = (after: Keyset | undefined): Filter[] =>
-  after ? [{ field: 'createdAt', op: '<=', value: after.t }] : [];
-
 const candidate = (d: PostDoc): Candidate => ({ ...fromDoc(d), id: d.postId });
 
 /** posts_v2 on its (status, createdAt DESC) index, across partitions. */
@@ -40,7 +38,8 @@ const publishedSource =
   (ctx: DomainContext, after: Keyset | undefined): PageFetcher =>
   async (batch, continuation) => {
     const page = await ctx.store.container(CONTAINERS.posts).query<PostDoc>({
-      filters: [{ field: 'status', op: '=', value: 'published' }, ...upTo(after)],
+      filters: [{ field: 'status', op: '=', value: 'published' }],
+      ...keysetBefore(after),
       orderBy: [{ field: 'createdAt', direction: 'DESC' }],
       limit: batch,
       continuation,
@@ -57,7 +56,7 @@ const taggedSource =
   async (batch, continuation) => {
     const page = await ctx.store.container(CONTAINERS.postTags).query<PostTagDoc>({
       partitionKey: tag,
-      filters: upTo(after),
+      ...keysetBefore(after),
       orderBy: [{ field: 'createdAt', direction: 'DESC' }],
       limit: batch,
       continuation,

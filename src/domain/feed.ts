@@ -8,7 +8,7 @@ import {
   type ReactionCounts,
 } from '../readmodel/documents.ts';
 import type { DomainContext } from './context.ts';
-import { decodeKeyset, encodeKeyset, type Keyset } from './cursor.ts';
+import { decodeKeyset, encodeKeyset, type Keyset, keysetBefore } from './cursor.ts';
 import { type Post, presentPosts } from './posts.ts';
 import { readContext } from './read-context.ts';
 import { type Candidate, type PageFetcher, SortedSource, takeNewest } from './sorted-source.ts';
@@ -19,10 +19,6 @@ import { type Candidate, type PageFetcher, SortedSource, takeNewest } from './so
  * then canonical gives read-after-write. Past this window the merge costs nothing.
  */
 export const OWN_POSTS_MERGE_MS = 15_000;
-
-/** Resume exactly after the cursor: (createdAt, id) keyset, so ties are never read twice. */
-const before = (after: Keyset | undefined, id: (postId: string) => string) =>
-  after ? { before: { field: 'createdAt', value: after.t, id: id(after.id) } } : {};
 
 const fromFeedItem = (d: FeedItemDoc): Candidate => ({
   id: d.postId,
@@ -39,7 +35,7 @@ const userFeedSource =
   async (batch, continuation) => {
     const page = await ctx.store.container(CONTAINERS.userFeed).query<FeedItemDoc>({
       partitionKey: userId,
-      ...before(after, (postId) => feedItemId(userId, postId)),
+      ...keysetBefore(after, (postId) => feedItemId(userId, postId)),
       orderBy: [{ field: 'createdAt', direction: 'DESC' }],
       limit: batch,
       continuation,
@@ -56,7 +52,7 @@ const authorSource =
         { field: 'authorId', op: '=', value: authorId },
         { field: 'status', op: '=', value: 'published' },
       ],
-      ...before(after, (postId) => postId),
+      ...keysetBefore(after),
       orderBy: [{ field: 'createdAt', direction: 'DESC' }],
       limit: batch,
       continuation,
