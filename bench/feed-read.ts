@@ -297,8 +297,7 @@ async function runEngine(engine: Engine): Promise<{ rows: Row[]; note: string }>
   }
 }
 
-const lat = (l: Load) =>
-  `${l.http.p50} / ${l.http.p99}${l.http.non2xx + l.http.errors > 0 ? ` (${l.http.non2xx} non-2xx, ${l.http.errors} errors)` : ''}`;
+const lat = (l: Load) => `${l.http.p50} / ${l.http.p99}`;
 
 const sections: string[] = [];
 for (const engine of ENGINES) {

@@ -33,6 +33,12 @@ export function autocannon(
         non2xx: number;
         errors: number;
       };
+      // A figure from failed requests (a 429 from the rate limit, a 503) measures the error
+      // path, not the route: refuse it.
+      if (r.non2xx + r.errors > 0)
+        return reject(
+          new Error(`${url}: ${r.non2xx} non-2xx responses and ${r.errors} errors under load`),
+        );
       resolve({
         requests: r.requests.total,
         rps: r.requests.average,

@@ -34,6 +34,8 @@ export async function benchPlatform(
     PORT: '0',
     HOST: '127.0.0.1',
     LOG_LEVEL: 'silent',
+    // The per-token abuse limit (600/min) would turn a load run into 429s after a second.
+    RATE_LIMIT_MAX: '1000000000',
     ...opts.env,
   };
   if (engine === 'server') {
