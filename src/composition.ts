@@ -10,7 +10,9 @@ import type { PipelineContext } from './pipeline/context.ts';
 import { boundedStore } from './projections/bounded.ts';
 import { createProjectionStore } from './projections/connect.ts';
 import type { ProjectionStore } from './projections/port.ts';
+import { ReadCache } from './projections/read-cache.ts';
 import { containerDefs, sharedAutoscaleMaxThroughput } from './readmodel/containers.ts';
+import { CONTAINERS } from './readmodel/documents.ts';
 
 export interface ContextParts {
   canonical: Pick<CanonicalDbs, 'db' | 'readDb'>;
@@ -26,6 +28,11 @@ export interface ContextParts {
    * without (an operator watches them and can interrupt).
    */
   bounds?: { apiMs: number; workerMs: number; breaker: CircuitBreaker };
+  /**
+   * Hydration reads (the posts_v2 documents a feed or listing page shows) served from memory
+   * for a moment; the pipeline's writes in this process drop what they change.
+   */
+  readCache?: Config['readCache'];
 }
 
 /**
@@ -37,10 +44,15 @@ export function buildContexts(p: ContextParts): {
   pipeline: PipelineContext;
 } {
   const b = p.bounds;
+  const cache = new ReadCache({
+    containers: [CONTAINERS.posts],
+    ttlMs: p.readCache?.ttlMs ?? 0,
+    maxEntries: p.readCache?.maxEntries ?? 1,
+  });
   return {
     domain: {
       db: b ? p.canonical.db.withDeadline(b.apiMs) : p.canonical.db,
-      store: b ? boundedStore(p.store, b.apiMs, b.breaker) : p.store,
+      store: cache.reading(b ? boundedStore(p.store, b.apiMs, b.breaker) : p.store),
       fanoutFollowerThreshold: p.tuning.fanoutFollowerThreshold,
       log: p.log,
       archive: p.archive,
@@ -48,7 +60,7 @@ export function buildContexts(p: ContextParts): {
     pipeline: {
       db: b ? p.canonical.db.withDeadline(b.workerMs) : p.canonical.db,
       readDb: b ? p.canonical.readDb.withDeadline(b.workerMs) : p.canonical.readDb,
-      store: b ? boundedStore(p.store, b.workerMs, b.breaker) : p.store,
+      store: cache.writing(b ? boundedStore(p.store, b.workerMs, b.breaker) : p.store),
       fanoutFollowerThreshold: p.tuning.fanoutFollowerThreshold,
       feedCap: p.tuning.feedCap,
       log: p.log.child({ component: 'pipeline' }),

@@ -119,6 +119,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
       store,
       tuning: config.pipeline,
       bounds: { apiMs, workerMs, breaker },
+      readCache: config.readCache,
       log,
       metrics,
       archive: createObjectStore(config),

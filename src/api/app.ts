@@ -2,11 +2,7 @@ import fastifyJwt from '@fastify/jwt';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
-import {
-  serializerCompiler,
-  validatorCompiler,
-  type ZodTypeProvider,
-} from 'fastify-type-provider-zod';
+import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { DomainContext } from '../domain/context.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -37,6 +33,7 @@ import { postRoutes } from './routes/posts.ts';
 import { reactionRoutes } from './routes/reactions.ts';
 import { userRoutes } from './routes/users.ts';
 import { installSecurity } from './security.ts';
+import { serializerCompiler } from './serializer.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -73,6 +73,8 @@ const envSchema = z.object({
   WORKER_STORE_TIMEOUT_MS: intFrom(15_000, 50),
   STORE_BREAKER_FAILURES: intFrom(3, 1),
   STORE_BREAKER_COOLDOWN_MS: intFrom(1_000, 10),
+  READ_CACHE_MS: intFrom(1_000, 0),
+  READ_CACHE_MAX_DOCS: intFrom(20_000, 1),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -126,6 +128,8 @@ export interface Config {
   };
   /** Projection-store circuit breaker (fail fast, readiness down) after consecutive outages. */
   breaker: { failureThreshold: number; cooldownMs: number };
+  /** The API's memory of hydrated post documents (0 ms = off): see projections/read-cache.ts. */
+  readCache: { ttlMs: number; maxEntries: number };
 }
 
 export class ConfigError extends Error {
@@ -229,5 +233,6 @@ export function loadConfig(
       failureThreshold: e.STORE_BREAKER_FAILURES,
       cooldownMs: e.STORE_BREAKER_COOLDOWN_MS,
     },
+    readCache: { ttlMs: e.READ_CACHE_MS, maxEntries: e.READ_CACHE_MAX_DOCS },
   };
 }

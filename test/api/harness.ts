@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { type AppOptions, buildApp } from '../../src/api/app.ts';
 import type { ObjectStore } from '../../src/archive/object-store.ts';
 import { buildContexts } from '../../src/composition.ts';
+import { loadConfig } from '../../src/config/config.ts';
 import type { DomainContext } from '../../src/domain/context.ts';
 import { Health } from '../../src/observability/health.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
@@ -70,6 +71,8 @@ export async function startApi(
     canonical: { db: canon.db, readDb: canon.db },
     store: proj.store,
     tuning: { fanoutFollowerThreshold: threshold, feedCap: 800 },
+    // The production default: API reads see the cache, the harness's workers write through it.
+    readCache: loadConfig({}).readCache,
     archive: opts.archive,
     log: silentLogger,
     metrics,
