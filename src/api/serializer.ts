@@ -13,11 +13,20 @@ import { z } from 'zod';
  * A schema JSON Schema cannot express falls back to the zod serializer.
  */
 export const serializerCompiler: FastifySerializerCompiler<z.ZodType> = (route) => {
+  // Compiled on the route's first response: compiling every route's serializer up front
+  // would add seconds to each start (and to every CLI command that builds the app).
+  let write: ((data: unknown) => string) | undefined;
+  return (data) => {
+    write ??= compile(route);
+    return write(data);
+  };
+};
+
+function compile(route: Parameters<FastifySerializerCompiler<z.ZodType>>[0]) {
   try {
     const json = z.toJSONSchema(route.schema, { io: 'output', target: 'draft-7' });
     return fastJson(json as Parameters<typeof fastJson>[0]) as (data: unknown) => string;
-  } catch (e) {
-    if (process.env.SER_DEBUG) console.error('FALLBACK', route.url, (e as Error).message);
+  } catch {
     return zodSerializerCompiler(route as Parameters<typeof zodSerializerCompiler>[0]);
   }
-};
+}

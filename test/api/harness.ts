@@ -53,6 +53,8 @@ const FAST = {
 export async function startApi(
   opts: {
     fanoutFollowerThreshold?: number;
+    /** The hydration read cache (default: the production default). */
+    readCache?: { ttlMs: number; maxEntries: number };
     /** Serve the ops console and /ops/api, accepting this local admin token. */
     opsAdminToken?: string;
     /** false: the relay and processors wait for `workers.start()` (nothing races a fault). */
@@ -72,7 +74,7 @@ export async function startApi(
     store: proj.store,
     tuning: { fanoutFollowerThreshold: threshold, feedCap: 800 },
     // The production default: API reads see the cache, the harness's workers write through it.
-    readCache: loadConfig({}).readCache,
+    readCache: opts.readCache ?? loadConfig({}).readCache,
     archive: opts.archive,
     log: silentLogger,
     metrics,
