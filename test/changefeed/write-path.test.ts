@@ -101,6 +101,97 @@ describe(`change feed write path (${engineName})`, () => {
     },
   );
 
+  it('a read says whether committed changes wait behind the horizon (pending)', async () => {
+    const posts = ts.store.container('posts_v2');
+    const [range] = await posts.feedRanges();
+    await posts.upsert({ id: 'p1', postId: 'p1' });
+    const first = await posts.readChanges(range!, null, 100);
+    expect(first.items.map((i) => i.id)).toEqual(['p1']);
+    expect(first.pending).toBe(false); // nothing more to come: no re-read needed
+    if (!ts.url) return; // PGlite is one session: no older transaction can be open
+    // A transaction of another session that took its xid before the write holds the
+    // horizon back: the write is committed but not readable yet, and the read says so.
+    const otherDb = createPgDb(ts.url, { max: 1 });
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    let started!: () => void;
+    const hasXid = new Promise<void>((r) => {
+      started = r;
+    });
+    const open = otherDb.transaction(async (tx) => {
+      await tx.query('SELECT pg_current_xact_id()');
+      started();
+      await held;
+    });
+    try {
+      await hasXid;
+      await posts.upsert({ id: 'p2', postId: 'p2' });
+      const behind = await posts.readChanges(range!, first.continuation, 100);
+      expect(behind.items).toEqual([]);
+      expect(behind.pending).toBe(true);
+      release();
+      await open;
+      // Other sessions' transactions on a shared server may still hold it for a moment.
+      let page = await posts.readChanges(range!, behind.continuation, 100);
+      for (let i = 0; i < 200 && page.items.length === 0; i++) {
+        expect(page.pending).toBe(true);
+        await sleep(50);
+        page = await posts.readChanges(range!, page.continuation, 100);
+      }
+      expect(page.items.map((i) => i.id)).toEqual(['p2']);
+    } finally {
+      release();
+      await open.catch(() => undefined);
+      await otherDb.close();
+    }
+  });
+
+  it.runIf(serverUrl)(
+    'a change behind the horizon is handled soon after the older transaction ends, not at the poll',
+    async () => {
+      if (!ts.url) return;
+      const seen: number[] = [];
+      const p = processor('h', async (items) => void seen.push(...items.map(() => Date.now())), {
+        feedPollDelayMs: 60_000,
+      });
+      await p.start();
+      await sleep(200);
+      const otherDb = createPgDb(ts.url, { max: 1 });
+      let release!: () => void;
+      const held = new Promise<void>((r) => {
+        release = r;
+      });
+      let started!: () => void;
+      const hasXid = new Promise<void>((r) => {
+        started = r;
+      });
+      const open = otherDb.transaction(async (tx) => {
+        await tx.query('SELECT pg_current_xact_id()');
+        started();
+        await held;
+      });
+      try {
+        await hasXid;
+        await ts.store.container('posts_v2').upsert({ id: 'late', postId: 'late' });
+        // Held for 2.5 s: past the 10/40/160/640 ms re-checks a store without `pending` gets.
+        await sleep(2_500);
+        expect(seen).toEqual([]);
+        release();
+        await open;
+        const t0 = Date.now();
+        await waitFor(() => seen.length === 1, 15_000, 'the change handled');
+        // Re-read every 50 ms while pending: well under the next 1 s re-check.
+        expect(seen[0]! - t0).toBeLessThan(900);
+      } finally {
+        release();
+        await open.catch(() => undefined);
+        await otherDb.close();
+      }
+    },
+  );
+
   it('a burst in one feed range is handled concurrently across keys, each key in order', async () => {
     const KEYS = 24;
     const VERSIONS = 4;
