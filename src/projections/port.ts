@@ -147,6 +147,13 @@ export interface ChangePage extends Charged {
   items: Stored[];
   /** Where to resume; pass back to read only newer changes. */
   continuation: string;
+  /**
+   * Set by stores that know it: true when committed changes after the continuation exist
+   * that this read could not return yet (the embedded store's horizon has not passed them
+   * because an older transaction is still open), so reading again soon will find them;
+   * false when nothing is waiting. Undefined: the store cannot tell.
+   */
+  pending?: boolean;
 }
 
 export interface ProjectionContainer {

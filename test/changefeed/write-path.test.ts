@@ -13,6 +13,37 @@ import { embeddedStore, emptyStore, type TestStore } from '../support/projection
 import { FAST, sleep, waitFor } from './helpers.ts';
 
 /**
+ * A transaction of another session on the server that holds an xid (so the feed's horizon
+ * stays below it) until release(); `open` settles once it has ended.
+ */
+async function holdXid(url: string) {
+  const db = createPgDb(url, { max: 1 });
+  let release!: () => void;
+  const held = new Promise<void>((r) => {
+    release = r;
+  });
+  let started!: () => void;
+  const hasXid = new Promise<void>((r) => {
+    started = r;
+  });
+  const open = db.transaction(async (tx) => {
+    await tx.query('SELECT pg_current_xact_id()');
+    started();
+    await held;
+  });
+  await hasXid;
+  return {
+    release,
+    open,
+    async close() {
+      release();
+      await open.catch(() => undefined);
+      await db.close();
+    },
+  };
+}
+
+/**
  * The write path of the change feed: readers woken by writes instead of the poll,
  * partition keys of one feed range handled concurrently in key order, and a bulk write
  * replayed after a crash before its checkpoint without a duplicate or a lost item.
@@ -97,6 +128,70 @@ describe(`change feed write path (${engineName})`, () => {
       } finally {
         await other.close();
         await otherDb.close();
+      }
+    },
+  );
+
+  it('a read says whether committed changes wait behind the horizon (pending)', async () => {
+    const posts = ts.store.container('posts_v2');
+    const [range] = await posts.feedRanges();
+    // Reads until changes come; meanwhile each empty read must say that some are waiting
+    // (on a shared server, other sessions' transactions may hold the horizon for a moment).
+    const readUntilSome = async (continuation: string | null) => {
+      let page = await posts.readChanges(range!, continuation, 100);
+      for (let i = 0; i < 200 && page.items.length === 0; i++) {
+        expect(page.pending).toBe(true);
+        await sleep(50);
+        page = await posts.readChanges(range!, page.continuation, 100);
+      }
+      return page;
+    };
+    await posts.upsert({ id: 'p1', postId: 'p1' });
+    const first = await readUntilSome(null);
+    expect(first.items.map((i) => i.id)).toEqual(['p1']);
+    expect(first.pending).toBe(false); // nothing more to come: no re-read needed
+    if (!ts.url) return; // PGlite is one session: no older transaction can be open
+    // A transaction of another session that took its xid before the write holds the
+    // horizon back: the write is committed but not readable yet, and the read says so.
+    const { release, open, close } = await holdXid(ts.url);
+    try {
+      await posts.upsert({ id: 'p2', postId: 'p2' });
+      const behind = await posts.readChanges(range!, first.continuation, 100);
+      expect(behind.items).toEqual([]);
+      expect(behind.pending).toBe(true);
+      release();
+      await open;
+      const page = await readUntilSome(behind.continuation);
+      expect(page.items.map((i) => i.id)).toEqual(['p2']);
+    } finally {
+      await close();
+    }
+  });
+
+  it.runIf(serverUrl)(
+    'a change behind the horizon is handled soon after the older transaction ends, not at the poll',
+    async () => {
+      if (!ts.url) return;
+      const seen: number[] = [];
+      const p = processor('h', async (items) => void seen.push(...items.map(() => Date.now())), {
+        feedPollDelayMs: 60_000,
+      });
+      await p.start();
+      await sleep(200);
+      const { release, open, close } = await holdXid(ts.url);
+      try {
+        await ts.store.container('posts_v2').upsert({ id: 'late', postId: 'late' });
+        // Held for 2.5 s: past the 10/40/160/640 ms re-checks a store without `pending` gets.
+        await sleep(2_500);
+        expect(seen).toEqual([]);
+        release();
+        await open;
+        const t0 = Date.now();
+        await waitFor(() => seen.length === 1, 15_000, 'the change handled');
+        // Re-read every 50 ms while pending: well under the next 1 s re-check.
+        expect(seen[0]! - t0).toBeLessThan(900);
+      } finally {
+        await close();
       }
     },
   );

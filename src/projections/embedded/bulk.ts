@@ -17,7 +17,8 @@ import { LSN_SEQUENCE, lit } from './schema.ts';
  * it and the given order per item is kept. Upserts take every partition key's advisory
  * lock (sorted, so concurrent segments cannot deadlock) before the transaction gets its
  * txid, exactly as a single write does: the change feed stays gap-free and in commit
- * order per partition key.
+ * order per partition key. On a single-session database (PGlite) transactions cannot
+ * overlap, so txid order is already commit order and the locks are skipped (BulkTarget.keyLocks).
  */
 export const BULK_SEGMENT = 1000;
 
@@ -27,6 +28,11 @@ export interface BulkTarget {
   table: string;
   containerNo: number;
   ranges: number;
+  /**
+   * Take the per-partition-key advisory locks. Needed only where transactions can overlap
+   * (a server): on one session (PGlite) each transaction ends before the next begins.
+   */
+  keyLocks: boolean;
 }
 
 export interface Segment {
@@ -95,7 +101,9 @@ export async function upsertSegment(
     ranges.push(hashKey(pk) % t.ranges);
     requestCharge += charge.write(Buffer.byteLength(json));
   }
-  const lockKeys = [...new Set(pks.map((pk) => hashKey(pk) | 0))].sort((a, b) => a - b);
+  const lockKeys = t.keyLocks
+    ? [...new Set(pks.map((pk) => hashKey(pk) | 0))].sort((a, b) => a - b)
+    : [];
   const guard = ifNewer
     ? `WHERE COALESCE((x.body #>> ${lit(`{${checkField(ifNewer).join(',')}}`)})::numeric, -1)
              < (excluded.body #>> ${lit(`{${checkField(ifNewer).join(',')}}`)})::numeric`

@@ -142,15 +142,20 @@ export async function readChanges(
   const seen = from.n
     ? `AND NOT pg_visible_in_snapshot(txid, $${params.push(from.n)}::pg_snapshot)`
     : '';
-  // The horizon comes from the same statement (one snapshot) as the rows below it.
+  const after = `epk >= $1 AND epk < $2 AND (txid, lsn) > ($3::xid8, $4::bigint) AND ${LIVE}
+          ${since !== null ? 'AND ts >= $6' : ''} ${seen}`;
+  // The horizon comes from the same statement (one snapshot) as the rows below it, and so
+  // does `pending`: committed rows of the range beyond the horizon (an older transaction
+  // is still open), which a read a moment later will return.
   const { rows } = await db.query<
-    DocRow & { txid: string | null; lsn: number | string; horizon: string }
+    DocRow & { txid: string | null; lsn: number | string; horizon: string; pending: boolean }
   >(
     `WITH h AS MATERIALIZED (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS x)
-     SELECT h.x::text AS horizon, r.* FROM h LEFT JOIN LATERAL (
+     SELECT h.x::text AS horizon,
+            EXISTS (SELECT 1 FROM ${q(tableName(def))} WHERE txid >= h.x AND ${after}) AS pending,
+            r.* FROM h LEFT JOIN LATERAL (
        SELECT body, etag, ts, txid AS pos, txid::text AS txid, lsn FROM ${q(tableName(def))}
-        WHERE epk >= $1 AND epk < $2 AND (txid, lsn) > ($3::xid8, $4::bigint)
-          AND txid < h.x AND ${LIVE} ${since !== null ? 'AND ts >= $6' : ''} ${seen}
+        WHERE ${after} AND txid < h.x
         ORDER BY txid, lsn LIMIT $5) r ON true
      ORDER BY r.pos, r.lsn`,
     params,
@@ -170,6 +175,7 @@ export async function readChanges(
     items: found.map((r) => toStored(r)),
     continuation: encode(def, bounds, pos),
     requestCharge: charge.changes(found.length),
+    pending: rows[0]?.pending === true,
   };
 }
 

@@ -76,9 +76,16 @@ export class EmbeddedContainer implements ProjectionContainer {
   private readonly observer?: StoreObserver;
   private layout: { ranges: FeedRange[]; at: number } | undefined;
   private readonly onFirstListener?: () => void;
+  /**
+   * Writers of one partition key serialise on an advisory lock taken before their txid, so
+   * the change feed's order per key is commit order. Only a server needs it: PGlite is one
+   * session, where a transaction always ends before the next one begins.
+   */
+  private readonly keyLocks: boolean;
 
   constructor(o: EmbeddedContainerOptions) {
     this.db = o.db;
+    this.keyLocks = o.db.engine !== 'pglite';
     this.def = o.def;
     this.table = q(tableName(o.def));
     this.no = o.containerNo;
@@ -144,8 +151,9 @@ export class EmbeddedContainer implements ProjectionContainer {
     const etag = newEtag();
     const ttl = effectiveTtl(this.def, body);
     const [k1, k2] = lockKey(this.no, pk);
-    const lock =
-      'WITH l AS MATERIALIZED (SELECT 1 AS locked FROM pg_advisory_xact_lock($1::int, $2::int))';
+    const lock = this.keyLocks
+      ? 'WITH l AS MATERIALIZED (SELECT 1 AS locked FROM pg_advisory_xact_lock($1::int, $2::int))'
+      : 'WITH l AS (SELECT 1 AS locked WHERE $1::int IS NOT NULL AND $2::int IS NOT NULL)';
     let rows: { ts: number; inserted: boolean }[];
     if (mode === 'replace') {
       ({ rows } = await this.db.query<{ ts: number; inserted: boolean }>(
@@ -283,7 +291,8 @@ export class EmbeddedContainer implements ProjectionContainer {
       const [k1, k2] = lockKey(this.no, partitionKey);
       // One transaction: lock the partition key (before any txid exists), read, apply, write.
       const patched = await this.db.transaction(async (tx: Queryable) => {
-        await tx.query('SELECT pg_advisory_xact_lock($1::int, $2::int)', [k1, k2]);
+        if (this.keyLocks)
+          await tx.query('SELECT pg_advisory_xact_lock($1::int, $2::int)', [k1, k2]);
         const { rows } = await tx.query<DocRow>(
           `SELECT body, etag, ts FROM ${this.table} WHERE pk = $1 AND id = $2 AND ${LIVE} FOR UPDATE`,
           [partitionKey, id],
@@ -371,6 +380,7 @@ export class EmbeddedContainer implements ProjectionContainer {
         table: this.table,
         containerNo: this.no,
         ranges: this.ranges,
+        keyLocks: this.keyLocks,
       };
       for (const seg of segment(this.def, ops)) {
         const r =
