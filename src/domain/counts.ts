@@ -37,7 +37,8 @@ export async function postCounts(
     else missing.push(p.id);
   }
   if (missing.length > 0)
-    for (const [id, counts] of await canonicalReactionCounts(ctx.workerDb, missing)) out.set(id, counts);
+    for (const [id, counts] of await canonicalReactionCounts(ctx.workerDb, missing))
+      out.set(id, counts);
   return out;
 }
 

@@ -111,12 +111,8 @@ describe(`login roles and checked events (${engineName})`, () => {
       { rolname: WORKER, rolinherit: true, owned: 0 },
     ]);
     const member = async (login: string, role: string) =>
-      (
-        await s.db.query<{ m: boolean }>(`SELECT pg_has_role($1, $2, 'MEMBER') AS m`, [
-          login,
-          role,
-        ])
-      ).rows[0]!.m;
+      (await s.db.query<{ m: boolean }>(`SELECT pg_has_role($1, $2, 'MEMBER') AS m`, [login, role]))
+        .rows[0]!.m;
     expect(await member(API, 'asora_app')).toBe(true);
     expect(await member(API, 'asora_admin')).toBe(true);
     expect(await member(API, 'asora_worker')).toBe(false);
@@ -135,7 +131,7 @@ describe(`login roles and checked events (${engineName})`, () => {
     const forged = emitChecked('post', post, 'post.updated', forgedPost());
     for (const [what, attack] of Object.entries({
       'read hashes': hash,
-      'emit_event': emitRaw(forgedPost()),
+      emit_event: emitRaw(forgedPost()),
       'insert into the outbox': outbox,
       'emit a forged event': forged,
     })) {
@@ -192,7 +188,10 @@ describe(`login roles and checked events (${engineName})`, () => {
       'another version': (p: Record<string, unknown>) => ({ ...p, version: 999 }),
       'other text': (p: Record<string, unknown>) => ({ ...p, text: 'forged' }),
       'another author': (p: Record<string, unknown>) => ({ ...p, authorId: bob }),
-      'another time': (p: Record<string, unknown>) => ({ ...p, updatedAt: '2001-01-01T00:00:00.000Z' }),
+      'another time': (p: Record<string, unknown>) => ({
+        ...p,
+        updatedAt: '2001-01-01T00:00:00.000Z',
+      }),
     })) {
       expect(await run(API, ...editAndEmit(change)), what).toBe('42501');
     }
@@ -221,7 +220,11 @@ describe(`login roles and checked events (${engineName})`, () => {
     };
     const followAggregate = pairAggregateId('follow', alice, bob);
     expect(
-      await run(API, beginAs(alice), emitChecked('follow', followAggregate, 'follow.removed', removed)),
+      await run(
+        API,
+        beginAs(alice),
+        emitChecked('follow', followAggregate, 'follow.removed', removed),
+      ),
       'a removal that happened',
     ).toBeUndefined();
     expect(
@@ -232,14 +235,21 @@ describe(`login roles and checked events (${engineName})`, () => {
       ),
       'under another aggregate',
     ).toBe('42501');
-    await s.db.query('INSERT INTO follows (follower_id, followee_id) VALUES ($1, $2)', [alice, bob]);
+    await s.db.query('INSERT INTO follows (follower_id, followee_id) VALUES ($1, $2)', [
+      alice,
+      bob,
+    ]);
     try {
       expect(
         await run(API, beginAs(alice), followCreated),
         'a follow made by an earlier transaction (its notification again)',
       ).toBe('42501');
       expect(
-        await run(API, beginAs(alice), emitChecked('follow', followAggregate, 'follow.removed', removed)),
+        await run(
+          API,
+          beginAs(alice),
+          emitChecked('follow', followAggregate, 'follow.removed', removed),
+        ),
         'a removal of a follow that exists',
       ).toBe('42501');
     } finally {
@@ -248,9 +258,10 @@ describe(`login roles and checked events (${engineName})`, () => {
 
     // An account deletion names only its own posts.
     await s.db.query('UPDATE users SET deleted_at = now() WHERE id = $1', [bob]);
-    const { rows } = await s.db.query<{ at: Date }>('SELECT deleted_at AS at FROM users WHERE id = $1', [
-      bob,
-    ]);
+    const { rows } = await s.db.query<{ at: Date }>(
+      'SELECT deleted_at AS at FROM users WHERE id = $1',
+      [bob],
+    );
     const userDeleted = (postIds: string[]) =>
       emitChecked('user', bob, 'user.deleted', {
         userId: bob,

@@ -91,7 +91,9 @@ describe(`ops console in Chromium (${engineName})`, () => {
 
   it('an admin sees a planted dead-lettered event, redrives it, and sees it processed', async () => {
     await register('console-admin@example.com');
-    await grantRole(platform.canonical.workerDb, 'console-admin@example.com', 'admin', { actor: 'test' });
+    await grantRole(platform.canonical.workerDb, 'console-admin@example.com', 'admin', {
+      actor: 'test',
+    });
     const victim = await register('console-victim@example.com');
     await platform.workers!.drain({ timeoutMs: 60_000 });
 

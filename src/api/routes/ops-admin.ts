@@ -70,7 +70,11 @@ export const opsAdminRoutes: FastifyPluginAsyncZod<OpsAdminOptions> = async (app
       return;
     }
     await authenticate(request, reply);
-    const isAdmin = await asUser(opts.sessionsDb ?? ctx.db, request.userId, async (_tx, c) => c.role === 'admin');
+    const isAdmin = await asUser(
+      opts.sessionsDb ?? ctx.db,
+      request.userId,
+      async (_tx, c) => c.role === 'admin',
+    );
     if (!isAdmin) throw new ForbiddenError('the ops console is for admins only');
     request.opsActor = `user:${request.userId}`;
   });
