@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectCanonical, servingDbs } from '../../src/canonical/connect.ts';
 import { postSnapshot } from '../../src/canonical/tables/posts.ts';
+import { loadConfig } from '../../src/config/config.ts';
 import { sqlState } from '../../src/domain/pg-errors.ts';
 import { pairAggregateId } from '../../src/events/emit.ts';
 import type { Db, Queryable } from '../../src/sql/db.ts';
@@ -119,6 +121,23 @@ describe(`login roles and checked events (${engineName})`, () => {
     expect(await member(WORKER, 'asora_worker')).toBe(true);
     expect(await member(WORKER, 'asora_app')).toBe(false);
   });
+
+  it.skipIf(!process.env.TEST_DATABASE_URL)(
+    'a serving process logs in as the login roles; the owner pool only migrates',
+    async () => {
+      const config = loadConfig({ DATABASE_URL: s.url!, JWT_SECRET: 'x'.repeat(32) });
+      const serving = await servingDbs(config, await connectCanonical(config));
+      try {
+        const who = async (db: Db) =>
+          (await db.query<{ u: string }>('SELECT session_user AS u')).rows[0]!.u;
+        expect(await who(serving.db)).toBe(API);
+        expect(await who(serving.workerDb)).toBe(WORKER);
+        expect(serving.readDb).toBe(serving.workerDb);
+      } finally {
+        await serving.close();
+      }
+    },
+  );
 
   it('an asora_app session cannot read any password hash or emit an event, even after RESET ROLE', async () => {
     const hash = sql('SELECT password_hash FROM users');
