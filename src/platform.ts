@@ -3,12 +3,7 @@ import { Redis } from 'ioredis';
 import { buildApp } from './api/app.ts';
 import { createObjectStore } from './archive/connect.ts';
 import { startArchiveSchedule } from './archive/schedule.ts';
-import {
-  type CanonicalDbs,
-  connectCanonical,
-  type ServingDbs,
-  servingDbs,
-} from './canonical/connect.ts';
+import { connectCanonical, type ServingDbs, servingDbs } from './canonical/connect.ts';
 import { migrate } from './canonical/migrations.ts';
 import { buildContexts } from './composition.ts';
 import type { Config } from './config/config.ts';
