@@ -13,9 +13,11 @@ import type { ProjectionStore } from './projections/port.ts';
 import { ReadCache } from './projections/read-cache.ts';
 import { containerDefs, sharedAutoscaleMaxThroughput } from './readmodel/containers.ts';
 import { CONTAINERS } from './readmodel/documents.ts';
+import type { Db } from './sql/db.ts';
 
 export interface ContextParts {
-  canonical: Pick<CanonicalDbs, 'db' | 'readDb'>;
+  /** workerDb: the workers' pool (the primary when absent, e.g. one embedded connection). */
+  canonical: Pick<CanonicalDbs, 'db' | 'readDb'> & { workerDb?: Db };
   store: ProjectionStore;
   tuning: Pick<Config['pipeline'], 'fanoutFollowerThreshold' | 'feedCap'>;
   log: Logger;
@@ -49,16 +51,18 @@ export function buildContexts(p: ContextParts): {
     ttlMs: p.readCache?.ttlMs ?? 0,
     maxEntries: p.readCache?.maxEntries ?? 1,
   });
+  const workerDb = p.canonical.workerDb ?? p.canonical.db;
   return {
     domain: {
       db: b ? p.canonical.db.withDeadline(b.apiMs) : p.canonical.db,
+      workerDb: b ? workerDb.withDeadline(b.apiMs) : workerDb,
       store: cache.reading(b ? boundedStore(p.store, b.apiMs, b.breaker) : p.store),
       fanoutFollowerThreshold: p.tuning.fanoutFollowerThreshold,
       log: p.log,
       archive: p.archive,
     },
     pipeline: {
-      db: b ? p.canonical.db.withDeadline(b.workerMs) : p.canonical.db,
+      db: b ? workerDb.withDeadline(b.workerMs) : workerDb,
       readDb: b ? p.canonical.readDb.withDeadline(b.workerMs) : p.canonical.readDb,
       store: cache.writing(b ? boundedStore(p.store, b.workerMs, b.breaker) : p.store),
       fanoutFollowerThreshold: p.tuning.fanoutFollowerThreshold,

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { buildApp } from './api/app.ts';
 import { createObjectStore } from './archive/connect.ts';
 import { startArchiveSchedule } from './archive/schedule.ts';
-import { type CanonicalDbs, connectCanonical } from './canonical/connect.ts';
+import { connectCanonical, type ServingDbs, servingDbs } from './canonical/connect.ts';
 import { migrate } from './canonical/migrations.ts';
 import { buildContexts } from './composition.ts';
 import type { Config } from './config/config.ts';
@@ -49,7 +49,8 @@ export interface Platform {
   config: Config;
   log: Logger;
   metrics: Metrics;
-  canonical: CanonicalDbs;
+  /** The serving pools: the API's (db) and the workers' (workerDb, readDb). */
+  canonical: ServingDbs;
   store: ProjectionStore;
   ctx: DomainContext;
   health: Health;
@@ -88,24 +89,28 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
     }
   };
   try {
-    const canonical = await connectCanonical(config);
-    closers.push(() => canonical.close());
-    if (canonical.db.engine === 'pglite') {
-      const analyze = startAnalyzeSchedule(canonical.db, PGLITE_ANALYZE_INTERVAL_MS, (err) =>
+    const owner = await connectCanonical(config);
+    // Closed with the serving pools (servingDbs closes the owner's own pool on a server).
+    let canonical: ServingDbs | undefined;
+    closers.push(() => (canonical ?? owner).close());
+    if (owner.db.engine === 'pglite') {
+      const analyze = startAnalyzeSchedule(owner.db, PGLITE_ANALYZE_INTERVAL_MS, (err) =>
         log.warn({ err }, 'scheduled ANALYZE failed'),
       );
       closers.push(() => analyze.stop());
     }
-    const migrated = await migrate(canonical.db);
+    const migrated = await migrate(owner.db);
     if (migrated.applied.length)
       log.info({ applied: migrated.applied }, 'canonical migrations applied');
+    canonical = await servingDbs(config, owner);
+    const { workerDb } = canonical;
 
     const store = await createProjectionStore(config, {
       definitions: containerDefs,
       sharedAutoscaleMaxThroughput,
       observer: metrics.storeObserver,
       onSweepError: (err) => log.warn({ err }, 'TTL sweep failed'),
-      canonical: canonical.db,
+      canonical: owner.db, // the embedded store shares PGlite's one connection (unused on a server)
     });
     closers.push(() => store.close());
     await store.provision();
@@ -127,8 +132,8 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
     const health = new Health({
       canonical: canonicalCheck(ctx.db),
       projections: projectionsCheck(ctx.store, breaker),
-      outbox: outboxBacklogCheck(ctx.db, config.readiness.maxOutboxBacklog),
-      replica: replicaLagCheck(canonical.readDb !== canonical.db ? canonical.readDb : undefined),
+      outbox: outboxBacklogCheck(pipeline.db, config.readiness.maxOutboxBacklog),
+      replica: replicaLagCheck(canonical.readDb !== workerDb ? canonical.readDb : undefined),
     });
 
     let workers: PipelineWorkers | undefined;
@@ -145,7 +150,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
       workers = w;
       if (config.archive.intervalMinutes > 0 && ctx.archive) {
         const schedule = startArchiveSchedule({
-          db: canonical.db,
+          db: workerDb,
           objects: ctx.archive,
           log: log.child({ component: 'archive' }),
           ...config.archive,
@@ -153,7 +158,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
         closers.push(() => schedule.stop());
       }
       const all = Object.values(w.processors);
-      health.register('relay', relayCheck({ db: canonical.db }));
+      health.register('relay', relayCheck({ db: workerDb }));
       health.register(
         'processors',
         processorsCheck(
@@ -169,7 +174,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
       );
     }
     registerCollectors(metrics, {
-      db: canonical.db,
+      db: workerDb,
       readDb: canonical.readDb,
       estimateLag: workers
         ? async () => {
@@ -190,7 +195,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
       const series = new OpsSeries(
         metrics,
         {
-          outbox: () => outboxCounts(canonical.db),
+          outbox: () => outboxCounts(workerDb),
           changeFeedLag: workers
             ? async () =>
                 Object.values(await workers.estimate())

@@ -125,6 +125,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   installSignedCursors(base, opts.jwtSecret);
   const idempotent = installIdempotency(base, {
     db: opts.ctx.db,
+    workerDb: opts.ctx.workerDb,
     ttlSeconds: opts.idempotency?.ttlSeconds ?? 86_400,
     staleSeconds: opts.idempotency?.staleSeconds ?? 60,
   });
@@ -144,7 +145,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(adminRoutes, routeOpts);
   if (opts.ops) await app.register(opsRoutes, opts.ops);
   if (opts.opsAdmin) {
-    await app.register(opsAdminRoutes, opts.opsAdmin);
+    await app.register(opsAdminRoutes, { ...opts.opsAdmin, sessionsDb: opts.ctx.db });
     await app.register(opsConsoleRoutes);
   }
   contract.finish();

@@ -21,6 +21,8 @@ export type IdempotentHandler = (request: FastifyRequest, reply: FastifyReply) =
 
 export interface IdempotencyOptions {
   db: Db;
+  /** Deletes expired keys of every caller: as the worker role. */
+  workerDb: Db;
   /** How long a key (and its first response) is kept. */
   ttlSeconds: number;
   /** An unfinished claim older than this (its request died) may be taken over. */
@@ -75,7 +77,7 @@ export function installIdempotency(
     }
     if (Date.now() - lastSweep > SWEEP_EVERY_MS) {
       lastSweep = Date.now();
-      sweepExpiredKeys(opts.db).catch((err) =>
+      sweepExpiredKeys(opts.workerDb).catch((err) =>
         request.log.warn({ err }, 'could not delete expired idempotency keys'),
       );
     }

@@ -10,6 +10,26 @@ const optionalUrl = z
   .refine((v) => /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// URL')
   .optional();
 
+/** The login roles of migration 0010. */
+export const API_LOGIN = 'asora_api_login';
+export const WORKER_LOGIN = 'asora_worker_login';
+
+/** The same server and database as another user (no password unless given: see docs). */
+function loginUrl(url: string | undefined, user: string, password = ''): string | undefined {
+  if (!url) return undefined;
+  const u = new URL(url);
+  u.username = encodeURIComponent(user);
+  u.password = password;
+  return u.toString();
+}
+
+/** The replica as the worker login (the workers are the replica's only readers). */
+function replicaAsWorker(readUrl: string | undefined, workerUrl: string | undefined) {
+  if (!readUrl || !workerUrl) return undefined;
+  const w = new URL(workerUrl);
+  return loginUrl(readUrl, decodeURIComponent(w.username), w.password);
+}
+
 const AGE_RE = /^\d{1,6}[dh]$/;
 
 const intFrom = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
@@ -20,6 +40,8 @@ const envSchema = z.object({
   DATA_DIR: z.string().min(1).default('./data'),
   DATABASE_URL: optionalUrl,
   DATABASE_READ_URL: optionalUrl,
+  API_DATABASE_URL: optionalUrl,
+  WORKER_DATABASE_URL: optionalUrl,
   PROJECTIONS_DATABASE_URL: optionalUrl,
   COSMOS_ENDPOINT: z.string().url().optional(),
   COSMOS_KEY: z.string().min(1).optional(),
@@ -84,7 +106,20 @@ export interface Config {
   host: string;
   dataDir: string;
   logLevel: Env['LOG_LEVEL'];
-  canonical: { url?: string; readUrl?: string; poolMax: number };
+  /**
+   * url: the owner (migrations, operator commands). The serving process's pools log in as
+   * roles that own nothing: apiUrl (API requests) and workerUrl (pipeline, relay, archive;
+   * also readUrl's login). Default: url with the user swapped to asora_api_login /
+   * asora_worker_login and no password (docs/canonical.md, "Roles").
+   */
+  canonical: {
+    url?: string;
+    readUrl?: string;
+    apiUrl?: string;
+    workerUrl?: string;
+    workerReadUrl?: string;
+    poolMax: number;
+  };
   /** postgresql.conf settings of the embedded PGlite databases (over the embedded defaults). */
   pgliteSettings: Record<string, string>;
   projections:
@@ -165,12 +200,20 @@ export function loadConfig(
     );
   }
   const cosmos = Boolean(e.COSMOS_ENDPOINT && e.COSMOS_KEY);
+  const workerUrl = e.WORKER_DATABASE_URL ?? loginUrl(e.DATABASE_URL, WORKER_LOGIN);
   return {
     port: e.PORT,
     host: e.HOST,
     dataDir: path.resolve(e.DATA_DIR),
     logLevel: e.LOG_LEVEL,
-    canonical: { url: e.DATABASE_URL, readUrl: e.DATABASE_READ_URL, poolMax: e.DATABASE_POOL_MAX },
+    canonical: {
+      url: e.DATABASE_URL,
+      readUrl: e.DATABASE_READ_URL,
+      apiUrl: e.API_DATABASE_URL ?? loginUrl(e.DATABASE_URL, API_LOGIN),
+      workerUrl,
+      workerReadUrl: replicaAsWorker(e.DATABASE_READ_URL, workerUrl),
+      poolMax: e.DATABASE_POOL_MAX,
+    },
     pgliteSettings: {
       ...EMBEDDED_PGLITE_SETTINGS,
       ...Object.fromEntries(

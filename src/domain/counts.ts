@@ -37,7 +37,8 @@ export async function postCounts(
     else missing.push(p.id);
   }
   if (missing.length > 0)
-    for (const [id, counts] of await canonicalReactionCounts(ctx.db, missing)) out.set(id, counts);
+    for (const [id, counts] of await canonicalReactionCounts(ctx.workerDb, missing))
+      out.set(id, counts);
   return out;
 }
 
@@ -65,8 +66,8 @@ export async function profileCounts(ctx: DomainContext, userId: string): Promise
     result[m] = doc
       ? Number(doc.value) || 0
       : items === undefined
-        ? await canonicalCount(ctx.db, userId, m)
-        : await recomputeCounter(ctx.db, counters, userId, m);
+        ? await canonicalCount(ctx.workerDb, userId, m)
+        : await recomputeCounter(ctx.workerDb, counters, userId, m);
   }
   return result;
 }

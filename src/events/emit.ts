@@ -1,13 +1,22 @@
-import { emit as emitRow } from '../outbox/emit.ts';
 import type { Queryable } from '../sql/db.ts';
 import type { AggregateType, EventPayloads, EventType } from './catalogue.ts';
 
-/** Emits a catalogue event inside the caller's canonical transaction, typed by its name. */
-export const emit = <E extends EventType>(
+/**
+ * Emits a catalogue event inside the caller's canonical transaction, typed by its name.
+ * Through emit_checked_event (0010): the database refuses an event that does not match the
+ * rows this transaction wrote (SQLSTATE 42501), so an application session cannot forge one.
+ */
+export async function emit<E extends EventType>(
   tx: Queryable,
   aggregate: { type: AggregateType; id: string },
   eventType: E,
   payload: EventPayloads[E],
-): Promise<number> => emitRow(tx, aggregate, eventType, payload);
+): Promise<number> {
+  const { rows } = await tx.query<{ id: number }>(
+    'SELECT emit_checked_event($1, $2::uuid, $3, $4::jsonb) AS id',
+    [aggregate.type, aggregate.id, eventType, JSON.stringify(payload)],
+  );
+  return rows[0]!.id;
+}
 
 export { pairAggregateId } from '../outbox/emit.ts';

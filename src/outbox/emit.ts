@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import type { Queryable } from '../sql/db.ts';
 
 /**
- * Writes one outbox event inside the caller's canonical transaction (the only way to
- * emit). The database function assigns the next per-aggregate version under a row lock
- * and notifies listening relays on commit.
+ * Writes one outbox event inside the caller's canonical transaction (emit_event: granted to
+ * the worker role, and called by the definer functions that check an event first). The
+ * database function assigns the next per-aggregate version under a row lock and notifies
+ * listening relays on commit.
  */
 export async function emit(
   tx: Queryable,

@@ -1,5 +1,6 @@
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { asUser } from '../../src/canonical/session.ts';
+import { POST_COLUMNS, type PostRow, postSnapshot } from '../../src/canonical/tables/posts.ts';
 import type { Db } from '../../src/sql/db.ts';
 import { insertUser } from '../support/canon.ts';
 import { engineName } from '../support/databases.ts';
@@ -299,9 +300,25 @@ describe(`canonical constraints (${engineName})`, () => {
     ]);
   });
 
-  it('lets the application role emit only through emit_event', async () => {
+  it('lets the application role emit only through emit_checked_event, and only the truth', async () => {
+    await expect(
+      asUser(db, alice, (tx) =>
+        tx.query(`SELECT emit_event('post', $1, 'post.updated', '{}'::jsonb)`, [post]),
+      ),
+    ).rejects.toThrow(/permission denied/);
+    await expect(
+      asUser(db, alice, (tx) =>
+        tx.query(`SELECT emit_checked_event('post', $1, 'post.updated', '{}'::jsonb)`, [post]),
+      ),
+    ).rejects.toThrow(/does not match the canonical rows/);
+    const { rows } = await db.query<PostRow>(`SELECT ${POST_COLUMNS} FROM posts WHERE id = $1`, [
+      post,
+    ]);
     await asUser(db, alice, async (tx) => {
-      await tx.query(`SELECT emit_event('post', $1, 'post.updated', '{}'::jsonb)`, [post]);
+      await tx.query(`SELECT emit_checked_event('post', $1, 'post.updated', $2::jsonb)`, [
+        post,
+        JSON.stringify(postSnapshot(rows[0]!)),
+      ]);
     });
     expect(await count(db, 'outbox')).toBe(1);
     await expect(

@@ -46,6 +46,10 @@ describe('configuration', () => {
     expect(c.canonical).toEqual({
       url: 'postgres://app@db:5432/asora',
       readUrl: 'postgresql://app@replica:5432/asora',
+      // The serving pools log in as the roles of migration 0010 (no password by default).
+      apiUrl: 'postgres://asora_api_login@db:5432/asora',
+      workerUrl: 'postgres://asora_worker_login@db:5432/asora',
+      workerReadUrl: 'postgresql://asora_worker_login@replica:5432/asora',
       poolMax: 25,
     });
     expect(c.projections).toEqual({
@@ -55,6 +59,19 @@ describe('configuration', () => {
       database: 'asora',
       preferredRegions: [],
     });
+  });
+
+  it('takes explicit login URLs (with passwords) for the API and the workers', () => {
+    const c = loadConfig({
+      DATABASE_URL: 'postgres://owner:o@db/asora',
+      DATABASE_READ_URL: 'postgres://owner:o@replica/asora',
+      API_DATABASE_URL: 'postgres://api:secret-a@db/asora',
+      WORKER_DATABASE_URL: 'postgres://worker:secret-w@db/asora',
+      JWT_SECRET: SECRET,
+    });
+    expect(c.canonical.apiUrl).toBe('postgres://api:secret-a@db/asora');
+    expect(c.canonical.workerUrl).toBe('postgres://worker:secret-w@db/asora');
+    expect(c.canonical.workerReadUrl).toBe('postgres://worker:secret-w@replica/asora');
   });
 
   it('treats empty variables as unset', () => {

@@ -91,12 +91,14 @@ describe(`ops console in Chromium (${engineName})`, () => {
 
   it('an admin sees a planted dead-lettered event, redrives it, and sees it processed', async () => {
     await register('console-admin@example.com');
-    await grantRole(platform.canonical.db, 'console-admin@example.com', 'admin', { actor: 'test' });
+    await grantRole(platform.canonical.workerDb, 'console-admin@example.com', 'admin', {
+      actor: 'test',
+    });
     const victim = await register('console-victim@example.com');
     await platform.workers!.drain({ timeoutMs: 60_000 });
 
     // Plant: the victim's registration event, as if it had failed max_retries times.
-    const { rows } = await platform.canonical.db.query<{ id: string }>(
+    const { rows } = await platform.canonical.workerDb.query<{ id: string }>(
       `UPDATE outbox SET processed_at = NULL, dead_lettered_at = now(), retry_count = max_retries,
               last_error = 'planted: projection store timed out after 2000 ms'
         WHERE id = (SELECT max(id) FROM outbox WHERE aggregate_id = $1) RETURNING id::text`,
@@ -125,7 +127,7 @@ describe(`ops console in Chromium (${engineName})`, () => {
       timeout: 30_000,
     });
     await platform.workers!.drain({ timeoutMs: 60_000 });
-    const after = await platform.canonical.db.query<{ processed: boolean; dead: boolean }>(
+    const after = await platform.canonical.workerDb.query<{ processed: boolean; dead: boolean }>(
       'SELECT processed_at IS NOT NULL AS processed, dead_lettered_at IS NOT NULL AS dead FROM outbox WHERE id = $1',
       [eventId],
     );
@@ -153,7 +155,7 @@ describe(`ops console in Chromium (${engineName})`, () => {
         await new Promise((r) => setTimeout(r, 700));
       }
       await platform.workers!.drain({ timeoutMs: 60_000 });
-      await platform.canonical.db.query(
+      await platform.canonical.workerDb.query(
         `UPDATE outbox SET processed_at = NULL, retry_count = 3, next_retry_at = now() + interval '1 hour',
                 last_error = 'planted: canonical read timed out after 2000 ms'
           WHERE id = (SELECT max(id) FROM outbox)`,

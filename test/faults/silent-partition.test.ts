@@ -195,7 +195,7 @@ describe(`silent partition of the projection store (canonical on ${engineName})`
     // backoff) and the pipeline repairs the projections.
     const outboxLeft = async () =>
       (
-        await platform.canonical.db.query<{ n: number }>(
+        await platform.canonical.workerDb.query<{ n: number }>(
           'SELECT count(*)::int AS n FROM outbox WHERE processed_at IS NULL AND dead_lettered_at IS NULL',
         )
       ).rows[0]!.n;
@@ -209,7 +209,7 @@ describe(`silent partition of the projection store (canonical on ${engineName})`
       'before',
       'during the partition',
     ]);
-    const { rows } = await platform.canonical.db.query<{ n: number }>(
+    const { rows } = await platform.canonical.workerDb.query<{ n: number }>(
       'SELECT count(*)::int AS n FROM posts',
     );
     expect(rows[0]!.n).toBe(2);

@@ -48,7 +48,13 @@ describe.each(stores)('discovery queries on %s', (_name, open) => {
 
   beforeAll(async () => {
     [canon, s] = await Promise.all([canonicalDb(), open()]);
-    ctx = { db: canon.db, store: s.store, fanoutFollowerThreshold: 1000, log: silentLogger };
+    ctx = {
+      db: canon.db,
+      workerDb: canon.db,
+      store: s.store,
+      fanoutFollowerThreshold: 1000,
+      log: silentLogger,
+    };
     viewer = await insertUser(canon.db, { email: 'viewer@example.com', profile: false });
     alice = await insertUser(canon.db, { email: 'alice@example.com', profile: false });
     blocked = await insertUser(canon.db, { email: 'blocked@example.com', profile: false });

@@ -17,6 +17,7 @@ import { outboxStatus, redrive, troubledEvents } from '../../outbox/status.ts';
 import type { PipelineContext } from '../../pipeline/context.ts';
 import { regenerateUserFeed } from '../../pipeline/regenerate-feed.ts';
 import type { PipelineWorkers } from '../../pipeline/workers.ts';
+import type { Db } from '../../sql/db.ts';
 import { authenticate } from '../auth.ts';
 
 export interface OpsAdminOptions {
@@ -27,6 +28,8 @@ export interface OpsAdminOptions {
   /** Token in DATA_DIR/admin-token (embedded mode): what the CLI presents beside a live server. */
   adminToken?: string;
   series: OpsSeries;
+  /** The API's pool: whether a caller is an admin is asked in the caller's session (default pipeline.db). */
+  sessionsDb?: Db;
 }
 
 export interface LastReconcile {
@@ -67,7 +70,11 @@ export const opsAdminRoutes: FastifyPluginAsyncZod<OpsAdminOptions> = async (app
       return;
     }
     await authenticate(request, reply);
-    const isAdmin = await asUser(ctx.db, request.userId, async (_tx, c) => c.role === 'admin');
+    const isAdmin = await asUser(
+      opts.sessionsDb ?? ctx.db,
+      request.userId,
+      async (_tx, c) => c.role === 'admin',
+    );
     if (!isAdmin) throw new ForbiddenError('the ops console is for admins only');
     request.opsActor = `user:${request.userId}`;
   });
