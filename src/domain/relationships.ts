@@ -1,11 +1,14 @@
 import { asUser } from '../canonical/session.ts';
-import { iso, NOW_MS } from '../canonical/time.ts';
+import { BLOCKS, blockBetween } from '../canonical/tables/blocks.ts';
+import { FOLLOWS } from '../canonical/tables/follows.ts';
+import { MUTES } from '../canonical/tables/mutes.ts';
+import { deletePair, insertPair } from '../canonical/tables/pair-table.ts';
+import { userExists } from '../canonical/tables/users.ts';
 import { ForbiddenError, NotFoundError, ValidationError } from '../errors.ts';
 import { emit, pairAggregateId } from '../events/emit.ts';
 import type { Queryable } from '../sql/db.ts';
 import type { DomainContext } from './context.ts';
 import { forgetReadContext } from './read-context.ts';
-import { userExists } from './users.ts';
 
 export type Relation = 'follow' | 'block' | 'mute';
 
@@ -15,18 +18,16 @@ async function checkTarget(tx: Queryable, userId: string, targetId: string, rela
   if (!(await userExists(tx, targetId))) throw new NotFoundError('user not found');
 }
 
-const followAggregate = (followerId: string, followeeId: string) => ({
-  type: 'follow' as const,
-  id: pairAggregateId('follow', followerId, followeeId),
+const pairAggregate = <T extends Relation>(type: T, from: string, to: string) => ({
+  type,
+  id: pairAggregateId(type, from, to),
 });
+const followAggregate = (followerId: string, followeeId: string) =>
+  pairAggregate('follow', followerId, followeeId);
 
 /** Removes a follow row if present and emits follow.removed (used by unfollow and block). */
 async function dropFollow(tx: Queryable, followerId: string, followeeId: string): Promise<void> {
-  const { rowCount } = await tx.query(
-    'DELETE FROM follows WHERE follower_id = $1 AND followee_id = $2 RETURNING id',
-    [followerId, followeeId],
-  );
-  if (rowCount > 0)
+  if (await deletePair(tx, FOLLOWS, followerId, followeeId))
     await emit(tx, followAggregate(followerId, followeeId), 'follow.removed', {
       followerId,
       followeeId,
@@ -44,64 +45,39 @@ export async function addRelation(
     await checkTarget(tx, userId, targetId, relation);
     if (relation === 'follow') {
       // blocks_parties_read lets each side see a block in either direction.
-      const { rows: blocked } = await tx.query(
-        `SELECT 1 FROM blocks WHERE (blocker_id = $1 AND blocked_id = $2) OR (blocker_id = $2 AND blocked_id = $1)`,
-        [userId, targetId],
-      );
-      if (blocked.length > 0) throw new ForbiddenError('you cannot follow this user');
-      const { rows } = await tx.query<{ created_at: unknown }>(
-        `INSERT INTO follows (follower_id, followee_id, created_at) VALUES ($1, $2, ${NOW_MS})
-         ON CONFLICT (follower_id, followee_id) DO NOTHING RETURNING created_at`,
-        [userId, targetId],
-      );
-      if (rows[0]) {
+      if (await blockBetween(tx, userId, targetId))
+        throw new ForbiddenError('you cannot follow this user');
+      const createdAt = await insertPair(tx, FOLLOWS, userId, targetId);
+      if (createdAt) {
         await emit(tx, followAggregate(userId, targetId), 'follow.created', {
           followerId: userId,
           followeeId: targetId,
-          createdAt: iso(rows[0].created_at),
+          createdAt,
         });
       }
       return;
     }
     if (relation === 'block') {
-      const { rows } = await tx.query<{ created_at: unknown }>(
-        `INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES ($1, $2, ${NOW_MS})
-         ON CONFLICT (blocker_id, blocked_id) DO NOTHING RETURNING created_at`,
-        [userId, targetId],
-      );
-      if (rows[0]) {
+      const createdAt = await insertPair(tx, BLOCKS, userId, targetId);
+      if (createdAt) {
         // A block severs follows both ways, in the same transaction.
         await dropFollow(tx, userId, targetId);
         await dropFollow(tx, targetId, userId);
-        await emit(
-          tx,
-          { type: 'block', id: pairAggregateId('block', userId, targetId) },
-          'block.created',
-          {
-            blockerId: userId,
-            blockedId: targetId,
-            createdAt: iso(rows[0].created_at),
-          },
-        );
+        await emit(tx, pairAggregate('block', userId, targetId), 'block.created', {
+          blockerId: userId,
+          blockedId: targetId,
+          createdAt,
+        });
       }
       return;
     }
-    const { rows } = await tx.query<{ created_at: unknown }>(
-      `INSERT INTO mutes (muter_id, muted_id, created_at) VALUES ($1, $2, ${NOW_MS})
-       ON CONFLICT (muter_id, muted_id) DO NOTHING RETURNING created_at`,
-      [userId, targetId],
-    );
-    if (rows[0]) {
-      await emit(
-        tx,
-        { type: 'mute', id: pairAggregateId('mute', userId, targetId) },
-        'mute.created',
-        {
-          muterId: userId,
-          mutedId: targetId,
-          createdAt: iso(rows[0].created_at),
-        },
-      );
+    const createdAt = await insertPair(tx, MUTES, userId, targetId);
+    if (createdAt) {
+      await emit(tx, pairAggregate('mute', userId, targetId), 'mute.created', {
+        muterId: userId,
+        mutedId: targetId,
+        createdAt,
+      });
     }
   });
   // Both parties' next reads see the change (block and mute hide either way, follow adds a source).
@@ -119,37 +95,19 @@ export async function removeRelation(
     await checkTarget(tx, userId, targetId, relation);
     if (relation === 'follow') return dropFollow(tx, userId, targetId);
     if (relation === 'block') {
-      const { rowCount } = await tx.query(
-        'DELETE FROM blocks WHERE blocker_id = $1 AND blocked_id = $2 RETURNING id',
-        [userId, targetId],
-      );
-      if (rowCount > 0) {
-        await emit(
-          tx,
-          { type: 'block', id: pairAggregateId('block', userId, targetId) },
-          'block.removed',
-          {
-            blockerId: userId,
-            blockedId: targetId,
-          },
-        );
+      if (await deletePair(tx, BLOCKS, userId, targetId)) {
+        await emit(tx, pairAggregate('block', userId, targetId), 'block.removed', {
+          blockerId: userId,
+          blockedId: targetId,
+        });
       }
       return;
     }
-    const { rowCount } = await tx.query(
-      'DELETE FROM mutes WHERE muter_id = $1 AND muted_id = $2 RETURNING id',
-      [userId, targetId],
-    );
-    if (rowCount > 0) {
-      await emit(
-        tx,
-        { type: 'mute', id: pairAggregateId('mute', userId, targetId) },
-        'mute.removed',
-        {
-          muterId: userId,
-          mutedId: targetId,
-        },
-      );
+    if (await deletePair(tx, MUTES, userId, targetId)) {
+      await emit(tx, pairAggregate('mute', userId, targetId), 'mute.removed', {
+        muterId: userId,
+        mutedId: targetId,
+      });
     }
   });
   // Both parties' next reads see the change (block and mute hide either way, follow adds a source).
