@@ -2,7 +2,6 @@ import { asWorker } from '../../canonical/session.ts';
 import { rowByKey } from '../../canonical/tables/keyed-scan.ts';
 import { POST_SCAN, type PostCheckRow, postSnapshot } from '../../canonical/tables/posts.ts';
 import { isUuid } from '../../ids.ts';
-import { forEachLimited } from '../../lib/concurrency.ts';
 import type { ProjectionContainer } from '../../projections/port.ts';
 import { postDoc, postTombstone } from '../../readmodel/builders.ts';
 import { canonicalReactionCounts } from '../../readmodel/counters.ts';
@@ -92,25 +91,18 @@ export async function reconcilePosts(
   opts: ReconcileOptions,
 ): Promise<KindReport> {
   const posts = ctx.store.container(CONTAINERS.posts);
-  const report = await checkKeyedProjection<Row, PostDoc>(ctx, opts, {
+  return checkKeyedProjection<Row, PostDoc>(ctx, opts, {
     kind: 'posts',
     container: posts,
     scan: POST_SCAN,
     compare,
     strayDetail: (d) => ({ authorId: d.authorId }),
+    repair: (d) =>
+      d.problem === 'stray'
+        ? convergeDoc<PostDoc>(posts, d.id, d.id, async () => {
+            if (isUuid(d.id) && (await canonicalPost(ctx.db, d.id))) return undefined; // appeared meanwhile
+            return softDeleted((await posts.read<PostDoc>(d.id, d.id)).resource);
+          })
+        : repairPost(ctx, posts, d.id),
   });
-
-  if (opts.repair) {
-    await forEachLimited(report.drift, 8, async (d) => {
-      const ok =
-        d.problem === 'stray'
-          ? await convergeDoc<PostDoc>(posts, d.id, d.id, async () => {
-              if (isUuid(d.id) && (await canonicalPost(ctx.db, d.id))) return undefined; // appeared meanwhile
-              return softDeleted((await posts.read<PostDoc>(d.id, d.id)).resource);
-            })
-          : await repairPost(ctx, posts, d.id);
-      if (ok) report.repaired++;
-    });
-  }
-  return report;
 }

@@ -6,7 +6,6 @@ import {
   profileSnapshot,
 } from '../../canonical/tables/profiles.ts';
 import { isUuid } from '../../ids.ts';
-import { forEachLimited } from '../../lib/concurrency.ts';
 import type { ProjectionContainer } from '../../projections/port.ts';
 import { profileDoc, profileTombstone } from '../../readmodel/builders.ts';
 import { CONTAINERS, type PublicProfileDoc } from '../../readmodel/documents.ts';
@@ -56,19 +55,13 @@ export async function reconcileProfiles(
   opts: ReconcileOptions,
 ): Promise<KindReport> {
   const docs = ctx.store.container(CONTAINERS.publicProfiles);
-  const report = await checkKeyedProjection<Row, PublicProfileDoc>(ctx, opts, {
+  return checkKeyedProjection<Row, PublicProfileDoc>(ctx, opts, {
     kind: 'profiles',
     container: docs,
     scan: PROFILE_SCAN,
     compare,
+    repair: (d) => repairProfile(ctx, docs, d.id),
   });
-
-  if (opts.repair) {
-    await forEachLimited(report.drift, 8, async (d) => {
-      if (await repairProfile(ctx, docs, d.id)) report.repaired++;
-    });
-  }
-  return report;
 }
 
 function repairProfile(

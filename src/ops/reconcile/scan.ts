@@ -7,6 +7,7 @@ import {
   rowsAfter,
 } from '../../canonical/tables/keyed-scan.ts';
 import { isUuid } from '../../ids.ts';
+import { forEachLimited } from '../../lib/concurrency.ts';
 import { keysetPages, pages } from '../../lib/paging.ts';
 import type { Doc, ProjectionContainer, Stored } from '../../projections/port.ts';
 import { SOFT_DELETE_TTL_SECONDS } from '../../readmodel/documents.ts';
@@ -29,12 +30,14 @@ export interface KeyedProjection<R, D extends Doc> {
   scan: KeyedScan<R>;
   compare: (row: R, stored: Stored<D> | undefined) => Drift | undefined;
   strayDetail?: (doc: Stored<D>) => Record<string, unknown>;
+  /** Converges one drifting document on canonical (with --repair); true when it did. */
+  repair: (drift: Drift) => Promise<boolean>;
 }
 
 /**
  * Both directions of a keyed projection's check: every canonical row against its document
  * (keyset pages of canonical, one readMany each), then every live document without a
- * canonical row (a stray).
+ * canonical row (a stray); then, with --repair, each drift repaired.
  */
 export async function checkKeyedProjection<R, D extends Doc>(
   ctx: ReconcileContext,
@@ -79,6 +82,11 @@ export async function checkKeyedProjection<R, D extends Doc>(
         });
       }
     }
+  }
+  if (opts.repair) {
+    await forEachLimited(report.drift, 8, async (d) => {
+      if (await p.repair(d)) report.repaired++;
+    });
   }
   return report;
 }
