@@ -1,5 +1,6 @@
 import { asWorker } from '../canonical/session.ts';
 import { feedPostsOf } from '../canonical/tables/posts.ts';
+import { isLiveUser } from '../canonical/tables/users.ts';
 import { iso } from '../canonical/time.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { isUuid } from '../ids.ts';
@@ -26,10 +27,7 @@ export interface RegenerateResult {
  */
 async function wantedPosts(ctx: PipelineContext, userId: string): Promise<PostDoc[]> {
   return asWorker(ctx.db, async (tx) => {
-    const user = await tx.query('SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL', [
-      userId,
-    ]);
-    if (user.rows.length === 0) throw new NotFoundError(`user ${userId} not found`);
+    if (!(await isLiveUser(tx, userId))) throw new NotFoundError(`user ${userId} not found`);
     const rows = await feedPostsOf(tx, userId, ctx.feedCap, ctx.fanoutFollowerThreshold);
     return rows.map((r) => ({
       id: r.id,

@@ -53,6 +53,12 @@ export async function insertPost(
   return rows[0]!;
 }
 
+/** Locks a post row for an update (FOR UPDATE); false when there is none. */
+export async function lockPost(tx: Queryable, postId: string): Promise<boolean> {
+  const { rows } = await tx.query('SELECT 1 FROM posts WHERE id = $1 FOR UPDATE', [postId]);
+  return rows.length > 0;
+}
+
 export async function readPost(tx: Queryable, postId: string): Promise<PostRow | undefined> {
   const { rows } = await tx.query<PostRow>(`SELECT ${POST_COLUMNS} FROM posts WHERE id = $1`, [
     postId,

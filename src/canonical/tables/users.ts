@@ -19,6 +19,14 @@ export function liveUsers(db: Db, ids: string[]): Promise<Set<string>> {
   });
 }
 
+/** Whether this account exists and is not deleted (as a worker: it reads users directly). */
+export async function isLiveUser(tx: Queryable, userId: string): Promise<boolean> {
+  const { rows } = await tx.query('SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL', [
+    userId,
+  ]);
+  return rows.length > 0;
+}
+
 /** Whether a live (not deleted) user exists; a definer function, so it works under any RLS session. */
 export async function userExists(tx: Queryable, userId: string): Promise<boolean> {
   const { rows } = await tx.query('SELECT 1 FROM auth_session_user($1::uuid)', [userId]);
@@ -119,4 +127,22 @@ export async function liveUserIds(tx: Queryable, sample?: number): Promise<strin
     sample === undefined ? [] : [sample],
   );
   return rows.map((r) => r.id);
+}
+
+/** An account by email (case-insensitive), locked for a role change (FOR UPDATE). */
+export async function lockUserByEmail(
+  tx: Queryable,
+  email: string,
+): Promise<{ id: string; email: string; role: UserRole; deleted: boolean } | undefined> {
+  const { rows } = await tx.query<{ id: string; email: string; role: UserRole; deleted: boolean }>(
+    `SELECT id, email::text AS email, role, deleted_at IS NOT NULL AS deleted
+       FROM users WHERE email = $1::citext FOR UPDATE`,
+    [email],
+  );
+  return rows[0];
+}
+
+/** Sets users.role (the owner connection only: application roles cannot update it). */
+export async function setUserRole(tx: Queryable, userId: string, role: UserRole): Promise<void> {
+  await tx.query('UPDATE users SET role = $2, updated_at = now() WHERE id = $1', [userId, role]);
 }
