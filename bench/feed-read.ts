@@ -299,6 +299,13 @@ async function runEngine(engine: Engine): Promise<{ rows: Row[]; note: string }>
 
 const lat = (l: Load) => `${l.http.p50} / ${l.http.p99}`;
 
+/** One results table: a column per [heading, the cell of a row]. */
+const rowTable = (rows: Row[], columns: [string, (r: Row) => string][]) =>
+  table(
+    columns.map(([heading]) => heading),
+    rows.map((r) => columns.map(([, cell]) => cell(r))),
+  );
+
 const sections: string[] = [];
 for (const engine of ENGINES) {
   const { rows, note } = await runEngine(engine);
@@ -306,49 +313,43 @@ for (const engine of ENGINES) {
     [
       `### ${engine === 'embedded' ? 'Embedded: canonical and projections on PGlite' : 'Server: canonical and the embedded projection store on PostgreSQL'} (${note})`,
       '',
-      table(
+      rowTable(rows, [
+        ['follows', (r) => r.follows.toLocaleString('en-US')],
+        ['GET /v1/feed req/s', (r) => fmt(r.feed.http.rps, 0)],
+        ['floor req/s', (r) => fmt(r.floor.http.rps, 0)],
+        ['feed ÷ floor req/s', (r) => ratio(r.feed.http.rps, r.floor.http.rps)],
+        ['feed p50 / p99 ms', (r) => lat(r.feed)],
+        ['floor p50 / p99 ms', (r) => lat(r.floor)],
+        ['feed p99 ÷ floor p99', (r) => ratio(r.feed.http.p99, r.floor.http.p99)],
+        ['SQL statements / feed request', (r) => fmt(r.sqlPerRequest)],
         [
-          'follows',
-          'GET /v1/feed req/s',
-          'floor req/s',
-          'feed ÷ floor req/s',
-          'feed p50 / p99 ms',
-          'floor p50 / p99 ms',
-          'feed p99 ÷ floor p99',
-          'SQL statements / feed request',
           'PG transactions / feed request (floor)',
+          (r) =>
+            r.feed.xactsPerRequest === undefined
+              ? 'n/a (in-process)'
+              : `${fmt(r.feed.xactsPerRequest)} (${fmt(r.floor.xactsPerRequest ?? Number.NaN)})`,
         ],
-        rows.map((r) => [
-          r.follows.toLocaleString('en-US'),
-          fmt(r.feed.http.rps, 0),
-          fmt(r.floor.http.rps, 0),
-          ratio(r.feed.http.rps, r.floor.http.rps),
-          lat(r.feed),
-          lat(r.floor),
-          ratio(r.feed.http.p99, r.floor.http.p99),
-          fmt(r.sqlPerRequest),
-          r.feed.xactsPerRequest === undefined
-            ? 'n/a (in-process)'
-            : `${fmt(r.feed.xactsPerRequest)} (${fmt(r.floor.xactsPerRequest ?? Number.NaN)})`,
-        ]),
-      ),
+      ]),
       '',
-      table(
+      rowTable(rows, [
+        ['follows', (r) => r.follows.toLocaleString('en-US')],
         [
-          'follows',
           'userFeed query p50 / p99 ms',
-          'canonical JOIN p50 / p99 ms',
-          'JOIN ÷ userFeed (p50)',
-          'JOIN ÷ userFeed (p99)',
+          (r) => `${fmt(percentile(r.feedQuery, 50))} / ${fmt(percentile(r.feedQuery, 99))}`,
         ],
-        rows.map((r) => [
-          r.follows.toLocaleString('en-US'),
-          `${fmt(percentile(r.feedQuery, 50))} / ${fmt(percentile(r.feedQuery, 99))}`,
-          `${fmt(percentile(r.join, 50))} / ${fmt(percentile(r.join, 99))}`,
-          ratio(percentile(r.join, 50), percentile(r.feedQuery, 50)),
-          ratio(percentile(r.join, 99), percentile(r.feedQuery, 99)),
-        ]),
-      ),
+        [
+          'canonical JOIN p50 / p99 ms',
+          (r) => `${fmt(percentile(r.join, 50))} / ${fmt(percentile(r.join, 99))}`,
+        ],
+        [
+          'JOIN ÷ userFeed (p50)',
+          (r) => ratio(percentile(r.join, 50), percentile(r.feedQuery, 50)),
+        ],
+        [
+          'JOIN ÷ userFeed (p99)',
+          (r) => ratio(percentile(r.join, 99), percentile(r.feedQuery, 99)),
+        ],
+      ]),
       '',
       `Samples: GET /v1/feed ${rows.map((r) => r.feed.http.requests).join(' / ')} requests; floor ${rows.map((r) => r.floor.http.requests).join(' / ')}; userFeed query ${rows.map((r) => r.feedQuery.length).join(' / ')}; JOIN ${rows.map((r) => r.join.length).join(' / ')}.`,
     ].join('\n'),

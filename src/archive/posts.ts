@@ -3,6 +3,7 @@ import { type ArchiveFile, recordArchiveFile } from '../canonical/tables/archive
 import {
   archivePointers,
   hotPostsBefore,
+  lockPost,
   markPostsArchived,
   postSnapshot,
   restorePostText,
@@ -90,11 +91,10 @@ export async function archivePosts(
 /** `asora archive restore <postId>`: the post's text back from cold storage; hot again. */
 export async function restorePost(deps: ArchiveDeps, postId: string): Promise<PostSnapshot> {
   return asWorker(deps.db, async (tx) => {
-    await tx.query('SELECT 1 FROM posts WHERE id = $1 FOR UPDATE', [postId]);
+    const found = await lockPost(tx, postId);
     const [pointer] = await archivePointers(tx, [postId]);
     if (!pointer) {
-      const { rows } = await tx.query('SELECT 1 FROM posts WHERE id = $1', [postId]);
-      if (rows.length === 0) throw new NotFoundError(`post ${postId} not found`);
+      if (!found) throw new NotFoundError(`post ${postId} not found`);
       throw new ConflictError(`post ${postId} is not archived`, 'not_archived');
     }
     const copy = (await readArchivedPosts(tx, deps.objects, [pointer])).get(postId);

@@ -1,6 +1,8 @@
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { USER_ROLES, type UserRole } from '../events/vocabulary.ts';
 import type { Db } from '../sql/db.ts';
+import { insertAuditEntry } from './tables/audit-log.ts';
+import { lockUserByEmail, setUserRole } from './tables/users.ts';
 
 export { USER_ROLES };
 
@@ -34,17 +36,7 @@ export async function grantRole(
   const trimmed = email.trim();
   if (!trimmed) throw new ValidationError('an email is required');
   return db.transaction(async (tx) => {
-    const { rows } = await tx.query<{
-      id: string;
-      email: string;
-      role: UserRole;
-      deleted: boolean;
-    }>(
-      `SELECT id, email::text AS email, role, deleted_at IS NOT NULL AS deleted
-         FROM users WHERE email = $1::citext FOR UPDATE`,
-      [trimmed],
-    );
-    const user = rows[0];
+    const user = await lockUserByEmail(tx, trimmed);
     if (!user) throw new NotFoundError(`no user with email ${trimmed}`);
     if (user.deleted) throw new NotFoundError(`the account ${user.email} has been deleted`);
     const change: RoleChange = {
@@ -55,16 +47,14 @@ export async function grantRole(
       changed: user.role !== role,
     };
     if (!change.changed) return change;
-    await tx.query('UPDATE users SET role = $2, updated_at = now() WHERE id = $1', [user.id, role]);
-    await tx.query(
-      `INSERT INTO audit_log (actor_id, action, subject_type, subject_id, details)
-       VALUES ($1, 'user.role_granted', 'user', $2, $3::jsonb)`,
-      [
-        opts.actorId ?? null,
-        user.id,
-        JSON.stringify({ from: user.role, to: role, via: 'cli', actor: opts.actor ?? null }),
-      ],
-    );
+    await setUserRole(tx, user.id, role);
+    await insertAuditEntry(tx, {
+      actorId: opts.actorId ?? null,
+      action: 'user.role_granted',
+      subjectType: 'user',
+      subjectId: user.id,
+      details: { from: user.role, to: role, via: 'cli', actor: opts.actor ?? null },
+    });
     return change;
   });
 }

@@ -1,29 +1,31 @@
 import { readArchivedPosts } from '../archive/read.ts';
 import { asUser } from '../canonical/session.ts';
+import { appealsBy, presentAppeal } from '../canonical/tables/appeals.ts';
+import { deleteIdentities, identitiesOf } from '../canonical/tables/auth-identities.ts';
+import { BLOCKS } from '../canonical/tables/blocks.ts';
+import { deleteFollowsOf, FOLLOWS } from '../canonical/tables/follows.ts';
+import { casesReportedBy, presentCase } from '../canonical/tables/moderation-cases.ts';
+import { MUTES } from '../canonical/tables/mutes.ts';
+import { deletePairsFrom, pairsOf } from '../canonical/tables/pair-table.ts';
 import {
   archivePointers,
-  POST_COLUMNS,
+  markAuthorPostsDeleted,
   type PostRow,
+  postAuthors,
+  postIdsBy,
   postSnapshot,
+  postsBy,
 } from '../canonical/tables/posts.ts';
-import { PROFILE_COLUMNS, type ProfileRow, profileSnapshot } from '../canonical/tables/profiles.ts';
-import { iso, NOW_MS } from '../canonical/time.ts';
+import { deleteProfile, profileSnapshot, readProfile } from '../canonical/tables/profiles.ts';
+import { deleteReactionsBy, reactionsBy } from '../canonical/tables/reactions.ts';
+import { readOwnUser, softDeleteUser } from '../canonical/tables/users.ts';
 import { AppError } from '../errors.ts';
-import type { ReactionType } from '../events/catalogue.ts';
 import { emit, pairAggregateId } from '../events/emit.ts';
 import type { Queryable } from '../sql/db.ts';
 import type { DomainContext } from './context.ts';
-import {
-  APPEAL_COLUMNS,
-  type AppealRow,
-  CASE_COLUMNS,
-  type CaseRow,
-  presentAppeal,
-  presentCase,
-} from './moderation.ts';
 import { forgetReadContext } from './read-context.ts';
 
-type Row = Record<string, unknown>;
+type Row = object;
 
 /** The caller's posts with the text of archived ones read back from cold storage. */
 async function withArchivedText(ctx: DomainContext, tx: Queryable, rows: PostRow[]) {
@@ -45,6 +47,7 @@ async function withArchivedText(ctx: DomainContext, tx: Queryable, rows: PostRow
     return s.archivedAt ? { ...s, text: copies.get(s.id)?.text ?? '' } : s;
   });
 }
+/** Rows as the export shows them: column names kept, timestamps as ISO strings. */
 const isoRows = (rows: Row[]) =>
   rows.map((r) =>
     Object.fromEntries(
@@ -55,70 +58,21 @@ const isoRows = (rows: Row[]) =>
 /** GET /v1/me/export: everything canonical holds about the caller, read under the caller's RLS. */
 export async function exportAccount(ctx: DomainContext, userId: string) {
   return asUser(ctx.db, userId, async (tx) => {
-    const q = async (sql: string) => (await tx.query<Row>(sql, [userId])).rows;
-    const [user] = await q(
-      'SELECT id, email, role, created_at, updated_at FROM users WHERE id = $1',
-    );
-    const profile = (
-      await tx.query<ProfileRow>(`SELECT ${PROFILE_COLUMNS} FROM profiles WHERE user_id = $1`, [
-        userId,
-      ])
-    ).rows[0];
-    const posts = (
-      await tx.query<PostRow>(
-        `SELECT ${POST_COLUMNS} FROM posts WHERE author_id = $1 ORDER BY created_at`,
-        [userId],
-      )
-    ).rows;
-    const cases = (
-      await tx.query<CaseRow>(
-        `SELECT ${CASE_COLUMNS} FROM moderation_cases WHERE reporter_id = $1 ORDER BY created_at`,
-        [userId],
-      )
-    ).rows;
-    const appeals = (
-      await tx.query<AppealRow>(
-        `SELECT ${APPEAL_COLUMNS} FROM appeals WHERE appellant_id = $1 ORDER BY created_at`,
-        [userId],
-      )
-    ).rows;
+    const user = await readOwnUser(tx, userId);
+    const profile = await readProfile(tx, userId);
     return {
       exportedAt: new Date().toISOString(),
-      user: isoRows(user ? [user] : [])[0] ?? null,
-      identities: isoRows(
-        await q(
-          'SELECT provider, provider_subject, created_at FROM auth_identities WHERE user_id = $1',
-        ),
-      ),
+      user: user ? isoRows([user])[0]! : null,
+      identities: isoRows(await identitiesOf(tx, userId)),
       profile: profile ? profileSnapshot(profile) : null,
-      posts: await withArchivedText(ctx, tx, posts),
-      reactions: isoRows(
-        await q(
-          'SELECT post_id, type, created_at FROM reactions WHERE user_id = $1 ORDER BY created_at',
-        ),
-      ),
-      following: isoRows(
-        await q(
-          'SELECT followee_id AS user_id, created_at FROM follows WHERE follower_id = $1 ORDER BY created_at',
-        ),
-      ),
-      followers: isoRows(
-        await q(
-          'SELECT follower_id AS user_id, created_at FROM follows WHERE followee_id = $1 ORDER BY created_at',
-        ),
-      ),
-      blocks: isoRows(
-        await q(
-          'SELECT blocked_id AS user_id, created_at FROM blocks WHERE blocker_id = $1 ORDER BY created_at',
-        ),
-      ),
-      mutes: isoRows(
-        await q(
-          'SELECT muted_id AS user_id, created_at FROM mutes WHERE muter_id = $1 ORDER BY created_at',
-        ),
-      ),
-      reports: cases.map(presentCase),
-      appeals: appeals.map(presentAppeal),
+      posts: await withArchivedText(ctx, tx, await postsBy(tx, userId)),
+      reactions: isoRows(await reactionsBy(tx, userId)),
+      following: isoRows(await pairsOf(tx, FOLLOWS, userId, 'from')),
+      followers: isoRows(await pairsOf(tx, FOLLOWS, userId, 'to')),
+      blocks: isoRows(await pairsOf(tx, BLOCKS, userId, 'from')),
+      mutes: isoRows(await pairsOf(tx, MUTES, userId, 'from')),
+      reports: (await casesReportedBy(tx, userId)).map(presentCase),
+      appeals: (await appealsBy(tx, userId, { newestFirst: false })).map(presentAppeal),
     };
   });
 }
@@ -133,75 +87,44 @@ export async function exportAccount(ctx: DomainContext, userId: string) {
  */
 export async function deleteAccount(ctx: DomainContext, userId: string): Promise<void> {
   await asUser(ctx.db, userId, async (tx) => {
-    const { rows: posts } = await tx.query<PostRow>(
-      `UPDATE posts SET status = 'deleted', version = version + 1, updated_at = ${NOW_MS}, deleted_at = ${NOW_MS}
-        WHERE author_id = $1 AND status NOT IN ('deleted', 'removed') RETURNING ${POST_COLUMNS}`,
-      [userId],
-    );
-    for (const p of posts)
+    for (const p of await markAuthorPostsDeleted(tx, userId))
       await emit(tx, { type: 'post', id: p.id }, 'post.deleted', postSnapshot(p));
-    const { rows: allPosts } = await tx.query<{ id: string }>(
-      'SELECT id FROM posts WHERE author_id = $1',
-      [userId],
-    );
+    const allPosts = await postIdsBy(tx, userId);
 
-    const { rows: reactions } = await tx.query<{ post_id: string; type: ReactionType }>(
-      'DELETE FROM reactions WHERE user_id = $1 RETURNING post_id, type',
-      [userId],
-    );
+    const reactions = await deleteReactionsBy(tx, userId);
     // Posts the caller can no longer see (removed, deleted) keep their reaction purge in user.deleted.
-    const { rows: authors } = await tx.query<{ id: string; author_id: string }>(
-      'SELECT id, author_id FROM posts WHERE id = ANY($1::uuid[])',
-      [[...new Set(reactions.map((r) => r.post_id))]],
-    );
-    const authorOf = new Map(authors.map((a) => [a.id, a.author_id]));
+    const authorOf = await postAuthors(tx, [...new Set(reactions.map((r) => r.postId))]);
     for (const r of reactions) {
-      const postAuthorId = authorOf.get(r.post_id);
+      const postAuthorId = authorOf.get(r.postId);
       if (!postAuthorId) continue;
       await emit(
         tx,
-        { type: 'reaction', id: pairAggregateId('reaction', r.post_id, userId, r.type) },
+        { type: 'reaction', id: pairAggregateId('reaction', r.postId, userId, r.type) },
         'reaction.removed',
-        {
-          postId: r.post_id,
-          postAuthorId,
-          userId,
-          type: r.type,
-        },
+        { postId: r.postId, postAuthorId, userId, type: r.type },
       );
     }
-    const { rows: follows } = await tx.query<{ follower_id: string; followee_id: string }>(
-      'DELETE FROM follows WHERE follower_id = $1 OR followee_id = $1 RETURNING follower_id, followee_id',
-      [userId],
-    );
+    const follows = await deleteFollowsOf(tx, userId);
     for (const f of follows) {
       await emit(
         tx,
-        { type: 'follow', id: pairAggregateId('follow', f.follower_id, f.followee_id) },
+        { type: 'follow', id: pairAggregateId('follow', f.followerId, f.followeeId) },
         'follow.removed',
-        {
-          followerId: f.follower_id,
-          followeeId: f.followee_id,
-        },
+        { followerId: f.followerId, followeeId: f.followeeId },
       );
     }
-    await tx.query('DELETE FROM blocks WHERE blocker_id = $1', [userId]);
-    await tx.query('DELETE FROM mutes WHERE muter_id = $1', [userId]);
-    await tx.query('DELETE FROM auth_identities WHERE user_id = $1', [userId]);
-    await tx.query('DELETE FROM profiles WHERE user_id = $1', [userId]);
-    const { rows: deleted } = await tx.query<{ deleted_at: unknown }>(
-      `UPDATE users SET email = 'deleted+' || id::text || '@deleted.invalid', password_hash = NULL,
-              updated_at = ${NOW_MS}, deleted_at = ${NOW_MS}
-        WHERE id = $1 RETURNING deleted_at`,
-      [userId],
-    );
+    await deletePairsFrom(tx, BLOCKS, userId);
+    await deletePairsFrom(tx, MUTES, userId);
+    await deleteIdentities(tx, userId);
+    await deleteProfile(tx, userId);
+    const deletedAt = await softDeleteUser(tx, userId);
     await emit(tx, { type: 'user', id: userId }, 'user.deleted', {
       userId,
-      deletedAt: iso(deleted[0]!.deleted_at),
-      postIds: allPosts.map((p) => p.id),
-      reactions: reactions.map((r) => ({ postId: r.post_id, type: r.type })),
-      followerIds: follows.filter((f) => f.followee_id === userId).map((f) => f.follower_id),
-      followeeIds: follows.filter((f) => f.follower_id === userId).map((f) => f.followee_id),
+      deletedAt,
+      postIds: allPosts,
+      reactions,
+      followerIds: follows.filter((f) => f.followeeId === userId).map((f) => f.followerId),
+      followeeIds: follows.filter((f) => f.followerId === userId).map((f) => f.followeeId),
     });
   });
   // A deleted account is refused on its next read, not after the read context expires.

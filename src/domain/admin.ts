@@ -1,23 +1,27 @@
 import { asUser, type Caller } from '../canonical/session.ts';
+import {
+  type Appeal,
+  decideAppealRow,
+  lockAppeal,
+  presentAppeal,
+} from '../canonical/tables/appeals.ts';
+import { insertAuditEntry } from '../canonical/tables/audit-log.ts';
+import {
+  casesPage,
+  lockCase,
+  type ModerationCase,
+  presentCase,
+  setCaseStatus,
+} from '../canonical/tables/moderation-cases.ts';
 import { postSnapshot, setPostStatus as updatePostStatus } from '../canonical/tables/posts.ts';
 import { type MirroredPost, searchMirror } from '../canonical/tables/posts-admin-mirror.ts';
-import { iso, NOW_MS } from '../canonical/time.ts';
+import { iso } from '../canonical/time.ts';
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors.ts';
 import type { PostSnapshot, PostStatus } from '../events/catalogue.ts';
 import { emit } from '../events/emit.ts';
 import type { Queryable } from '../sql/db.ts';
 import type { DomainContext } from './context.ts';
 import { decodeKeyset, encodeKeyset } from './cursor.ts';
-import {
-  APPEAL_COLUMNS,
-  type Appeal,
-  type AppealRow,
-  CASE_COLUMNS,
-  type CaseRow,
-  type ModerationCase,
-  presentAppeal,
-  presentCase,
-} from './moderation.ts';
 import { writePostDoc } from './post-doc.ts';
 import type { AppealDecisionInput, CaseDecisionInput } from './schemas.ts';
 
@@ -33,20 +37,6 @@ function asModerator<T>(
     }
     return fn(tx, caller);
   });
-}
-
-async function audit(
-  tx: Queryable,
-  actorId: string,
-  action: string,
-  subjectType: string,
-  subjectId: string,
-  details: object,
-) {
-  await tx.query(
-    'INSERT INTO audit_log (actor_id, action, subject_type, subject_id, details) VALUES ($1, $2, $3, $4, $5::jsonb)',
-    [actorId, action, subjectType, subjectId, JSON.stringify(details)],
-  );
 }
 
 /** Sets a post's moderation status and emits post.moderated; undefined when already there or gone. */
@@ -66,13 +56,7 @@ export async function listCases(
 ): Promise<{ items: ModerationCase[]; cursor: string | null }> {
   const after = decodeKeyset(q.cursor);
   return asModerator(ctx, userId, async (tx) => {
-    const { rows } = await tx.query<CaseRow>(
-      `SELECT ${CASE_COLUMNS} FROM moderation_cases
-        WHERE ($1::text IS NULL OR status = $1)
-          AND ($2::timestamptz IS NULL OR (created_at, id) < ($2::timestamptz, $3::uuid))
-        ORDER BY created_at DESC, id DESC LIMIT $4`,
-      [q.status ?? null, after?.t ?? null, after?.id ?? null, q.limit + 1],
-    );
+    const rows = await casesPage(tx, q.status, after, q.limit + 1);
     const items = rows.slice(0, q.limit);
     const last = items.at(-1);
     return {
@@ -94,11 +78,7 @@ export async function decideCase(
 ): Promise<ModerationCase> {
   let moderated: PostSnapshot | undefined;
   const result = await asModerator(ctx, userId, async (tx) => {
-    const { rows } = await tx.query<CaseRow>(
-      `SELECT ${CASE_COLUMNS} FROM moderation_cases WHERE id = $1 FOR UPDATE`,
-      [caseId],
-    );
-    const current = rows[0];
+    const current = await lockCase(tx, caseId);
     if (!current) throw new NotFoundError('moderation case not found');
     if (current.status === 'actioned' || current.status === 'dismissed') {
       throw new ConflictError(`the case is already ${current.status}`, 'case_closed');
@@ -109,20 +89,24 @@ export async function decideCase(
         : input.decision === 'keep'
           ? 'dismissed'
           : input.status!;
-    const { rows: updated } = await tx.query<CaseRow>(
-      `UPDATE moderation_cases SET status = $2, decision = $3, decided_by = $4, updated_at = ${NOW_MS},
-              resolved_at = CASE WHEN $3::text IS NULL THEN NULL ELSE ${NOW_MS} END
-        WHERE id = $1 RETURNING ${CASE_COLUMNS}`,
-      [caseId, status, input.decision ?? null, input.decision ? userId : null],
+    const updated = await setCaseStatus(
+      tx,
+      caseId,
+      status,
+      input.decision ?? null,
+      input.decision ? userId : null,
     );
     if (input.decision === 'remove' && current.content_type === 'post') {
       moderated = await setPostStatus(tx, current.content_id, 'published', 'removed');
     }
-    await audit(tx, userId, `case.${input.decision ?? status}`, 'moderation_case', caseId, {
-      contentType: current.content_type,
-      contentId: current.content_id,
+    await insertAuditEntry(tx, {
+      actorId: userId,
+      action: `case.${input.decision ?? status}`,
+      subjectType: 'moderation_case',
+      subjectId: caseId,
+      details: { contentType: current.content_type, contentId: current.content_id },
     });
-    return presentCase(updated[0]!);
+    return presentCase(updated!);
   });
   if (moderated) await writePostDoc(ctx, moderated);
   return result;
@@ -137,32 +121,25 @@ export async function decideAppeal(
 ): Promise<Appeal> {
   let restored: PostSnapshot | undefined;
   const result = await asModerator(ctx, userId, async (tx) => {
-    const { rows } = await tx.query<AppealRow>(
-      `SELECT ${APPEAL_COLUMNS} FROM appeals WHERE id = $1 FOR UPDATE`,
-      [appealId],
-    );
-    if (!rows[0]) throw new NotFoundError('appeal not found');
-    if (rows[0].status !== 'pending')
-      throw new ConflictError(`the appeal is already ${rows[0].status}`, 'appeal_closed');
-    const { rows: updated } = await tx.query<AppealRow>(
-      `UPDATE appeals SET status = $2, decided_by = $3, decided_at = ${NOW_MS} WHERE id = $1 RETURNING ${APPEAL_COLUMNS}`,
-      [appealId, input.status, userId],
-    );
+    const current = await lockAppeal(tx, appealId);
+    if (!current) throw new NotFoundError('appeal not found');
+    if (current.status !== 'pending')
+      throw new ConflictError(`the appeal is already ${current.status}`, 'appeal_closed');
+    const updated = await decideAppealRow(tx, appealId, input.status, userId);
     if (input.status === 'approved') {
-      const { rows: cases } = await tx.query<CaseRow>(
-        `UPDATE moderation_cases SET status = 'dismissed', decision = 'keep', decided_by = $2, updated_at = ${NOW_MS},
-                resolved_at = ${NOW_MS}
-          WHERE id = $1 RETURNING ${CASE_COLUMNS}`,
-        [rows[0].case_id, userId],
-      );
-      const c = cases[0];
+      // An approved appeal dismisses its case (decision keep) and restores a removed post.
+      const c = await setCaseStatus(tx, current.case_id, 'dismissed', 'keep', userId);
       if (c?.content_type === 'post')
         restored = await setPostStatus(tx, c.content_id, 'removed', 'published');
     }
-    await audit(tx, userId, `appeal.${input.status}`, 'appeal', appealId, {
-      caseId: rows[0].case_id,
+    await insertAuditEntry(tx, {
+      actorId: userId,
+      action: `appeal.${input.status}`,
+      subjectType: 'appeal',
+      subjectId: appealId,
+      details: { caseId: current.case_id },
     });
-    return presentAppeal(updated[0]!);
+    return presentAppeal(updated);
   });
   if (restored) await writePostDoc(ctx, restored);
   return result;

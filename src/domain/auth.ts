@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { asAnonymous, type UserRole } from '../canonical/session.ts';
-import { PROFILE_COLUMNS, type ProfileRow, profileSnapshot } from '../canonical/tables/profiles.ts';
-import { NOW_MS } from '../canonical/time.ts';
+import { insertEmailIdentity } from '../canonical/tables/auth-identities.ts';
+import { insertProfile, profileSnapshot } from '../canonical/tables/profiles.ts';
+import {
+  emailTaken,
+  insertUser,
+  passwordParams,
+  verifyPassword,
+} from '../canonical/tables/users.ts';
 import { ConflictError, UnauthenticatedError } from '../errors.ts';
 import { emit } from '../events/emit.ts';
 import type { DomainContext } from './context.ts';
@@ -16,7 +22,7 @@ export interface AuthUser {
   role: UserRole;
 }
 
-const emailTaken = () =>
+const emailTakenError = () =>
   new ConflictError('an account with this email already exists', 'auth_email_taken');
 
 /**
@@ -28,32 +34,18 @@ export async function register(ctx: DomainContext, input: RegisterInput): Promis
   const id = randomUUID();
   try {
     const snapshot = await asAnonymous(ctx.db, async (tx, actAs) => {
-      const taken = await tx.query<{ taken: boolean }>('SELECT auth_email_taken($1) AS taken', [
-        input.email,
-      ]);
-      if (taken.rows[0]?.taken) throw emailTaken();
+      if (await emailTaken(tx, input.email)) throw emailTakenError();
       await actAs(id);
-      await tx.query(
-        `INSERT INTO users (id, email, password_hash, created_at, updated_at) VALUES ($1, $2, $3, ${NOW_MS}, ${NOW_MS})`,
-        [id, input.email, passwordHash],
-      );
-      await tx.query(
-        `INSERT INTO auth_identities (user_id, provider, provider_subject) VALUES ($1, 'email', $2)`,
-        [id, input.email.toLowerCase()],
-      );
-      const { rows } = await tx.query<ProfileRow>(
-        `INSERT INTO profiles (user_id, display_name, created_at, updated_at) VALUES ($1, $2, ${NOW_MS}, ${NOW_MS})
-         RETURNING ${PROFILE_COLUMNS}`,
-        [id, input.displayName],
-      );
-      const s = profileSnapshot(rows[0]!);
+      await insertUser(tx, id, input.email, passwordHash);
+      await insertEmailIdentity(tx, id, input.email);
+      const s = profileSnapshot(await insertProfile(tx, id, input.displayName));
       await emit(tx, { type: 'profile', id }, 'profile.updated', s);
       return s;
     });
     await writeProfileDoc(ctx, snapshot);
   } catch (err) {
     // Two registrations racing for one email: the unique constraint decides.
-    if (sqlState(err) === UNIQUE_VIOLATION) throw emailTaken();
+    if (sqlState(err) === UNIQUE_VIOLATION) throw emailTakenError();
     throw err;
   }
   return { id, email: input.email, role: 'user' };
@@ -62,23 +54,11 @@ export async function register(ctx: DomainContext, input: RegisterInput): Promis
 /** Login by email and password; the same error (and about the same time) for either mismatch. */
 export async function login(ctx: DomainContext, input: LoginInput): Promise<AuthUser> {
   // Unknown emails get decoy parameters, so both paths derive a key (same time).
-  const params = await asAnonymous(ctx.db, async (tx) => {
-    const { rows } = await tx.query<{ params: string }>(
-      'SELECT auth_password_params($1) AS params',
-      [input.email],
-    );
-    return rows[0]!.params;
-  });
+  const params = await asAnonymous(ctx.db, (tx) => passwordParams(tx, input.email));
   const key = await deriveKey(input.password, params);
   const found = key
-    ? await asAnonymous(ctx.db, async (tx) => {
-        const { rows } = await tx.query<{ user_id: string; role: UserRole }>(
-          'SELECT user_id, role FROM auth_verify_password($1, $2)',
-          [input.email, key],
-        );
-        return rows[0];
-      })
+    ? await asAnonymous(ctx.db, (tx) => verifyPassword(tx, input.email, key))
     : undefined;
   if (!found) throw new UnauthenticatedError('wrong email or password');
-  return { id: found.user_id, email: input.email, role: found.role };
+  return { id: found.userId, email: input.email, role: found.role };
 }

@@ -1,5 +1,6 @@
 import { readArchivedPosts } from '../archive/read.ts';
 import { asUser, type Caller } from '../canonical/session.ts';
+import { insertAuditEntry } from '../canonical/tables/audit-log.ts';
 import {
   archivePointers,
   insertPost,
@@ -9,6 +10,7 @@ import {
   readPost,
   updatePostContent,
 } from '../canonical/tables/posts.ts';
+import { userVisible } from '../canonical/tables/users.ts';
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors.ts';
 import { type PostSnapshot, REACTION_TYPES } from '../events/catalogue.ts';
 import { emit } from '../events/emit.ts';
@@ -20,7 +22,6 @@ import { decodeStoreCursor, encodeStoreCursor } from './cursor.ts';
 import { writePostDoc } from './post-doc.ts';
 import { noteOwnPost } from './read-context.ts';
 import type { CreatePostInput, EditPostInput } from './schemas.ts';
-import { userVisible } from './users.ts';
 
 type PostLike = Omit<PostSnapshot, 'version'> & { counts?: ReactionCounts | undefined };
 export type Post = Omit<PostSnapshot, 'version'> & { counts: ReactionCounts };
@@ -166,10 +167,12 @@ export async function deletePost(
     const s = postSnapshot(row);
     await emit(tx, { type: 'post', id: postId }, 'post.deleted', s);
     if (current.author_id !== userId) {
-      await tx.query(
-        `INSERT INTO audit_log (actor_id, action, subject_type, subject_id) VALUES ($1, 'post.delete', 'post', $2)`,
-        [userId, postId],
-      );
+      await insertAuditEntry(tx, {
+        actorId: userId,
+        action: 'post.delete',
+        subjectType: 'post',
+        subjectId: postId,
+      });
     }
     return s;
   });

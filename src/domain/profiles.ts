@@ -1,11 +1,12 @@
 import { asUser, type UserRole } from '../canonical/session.ts';
 import {
-  PROFILE_COLUMNS,
-  type ProfileRow,
   profileSnapshot,
-  readOwnProfile,
+  readProfile,
+  readVisibleProfile,
+  updateProfileRow,
 } from '../canonical/tables/profiles.ts';
-import { iso, NOW_MS } from '../canonical/time.ts';
+import { readOwnUser } from '../canonical/tables/users.ts';
+import { iso } from '../canonical/time.ts';
 import { NotFoundError } from '../errors.ts';
 import type { PrivacyLevel } from '../events/catalogue.ts';
 import { emit } from '../events/emit.ts';
@@ -52,13 +53,7 @@ async function present(
 /** The caller's own user row and profile, from canonical (read-your-writes). */
 export async function getMe(ctx: DomainContext, userId: string): Promise<Me> {
   const { user, profile } = await asUser(ctx.db, userId, async (tx) => {
-    const { rows } = await tx.query<{
-      id: string;
-      email: string;
-      role: UserRole;
-      created_at: unknown;
-    }>('SELECT id, email, role, created_at FROM users WHERE id = $1', [userId]);
-    return { user: rows[0], profile: await readOwnProfile(tx, userId) };
+    return { user: await readOwnUser(tx, userId), profile: await readProfile(tx, userId) };
   });
   if (!user || !profile) throw new NotFoundError('account not found');
   return {
@@ -74,21 +69,15 @@ export async function updateProfile(
   patch: ProfilePatch,
 ): Promise<Profile> {
   const snapshot = await asUser(ctx.db, userId, async (tx) => {
-    const current = await readOwnProfile(tx, userId);
+    const current = await readProfile(tx, userId);
     if (!current) throw new NotFoundError('profile not found');
-    const { rows } = await tx.query<ProfileRow>(
-      `UPDATE profiles SET display_name = $2, bio = $3, avatar_url = $4, privacy_level = $5,
-              version = version + 1, updated_at = ${NOW_MS}
-        WHERE user_id = $1 RETURNING ${PROFILE_COLUMNS}`,
-      [
-        userId,
-        patch.displayName ?? current.display_name,
-        patch.bio === undefined ? current.bio : patch.bio,
-        patch.avatarUrl === undefined ? current.avatar_url : patch.avatarUrl,
-        patch.privacyLevel ?? current.privacy_level,
-      ],
-    );
-    const s = profileSnapshot(rows[0]!);
+    const row = await updateProfileRow(tx, userId, {
+      display_name: patch.displayName ?? current.display_name,
+      bio: patch.bio === undefined ? current.bio : patch.bio,
+      avatar_url: patch.avatarUrl === undefined ? current.avatar_url : patch.avatarUrl,
+      privacy_level: patch.privacyLevel ?? current.privacy_level,
+    });
+    const s = profileSnapshot(row);
     await emit(tx, { type: 'profile', id: userId }, 'profile.updated', s);
     return s;
   });
@@ -115,15 +104,7 @@ export async function getProfile(
   ) {
     return present(ctx, resource);
   }
-  const row = await asUser(ctx.db, userId, async (tx) => {
-    const live = await tx.query('SELECT 1 FROM auth_session_user($1::uuid)', [subjectId]);
-    if (live.rows.length === 0) return undefined;
-    const { rows } = await tx.query<ProfileRow>(
-      `SELECT ${PROFILE_COLUMNS} FROM profiles WHERE user_id = $1`,
-      [subjectId],
-    );
-    return rows[0];
-  });
+  const row = await asUser(ctx.db, userId, (tx) => readVisibleProfile(tx, subjectId));
   if (!row) throw new NotFoundError('profile not found');
   return present(ctx, profileSnapshot(row));
 }

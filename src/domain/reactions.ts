@@ -1,6 +1,6 @@
 import { asUser } from '../canonical/session.ts';
 import { postAuthor } from '../canonical/tables/posts.ts';
-import { iso } from '../canonical/time.ts';
+import { deleteReaction, insertReaction } from '../canonical/tables/reactions.ts';
 import { NotFoundError } from '../errors.ts';
 import type { ReactionType } from '../events/catalogue.ts';
 import { emit, pairAggregateId } from '../events/emit.ts';
@@ -37,19 +37,14 @@ export async function addReaction(
 ) {
   await asUser(ctx.db, userId, async (tx) => {
     const postAuthorId = await reactablePostAuthor(tx, postId);
-    const { rows } = await tx.query<{ created_at: unknown }>(
-      `INSERT INTO reactions (post_id, user_id, type, created_at)
-       VALUES ($1, $2, $3, date_trunc('milliseconds', clock_timestamp()))
-       ON CONFLICT (post_id, user_id, type) DO NOTHING RETURNING created_at`,
-      [postId, userId, type],
-    );
-    if (!rows[0]) return;
+    const createdAt = await insertReaction(tx, postId, userId, type);
+    if (!createdAt) return;
     await emit(tx, aggregate(postId, userId, type), 'reaction.added', {
       postId,
       postAuthorId,
       userId,
       type,
-      createdAt: iso(rows[0].created_at),
+      createdAt,
     });
   });
 }
@@ -64,11 +59,7 @@ export async function removeReaction(
   await asUser(ctx.db, userId, async (tx) => {
     const author = await postAuthor(tx, postId);
     if (!author) throw new NotFoundError('post not found');
-    const { rowCount } = await tx.query(
-      'DELETE FROM reactions WHERE post_id = $1 AND user_id = $2 AND type = $3 RETURNING id',
-      [postId, userId, type],
-    );
-    if (rowCount === 0) return;
+    if (!(await deleteReaction(tx, postId, userId, type))) return;
     await emit(tx, aggregate(postId, userId, type), 'reaction.removed', {
       postId,
       postAuthorId: author,

@@ -1,5 +1,4 @@
-import { sessionStatement } from '../canonical/session.ts';
-import { iso } from '../canonical/time.ts';
+import { feedReadContext } from '../canonical/tables/follows.ts';
 import type { Db } from '../sql/db.ts';
 import type { DomainContext } from './context.ts';
 
@@ -72,17 +71,11 @@ class ReadContextCache {
 }
 
 async function fetchReadContext(ctx: DomainContext, userId: string): Promise<ReadContext> {
-  const { rows } = await sessionStatement(() =>
-    ctx.db.query<{ hidden: string[]; big_followees: string[]; last_post_at: unknown }>(
-      'SELECT hidden, big_followees, last_post_at FROM feed_read_context($1::uuid, $2::int)',
-      [userId, ctx.fanoutFollowerThreshold],
-    ),
-  );
-  const r = rows[0]!;
+  const r = await feedReadContext(ctx.db, userId, ctx.fanoutFollowerThreshold);
   return {
-    hidden: new Set(r.hidden ?? []),
-    bigFollowees: r.big_followees ?? [],
-    lastPostAt: r.last_post_at ? Date.parse(iso(r.last_post_at)) : 0,
+    hidden: new Set(r.hidden),
+    bigFollowees: r.bigFollowees,
+    lastPostAt: r.lastPostAt ? Date.parse(r.lastPostAt) : 0,
   };
 }
 

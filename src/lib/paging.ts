@@ -24,3 +24,21 @@ export async function allItems<T>(
   for await (const items of pages(fetch)) out.push(...items);
   return out;
 }
+
+/**
+ * Every page of a keyset scan, in order: fetch(first) first, then fetch(the last item's
+ * key) until a page comes back empty.
+ */
+export async function* keysetPages<T, K>(
+  fetch: (after: K) => Promise<T[]>,
+  first: K,
+  keyOf: (item: T) => K,
+): AsyncGenerator<T[]> {
+  let after = first;
+  for (;;) {
+    const items = await fetch(after);
+    if (items.length === 0) return;
+    yield items;
+    after = keyOf(items[items.length - 1]!);
+  }
+}

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { asWorker } from '../canonical/session.ts';
+import { liveUserIds } from '../canonical/tables/users.ts';
 import { withRunbookContext } from '../composition.ts';
 import { loadConfig } from '../config/config.ts';
 import { ValidationError } from '../errors.ts';
@@ -40,13 +41,7 @@ export async function rebuildAll(
   out: Output,
   opts: { concurrency?: number } = {},
 ): Promise<FeedRebuildSummary> {
-  const ids = await asWorker(ctx.db, async (tx) =>
-    (
-      await tx.query<{ id: string }>(
-        'SELECT id::text FROM users WHERE deleted_at IS NULL ORDER BY id',
-      )
-    ).rows.map((r) => r.id),
-  );
+  const ids = await asWorker(ctx.db, (tx) => liveUserIds(tx));
   const sum: FeedRebuildSummary = { users: 0, written: 0, deleted: 0, unchanged: 0, failed: [] };
   const bar = progress(out, 'feeds', ids.length);
   try {

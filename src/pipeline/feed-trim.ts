@@ -10,27 +10,22 @@ export const FEED_ORDER = [
   { field: 'createdAt', direction: 'DESC' as const },
 ];
 
-/** One recipient's feed, newest first, page by page. */
-export const feedPages = (feed: ProjectionContainer, recipientId: string) =>
-  pages((continuation) =>
+const feedQuery =
+  (feed: ProjectionContainer, recipientId: string) => (continuation: string | null) =>
     feed.query<FeedItemDoc>({
       partitionKey: recipientId,
       orderBy: FEED_ORDER,
       limit: 500,
       continuation,
-    }),
-  );
+    });
+
+/** One recipient's feed, newest first, page by page. */
+export const feedPages = (feed: ProjectionContainer, recipientId: string) =>
+  pages(feedQuery(feed, recipientId));
 
 /** Every item of one recipient's feed, newest first. */
 export const readFeed = (feed: ProjectionContainer, recipientId: string) =>
-  allItems((continuation) =>
-    feed.query<FeedItemDoc>({
-      partitionKey: recipientId,
-      orderBy: FEED_ORDER,
-      limit: 500,
-      continuation,
-    }),
-  );
+  allItems(feedQuery(feed, recipientId));
 
 /**
  * Deletes the items of one recipient's feed beyond the newest `cap`. Reads the partition

@@ -1,5 +1,7 @@
 import { asWorker } from '../canonical/session.ts';
-import { FEED_AUTHORS_CTE } from '../canonical/tables/follows.ts';
+import { feedPostsOf } from '../canonical/tables/posts.ts';
+import { isLiveUser } from '../canonical/tables/users.ts';
+import { iso } from '../canonical/time.ts';
 import { NotFoundError, ValidationError } from '../errors.ts';
 import { isUuid } from '../ids.ts';
 import type { BulkOp } from '../projections/port.ts';
@@ -18,18 +20,6 @@ export interface RegenerateResult {
   unchanged: number;
 }
 
-interface PostRow {
-  id: string;
-  author_id: string;
-  text: string;
-  tags: string[];
-  version: number;
-  created_at: Date | string;
-  updated_at: Date | string;
-}
-
-const iso = (v: Date | string) => (v instanceof Date ? v : new Date(v)).toISOString();
-
 /**
  * The newest published posts the user's feed should hold, from canonical: their own and
  * those of every followee they may see (no block either way, not muted, account live),
@@ -37,24 +27,13 @@ const iso = (v: Date | string) => (v instanceof Date ? v : new Date(v)).toISOStr
  */
 async function wantedPosts(ctx: PipelineContext, userId: string): Promise<PostDoc[]> {
   return asWorker(ctx.db, async (tx) => {
-    const user = await tx.query('SELECT 1 FROM users WHERE id = $1 AND deleted_at IS NULL', [
-      userId,
-    ]);
-    if (user.rows.length === 0) throw new NotFoundError(`user ${userId} not found`);
-    const { rows } = await tx.query<PostRow>(
-      `WITH ${FEED_AUTHORS_CTE}
-       SELECT p.id, p.author_id, p.text, p.tags, p.version, p.created_at, p.updated_at
-         FROM authors a JOIN posts p ON p.author_id = a.id
-        WHERE p.status = 'published' AND p.deleted_at IS NULL AND p.archived_at IS NULL
-        ORDER BY p.created_at DESC, p.id DESC
-        LIMIT $2`,
-      [userId, ctx.feedCap, ctx.fanoutFollowerThreshold],
-    );
+    if (!(await isLiveUser(tx, userId))) throw new NotFoundError(`user ${userId} not found`);
+    const rows = await feedPostsOf(tx, userId, ctx.feedCap, ctx.fanoutFollowerThreshold);
     return rows.map((r) => ({
       id: r.id,
       postId: r.id,
       authorId: r.author_id,
-      text: r.text,
+      text: r.text ?? '',
       tags: r.tags ?? [],
       status: 'published' as const,
       createdAt: iso(r.created_at),

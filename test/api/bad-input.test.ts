@@ -1,16 +1,8 @@
 import { createHmac } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { engineName } from '../support/databases.ts';
-import {
-  type ApiHarness,
-  call,
-  grantRole,
-  isErrorShape,
-  register,
-  rowCounts,
-  startApi,
-  type TestUser,
-} from './harness.ts';
+import { useApi } from '../support/use-api.ts';
+import { call, grantRole, isErrorShape, register, rowCounts, type TestUser } from './harness.ts';
 
 const UNKNOWN = '6f1c2a9e-1111-4222-8333-944455556666';
 const long = (n: number) => 'x'.repeat(n);
@@ -34,7 +26,7 @@ interface Case {
 }
 
 describe(`HTTP API v1 bad input: typed 4xx, documented shape, nothing written (${engineName})`, () => {
-  let h: ApiHarness;
+  const h = useApi();
   let alice: TestUser;
   let bob: TestUser;
   let admin: TestUser;
@@ -42,7 +34,6 @@ describe(`HTTP API v1 bad input: typed 4xx, documented shape, nothing written ($
   let caseId: string;
 
   beforeAll(async () => {
-    h = await startApi();
     alice = await register(h, 'alice');
     bob = await register(h, 'bob');
     admin = await register(h, 'admin');
@@ -59,9 +50,6 @@ describe(`HTTP API v1 bad input: typed 4xx, documented shape, nothing written ($
     caseId = c.body.id;
     await h.drain();
   }, 300_000);
-  afterAll(async () => {
-    await h?.close();
-  });
 
   const post = () => `/v1/posts/${alicePost}`;
   const cases: Case[] = [

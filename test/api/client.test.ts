@@ -1,19 +1,18 @@
 import { readFile } from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { generateClientTypes, SCHEMA_FILE } from '../../scripts/api-client.ts';
 import { type AsoraClient, createAsoraClient } from '../../src/api/client/index.ts';
 import { engineName } from '../support/databases.ts';
-import { type ApiHarness, startApi } from './harness.ts';
+import { useApi } from '../support/use-api.ts';
 
 /** The generated typed client drives the API; every reply is also checked against the document. */
 describe(`typed API client (${engineName})`, () => {
-  let h: ApiHarness;
+  const h = useApi();
   let token: string | undefined;
   let api: AsoraClient;
   const checked: string[] = [];
 
   beforeAll(async () => {
-    h = await startApi();
     const checkingFetch = async (input: string | URL | Request) => {
       const request = input instanceof Request ? input : new Request(input);
       const res = await fetch(request.clone());
@@ -32,9 +31,6 @@ describe(`typed API client (${engineName})`, () => {
     };
     api = createAsoraClient(h.base, { token: () => token, fetch: checkingFetch });
   }, 300_000);
-  afterAll(async () => {
-    await h?.close();
-  }, 120_000);
 
   it('the committed client types equal a fresh generation from the document', async () => {
     expect(await readFile(SCHEMA_FILE, 'utf8')).toBe(await generateClientTypes());

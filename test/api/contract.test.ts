@@ -1,32 +1,21 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { engineName } from '../support/databases.ts';
-import {
-  type ApiHarness,
-  call,
-  grantRole,
-  isErrorShape,
-  register,
-  startApi,
-  type TestUser,
-} from './harness.ts';
+import { useApi } from '../support/use-api.ts';
+import { call, grantRole, isErrorShape, register, type TestUser } from './harness.ts';
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const zero = { like: 0, heart: 0, laugh: 0, wow: 0, sad: 0, angry: 0 };
 
 describe(`HTTP API v1 walk-through (${engineName})`, () => {
-  let h: ApiHarness;
+  const h = useApi();
   let alice: TestUser;
   let bob: TestUser;
   let postId: string;
 
   beforeAll(async () => {
-    h = await startApi();
     alice = await register(h, 'alice');
     bob = await register(h, 'bob');
   }, 300_000);
-  afterAll(async () => {
-    await h?.close();
-  }, 120_000);
 
   it('registers with a 409 for the same email in any letter case, and logs in', async () => {
     const dup = await call(h, 'POST', '/v1/auth/register', {

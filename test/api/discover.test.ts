@@ -1,6 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { engineName } from '../support/databases.ts';
-import { type ApiHarness, call, register, startApi, type TestUser } from './harness.ts';
+import { useApi } from '../support/use-api.ts';
+import { call, register, type TestUser } from './harness.ts';
 
 interface Listed {
   id?: string;
@@ -9,7 +10,7 @@ interface Listed {
 }
 
 describe(`GET /v1/discover/posts and /v1/discover/users (${engineName})`, () => {
-  let h: ApiHarness;
+  const h = useApi();
   let viewer: TestUser;
   let emile: TestUser;
   let emily: TestUser;
@@ -51,7 +52,6 @@ describe(`GET /v1/discover/posts and /v1/discover/users (${engineName})`, () => 
   }
 
   beforeAll(async () => {
-    h = await startApi();
     const users = await Promise.all(
       ['viewer', 'emile', 'emily', 'hidden', 'secret', 'blocked', 'blocker', 'muted', 'other'].map(
         (n) => register(h, n),
@@ -110,9 +110,6 @@ describe(`GET /v1/discover/posts and /v1/discover/users (${engineName})`, () => 
     visible.reverse();
     cafe.reverse();
   }, 300_000);
-  afterAll(async () => {
-    await h?.close();
-  }, 120_000);
 
   it('lists published posts newest first, every one once across pages, without hidden authors', {
     timeout: 120_000,

@@ -9,14 +9,8 @@ import {
   type ProjectionStore,
 } from '../../src/projections/port.ts';
 import { engineName } from '../support/databases.ts';
-import {
-  type ApiHarness,
-  call,
-  isErrorShape,
-  register,
-  startApi,
-  type TestUser,
-} from './harness.ts';
+import { useApi } from '../support/use-api.ts';
+import { call, isErrorShape, register, type TestUser } from './harness.ts';
 
 /**
  * The real store behind a switch: containers named in `down` fail every call as an
@@ -46,7 +40,7 @@ function switchable(store: ProjectionStore, down: Set<string>): ProjectionStore 
 }
 
 describe(`HTTP API v1 with the projection store failing (${engineName})`, () => {
-  let h: ApiHarness;
+  const h = useApi({ startWorkers: false });
   let app: FastifyInstance;
   let base: string;
   let alice: TestUser;
@@ -58,7 +52,6 @@ describe(`HTTP API v1 with the projection store failing (${engineName})`, () => 
   beforeAll(async () => {
     // The relay starts only when a test wants the repair: it must not write posts_v2 while
     // the test still checks that the direct write failed.
-    h = await startApi({ startWorkers: false });
     app = await buildApp({
       ctx: { ...h.ctx, store: switchable(h.proj.store, down) },
       jwtSecret: 'test-secret-test-secret-test-secret-1234',
@@ -74,7 +67,6 @@ describe(`HTTP API v1 with the projection store failing (${engineName})`, () => 
   }, 300_000);
   afterAll(async () => {
     await app?.close();
-    await h?.close();
   });
 
   it('a post still succeeds when the direct posts_v2 write fails; the relay repairs it', async () => {

@@ -1,7 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { CONTAINERS, type FeedItemDoc } from '../../src/readmodel/documents.ts';
 import { engineName } from '../support/databases.ts';
-import { type ApiHarness, call, register, startApi, type TestUser } from './harness.ts';
+import { useApi } from '../support/use-api.ts';
+import { call, register, type TestUser } from './harness.ts';
 
 interface Item {
   id: string;
@@ -10,7 +11,7 @@ interface Item {
 }
 
 describe(`GET /v1/feed: merge, read-time filters, refill and keyset paging (${engineName})`, () => {
-  let h: ApiHarness;
+  const h = useApi({ fanoutFollowerThreshold: 2 });
   let reader: TestUser;
   let bob: TestUser;
   let muted: TestUser;
@@ -43,7 +44,6 @@ describe(`GET /v1/feed: merge, read-time filters, refill and keyset paging (${en
 
   beforeAll(async () => {
     // Threshold 2: an author with 3 followers is not fanned out but merged at read time.
-    h = await startApi({ fanoutFollowerThreshold: 2 });
     const [r, b, m, c] = await Promise.all(
       ['reader', 'bob', 'muted', 'celeb'].map((n) => register(h, n)),
     );
@@ -73,9 +73,6 @@ describe(`GET /v1/feed: merge, read-time filters, refill and keyset paging (${en
     ).toBe(204);
     expected.reverse();
   }, 300_000);
-  afterAll(async () => {
-    await h?.close();
-  }, 120_000);
 
   it('fans out only below the threshold; the celebrity is merged in at read time', async () => {
     const { items } = await h.proj.store

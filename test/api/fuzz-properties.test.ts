@@ -1,15 +1,8 @@
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { engineName } from '../support/databases.ts';
-import {
-  type ApiHarness,
-  call,
-  grantRole,
-  isErrorShape,
-  register,
-  startApi,
-  type TestUser,
-} from './harness.ts';
+import { useApi } from '../support/use-api.ts';
+import { call, grantRole, isErrorShape, register, type TestUser } from './harness.ts';
 
 /** Fixed seed and a bounded budget: the same requests on every run (CI included). */
 const SEED = 20261202;
@@ -99,13 +92,12 @@ const encodeSegment = (v: string) =>
     .join('');
 
 describe(`property fuzz over every route: 0 × 500 (${engineName})`, () => {
-  let h: ApiHarness;
+  const h = useApi();
   let user: TestUser;
   let admin: TestUser;
   let ids: string[];
 
   beforeAll(async () => {
-    h = await startApi();
     user = await register(h, 'pf-user');
     admin = await register(h, 'pf-admin');
     await grantRole(h, admin.id, 'admin');
@@ -119,9 +111,6 @@ describe(`property fuzz over every route: 0 × 500 (${engineName})`, () => {
     });
     ids = [user.id, admin.id, post.body.id, report.body.id, crypto.randomUUID()];
   }, 180_000);
-  afterAll(async () => {
-    await h?.close();
-  });
 
   it(`${RUNS} generated requests over every operation in the OpenAPI document`, async () => {
     const ops = operations(h.app.swagger() as never);

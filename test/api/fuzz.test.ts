@@ -1,13 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { engineName } from '../support/databases.ts';
-import {
-  type ApiHarness,
-  call,
-  isErrorShape,
-  register,
-  startApi,
-  type TestUser,
-} from './harness.ts';
+import { useApi } from '../support/use-api.ts';
+import { call, isErrorShape, register, type TestUser } from './harness.ts';
 
 /** A small deterministic PRNG, so a failure reproduces. */
 function prng(seed: number) {
@@ -55,20 +49,16 @@ const ROUTES: [string, string][] = [
 ];
 
 describe(`HTTP API v1 fuzz: random junk never produces a 500 (${engineName})`, () => {
-  let h: ApiHarness;
+  const h = useApi();
   let user: TestUser;
   let postId: string;
 
   beforeAll(async () => {
-    h = await startApi();
     user = await register(h, 'fuzzer');
     postId = (
       await call(h, 'POST', '/v1/posts', { token: user.token, body: { text: 'fuzz target' } })
     ).body.id;
   }, 300_000);
-  afterAll(async () => {
-    await h?.close();
-  });
 
   it('400 random requests over every route', async () => {
     const rnd = prng(20261125);

@@ -1,10 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { engineName } from '../support/databases.ts';
-import { type ApiHarness, call, register, rowCounts, startApi, type TestUser } from './harness.ts';
+import { useApi } from '../support/use-api.ts';
+import { call, register, rowCounts, type TestUser } from './harness.ts';
 
 /** Input hygiene at the schema layer: each of these is a 400 that writes nothing. */
 describe(`input hygiene and signed cursors (${engineName})`, () => {
-  let h: ApiHarness;
+  const h = useApi();
   let alice: TestUser;
   let bob: TestUser;
   let carol: TestUser;
@@ -12,7 +13,6 @@ describe(`input hygiene and signed cursors (${engineName})`, () => {
   let postB: string;
 
   beforeAll(async () => {
-    h = await startApi();
     [alice, bob, carol] = [
       await register(h, 'hy-alice'),
       await register(h, 'hy-bob'),
@@ -38,9 +38,6 @@ describe(`input hygiene and signed cursors (${engineName})`, () => {
     }
     await h.drain();
   }, 180_000);
-  afterAll(async () => {
-    await h?.close();
-  });
 
   const rejected: [string, string, string, unknown][] = [
     ['NUL in post text', 'POST', '/v1/posts', { text: 'a\u0000b' }],

@@ -4,19 +4,19 @@ import { buildApp } from '../../src/api/app.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
 import { engineName } from '../support/databases.ts';
-import { type ApiHarness, call, register, startApi, type TestUser } from './harness.ts';
+import { useApi } from '../support/use-api.ts';
+import { type ApiHarness, call, register, type TestUser } from './harness.ts';
 
 const count = async (h: ApiHarness, sql: string, params: unknown[] = []) =>
   (await h.canon.db.query<{ n: number }>(sql, params)).rows[0]!.n;
 
 describe(`Idempotency-Key on creating POSTs (${engineName})`, () => {
-  let h: ApiHarness;
+  const h = useApi();
   let second: FastifyInstance;
   let secondBase: string;
   let alice: TestUser;
 
   beforeAll(async () => {
-    h = await startApi();
     // A second API instance on the same canonical store: keys are shared through it.
     second = await buildApp({
       ctx: h.ctx,
@@ -29,7 +29,6 @@ describe(`Idempotency-Key on creating POSTs (${engineName})`, () => {
   }, 120_000);
   afterAll(async () => {
     await second?.close();
-    await h?.close();
   });
 
   const post = (base: string, key: string, text: string, token = alice.token) =>

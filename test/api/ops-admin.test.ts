@@ -1,27 +1,18 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { engineName } from '../support/databases.ts';
-import {
-  type ApiHarness,
-  call,
-  grantRole,
-  isErrorShape,
-  register,
-  rowCounts,
-  startApi,
-  type TestUser,
-} from './harness.ts';
+import { useApi } from '../support/use-api.ts';
+import { call, grantRole, isErrorShape, register, rowCounts, type TestUser } from './harness.ts';
 
 const TOKEN = 'local-admin-token-'.padEnd(64, 'x');
 
 /** /ops/api: who may call it, what bad input gets, and the console's static files. */
 describe(`ops admin API (${engineName})`, () => {
-  let h: ApiHarness;
+  const h = useApi({ opsAdminToken: TOKEN });
   let admin: TestUser;
   let moderator: TestUser;
   let user: TestUser;
 
   beforeAll(async () => {
-    h = await startApi({ opsAdminToken: TOKEN });
     [admin, moderator, user] = await Promise.all([
       register(h, 'ops-admin'),
       register(h, 'ops-mod'),
@@ -31,9 +22,6 @@ describe(`ops admin API (${engineName})`, () => {
     await grantRole(h, moderator.id, 'moderator');
     await h.drain();
   }, 120_000);
-  afterAll(async () => {
-    await h?.close();
-  });
 
   it('admins and the local admin token only', async () => {
     const none = await call(h, 'GET', '/ops/api/outbox');

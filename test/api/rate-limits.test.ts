@@ -7,7 +7,8 @@ import type { RateLimitOptions } from '../../src/api/rate-limits.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
 import { engineName } from '../support/databases.ts';
-import { type ApiHarness, call, register, startApi, type TestUser } from './harness.ts';
+import { useApi } from '../support/use-api.ts';
+import { call, register, type TestUser } from './harness.ts';
 
 const SECRET = 'test-secret-test-secret-test-secret-1234';
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -19,7 +20,7 @@ const limits = (over: Partial<RateLimitOptions> = {}): RateLimitOptions => ({
 });
 
 describe(`rate limits (${engineName})`, () => {
-  let h: ApiHarness;
+  const h = useApi();
   let victim: TestUser;
   let redis: Redis;
   const extra: FastifyInstance[] = [];
@@ -38,14 +39,12 @@ describe(`rate limits (${engineName})`, () => {
   };
 
   beforeAll(async () => {
-    h = await startApi();
     victim = await register(h, 'rl-victim');
     redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, commandTimeout: 2_000 });
   }, 120_000);
   afterAll(async () => {
     for (const app of extra) await app.close();
     redis?.disconnect();
-    await h?.close();
   });
 
   it('100 parallel wrong passwords, then the right one: at most 5 tried, the rest 429 with Retry-After', async () => {

@@ -1,10 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { replayOutbox } from '../../src/outbox/status.ts';
 import { canonicalReactionCounts } from '../../src/readmodel/counters.ts';
 import { CONTAINERS, type ReactionCounts } from '../../src/readmodel/documents.ts';
 import { metricValue } from '../observability/metric-value.ts';
 import { engineName } from '../support/databases.ts';
-import { type ApiHarness, call, register, startApi, type TestUser } from './harness.ts';
+import { useApi } from '../support/use-api.ts';
+import { call, register, type TestUser } from './harness.ts';
 
 interface Item {
   id: string;
@@ -13,7 +14,9 @@ interface Item {
 }
 
 describe(`read path cost and freshness (${engineName})`, () => {
-  let h: ApiHarness;
+  // A long-lived hydration cache: a warm read's posts come from memory, and every count
+  // below must still be current (the pipeline's writes drop what they change).
+  const h = useApi({ readCache: { ttlMs: 600_000, maxEntries: 1_000 } });
   let reader: TestUser;
   let alice: TestUser;
   let bob: TestUser;
@@ -38,9 +41,6 @@ describe(`read path cost and freshness (${engineName})`, () => {
   }
 
   beforeAll(async () => {
-    // A long-lived hydration cache: a warm read's posts come from memory, and every count
-    // below must still be current (the pipeline's writes drop what they change).
-    h = await startApi({ readCache: { ttlMs: 600_000, maxEntries: 1_000 } });
     const [r, a, b] = await Promise.all(['reader', 'alice', 'bob'].map((n) => register(h, n)));
     [reader, alice, bob] = [r!, a!, b!];
     await put(reader, `/v1/users/${alice.id}/follow`);
@@ -64,9 +64,6 @@ describe(`read path cost and freshness (${engineName})`, () => {
     await del(reader, `/v1/posts/${posts[3]}/reactions/laugh`);
     await h.drain();
   }, 300_000);
-  afterAll(async () => {
-    await h?.close();
-  }, 120_000);
 
   it('a warm feed read is one userFeed query: no canonical, no counters, its posts from the read cache', async () => {
     await feed(); // the read context and the page's posts are fetched once, then cached

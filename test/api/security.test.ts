@@ -1,9 +1,10 @@
 import { createHmac } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { Health } from '../../src/observability/health.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
 import { engineName } from '../support/databases.ts';
-import { type ApiHarness, call, register, startApi, type TestUser } from './harness.ts';
+import { useApi } from '../support/use-api.ts';
+import { call, register, type TestUser } from './harness.ts';
 
 const SECRET = 'test-secret-test-secret-test-secret-1234';
 const OPS_TOKEN = 'operator-token-0123456789';
@@ -16,24 +17,20 @@ function token(header: object, claims: object, alg: 'sha256' | 'sha512' = 'sha25
 }
 
 describe(`security: tokens, headers, privacy, operator endpoints (${engineName})`, () => {
-  let h: ApiHarness;
+  const h = useApi({
+    app: {
+      tokenTtlSeconds: 600,
+      opsToken: OPS_TOKEN,
+      ops: { health: new Health(), metrics: new Metrics() },
+    },
+  });
   let alice: TestUser;
   let bob: TestUser;
 
   beforeAll(async () => {
-    h = await startApi({
-      app: {
-        tokenTtlSeconds: 600,
-        opsToken: OPS_TOKEN,
-        ops: { health: new Health(), metrics: new Metrics() },
-      },
-    });
     alice = await register(h, 'sec-alice');
     bob = await register(h, 'sec-bob');
   }, 120_000);
-  afterAll(async () => {
-    await h?.close();
-  });
 
   it('issues HS256 tokens with the configured lifetime', () => {
     const [head, claims] = alice.token.split('.').map((p) => {

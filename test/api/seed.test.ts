@@ -1,20 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Output } from '../../src/ops/output.ts';
 import { seedGraph } from '../../src/ops/seed.ts';
 import { engineName } from '../support/databases.ts';
-import { type ApiHarness, call, startApi } from './harness.ts';
+import { useApi } from '../support/use-api.ts';
+import { call } from './harness.ts';
 
 const quiet: Output = { log() {}, error() {}, interactive: false };
 
 describe(`asora seed builds a usable demo graph (${engineName})`, () => {
-  let h: ApiHarness;
-
-  beforeAll(async () => {
-    h = await startApi();
-  }, 300_000);
-  afterAll(async () => {
-    await h?.close();
-  });
+  const h = useApi();
 
   it('writes canonical rows with their outbox events; the pipeline turns them into feeds and counters', async () => {
     const r = await seedGraph(

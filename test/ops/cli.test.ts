@@ -1,65 +1,16 @@
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { Command } from 'commander';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/errors.ts';
 import { registerFeed } from '../../src/ops/feed.ts';
 import { registerOutbox } from '../../src/ops/outbox.ts';
 import type { Output } from '../../src/ops/output.ts';
 import { registerReconcile } from '../../src/ops/reconcile.ts';
-import { canonicalDb, engineName, type ScratchDb, scratchDb } from '../support/databases.ts';
-
-const BIN = path.resolve('bin/asora.mjs');
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function asora(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      { env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'error', ...env }, timeout: 170_000 },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
+import { engineName } from '../support/databases.ts';
+import { asora, useCliEnv } from './processes.ts';
 
 describe(`runbook CLI exit codes and messages (${engineName})`, () => {
-  let env: Record<string, string>;
-  let dataDir: string;
-  let canon: ScratchDb | undefined;
-  let projDb: ScratchDb | undefined;
-
-  beforeAll(async () => {
-    dataDir = await mkdtemp(path.join(tmpdir(), 'asora-cli-'));
-    env = { DATA_DIR: dataDir };
-    if (process.env.TEST_DATABASE_URL) {
-      // A real server: canonical and projections in scratch databases of their own.
-      canon = await canonicalDb();
-      projDb = await scratchDb();
-      env = {
-        ...env,
-        DATABASE_URL: canon.url!,
-        PROJECTIONS_DATABASE_URL: projDb.url!,
-        JWT_SECRET: 'x'.repeat(40),
-      };
-    }
-  }, 120_000);
-  afterAll(async () => {
-    await canon?.close();
-    await projDb?.close();
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  const cliEnv = useCliEnv('asora-cli-');
 
   it('bad input fails before any store is opened, with a clear message and exit 1', async () => {
     const cases: [string[], RegExp][] = [
@@ -68,7 +19,7 @@ describe(`runbook CLI exit codes and messages (${engineName})`, () => {
       [['reconcile', '--only', 'posts,bogus'], /error: unknown projection 'bogus'/],
     ];
     for (const [args, message] of cases) {
-      const r = await asora(args, env);
+      const r = await asora(args, cliEnv());
       expect(r.code, args.join(' ')).toBe(1);
       expect(r.stderr).toMatch(message);
     }
@@ -102,7 +53,7 @@ describe(`runbook CLI exit codes and messages (${engineName})`, () => {
   });
 
   it('--help describes each runbook', async () => {
-    const r = await asora(['reconcile', '--help'], env);
+    const r = await asora(['reconcile', '--help'], cliEnv());
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/--repair/);
     expect(r.stdout).toMatch(/Exit status/);
@@ -110,15 +61,15 @@ describe(`runbook CLI exit codes and messages (${engineName})`, () => {
 
   it('an unknown user id is a not-found error (exit 1), and status / reconcile work on empty stores', async () => {
     const unknown = randomUUID();
-    const r = await asora(['feed', 'rebuild', unknown], env);
+    const r = await asora(['feed', 'rebuild', unknown], cliEnv());
     expect(r.stderr).toContain(`error: user ${unknown} not found`);
     expect(r.code).toBe(1);
 
-    const status = await asora(['outbox', 'status', '--json'], env);
+    const status = await asora(['outbox', 'status', '--json'], cliEnv());
     expect(status.code).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({ pending: 0, failed: 0, deadLettered: 0 });
 
-    const rec = await asora(['reconcile'], env);
+    const rec = await asora(['reconcile'], cliEnv());
     expect(rec.code).toBe(0);
     expect(rec.stdout).toMatch(/no drift/);
   }, 180_000);

@@ -1,8 +1,11 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
 import { LOCK_FILE, type LockHolder } from '../../src/datadir/lock.ts';
+import { canonicalDb, type ScratchDb, scratchDb } from '../support/databases.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const BIN = path.join(ROOT, 'bin/asora.mjs');
@@ -73,4 +76,36 @@ export function isRunning(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The environment for CLI runs, set up before the file's tests and removed after: a data
+ * directory of its own and, on a real server, canonical and projections in scratch
+ * databases of their own. Call at the top of a describe; read the env inside tests.
+ */
+export function useCliEnv(prefix: string): () => Record<string, string> {
+  let env: Record<string, string> = {};
+  let dataDir: string | undefined;
+  let canon: ScratchDb | undefined;
+  let projDb: ScratchDb | undefined;
+  beforeAll(async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), prefix));
+    env = { DATA_DIR: dataDir };
+    if (process.env.TEST_DATABASE_URL) {
+      canon = await canonicalDb();
+      projDb = await scratchDb();
+      env = {
+        ...env,
+        DATABASE_URL: canon.url!,
+        PROJECTIONS_DATABASE_URL: projDb.url!,
+        JWT_SECRET: 'x'.repeat(40),
+      };
+    }
+  }, 120_000);
+  afterAll(async () => {
+    await canon?.close();
+    await projDb?.close();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+  return () => env;
 }

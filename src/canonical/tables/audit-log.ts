@@ -46,3 +46,27 @@ export async function deleteAuditEntries(tx: Queryable, ids: string[]): Promise<
   const { rowCount } = await tx.query('DELETE FROM audit_log WHERE id = ANY($1::uuid[])', [ids]);
   return rowCount;
 }
+
+/** Records who did what to which subject (details as JSON, when any). */
+export async function insertAuditEntry(
+  tx: Queryable,
+  e: {
+    actorId: string | null;
+    action: string;
+    subjectType: string;
+    subjectId: string;
+    details?: unknown;
+  },
+): Promise<void> {
+  await tx.query(
+    `INSERT INTO audit_log (actor_id, action, subject_type, subject_id, details)
+     VALUES ($1, $2, $3, $4, COALESCE($5::jsonb, '{}'))`,
+    [
+      e.actorId,
+      e.action,
+      e.subjectType,
+      e.subjectId,
+      e.details === undefined ? null : JSON.stringify(e.details),
+    ],
+  );
+}

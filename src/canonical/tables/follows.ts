@@ -1,7 +1,95 @@
 import type { Db, Queryable } from '../../sql/db.ts';
-import { asWorker } from '../session.ts';
+import { asWorker, sessionStatement } from '../session.ts';
+import { iso } from '../time.ts';
+import type { PairTable } from './pair-table.ts';
 
 /** follows (with follower_counts, kept by trigger) and the relationship state around a pair. */
+export const FOLLOWS: PairTable = { table: 'follows', from: 'follower_id', to: 'followee_id' };
+
+/** Removes every follow to or from a user (account deletion); returns the removed pairs. */
+export async function deleteFollowsOf(
+  tx: Queryable,
+  userId: string,
+): Promise<{ followerId: string; followeeId: string }[]> {
+  const { rows } = await tx.query<{ follower_id: string; followee_id: string }>(
+    'DELETE FROM follows WHERE follower_id = $1 OR followee_id = $1 RETURNING follower_id, followee_id',
+    [userId],
+  );
+  return rows.map((r) => ({ followerId: r.follower_id, followeeId: r.followee_id }));
+}
+
+/** One follow in a user's list, with the other user's display name when visible. */
+export interface FollowListRow {
+  id: string;
+  userId: string;
+  displayName: string | null;
+  createdAt: string;
+}
+
+/**
+ * A user's followers (or followees), newest first, after a (createdAt, id) keyset, with the
+ * other user's display name when the caller may see that profile (profiles RLS).
+ */
+export async function followsPage(
+  tx: Queryable,
+  subjectId: string,
+  direction: 'followers' | 'following',
+  after: { t: string; id: string } | undefined,
+  limit: number,
+): Promise<FollowListRow[]> {
+  const [self, other] =
+    direction === 'followers' ? ['followee_id', 'follower_id'] : ['follower_id', 'followee_id'];
+  const { rows } = await tx.query<{
+    id: string;
+    user_id: string;
+    display_name: string | null;
+    created_at: unknown;
+  }>(
+    `SELECT f.id, f.${other} AS user_id, p.display_name, f.created_at
+       FROM follows f LEFT JOIN profiles p ON p.user_id = f.${other}
+      WHERE f.${self} = $1
+        AND ($2::timestamptz IS NULL OR (f.created_at, f.id) < ($2::timestamptz, $3::uuid))
+      ORDER BY f.created_at DESC, f.id DESC
+      LIMIT $4`,
+    [subjectId, after?.t ?? null, after?.id ?? null, limit],
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    userId: r.user_id,
+    displayName: r.display_name,
+    createdAt: iso(r.created_at),
+  }));
+}
+
+/** What a reader's feed merge needs from canonical (feed_read_context, a definer function). */
+export interface FeedReadRow {
+  hidden: string[];
+  bigFollowees: string[];
+  lastPostAt: string | null;
+}
+
+/**
+ * One statement as the reader (the session function refuses a deleted account): whom they
+ * must not see, their followees above the fan-out threshold and their own last post time.
+ */
+export async function feedReadContext(
+  db: Db,
+  userId: string,
+  threshold: number,
+): Promise<FeedReadRow> {
+  const { rows } = await sessionStatement(() =>
+    db.query<{ hidden: string[]; big_followees: string[]; last_post_at: unknown }>(
+      'SELECT hidden, big_followees, last_post_at FROM feed_read_context($1::uuid, $2::int)',
+      [userId, threshold],
+    ),
+  );
+  const r = rows[0]!;
+  return {
+    hidden: r.hidden ?? [],
+    bigFollowees: r.big_followees ?? [],
+    lastPostAt: r.last_post_at ? iso(r.last_post_at) : null,
+  };
+}
 
 export interface RelationshipState {
   /** follower follows followee. */

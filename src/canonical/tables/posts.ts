@@ -3,6 +3,8 @@ import type { PostStatus } from '../../events/vocabulary.ts';
 import type { Db, Queryable } from '../../sql/db.ts';
 import { asWorker } from '../session.ts';
 import { iso, NOW_MS } from '../time.ts';
+import { FEED_AUTHORS_CTE } from './follows.ts';
+import type { KeyedScan } from './keyed-scan.ts';
 
 /** The posts table: its row, columns, row → snapshot mapping and the queries shared across the app. */
 export interface PostRow {
@@ -20,6 +22,10 @@ export interface PostRow {
 
 export const POST_COLUMNS =
   'id, author_id, text, tags, status, version, created_at, updated_at, archived_at';
+/** POST_COLUMNS qualified with the alias `p`, for joins. */
+const P_COLUMNS = POST_COLUMNS.split(', ')
+  .map((c) => `p.${c}`)
+  .join(', ');
 
 export const postSnapshot = (r: PostRow): PostSnapshot => ({
   id: r.id,
@@ -45,6 +51,12 @@ export async function insertPost(
     [authorId, text, tags],
   );
   return rows[0]!;
+}
+
+/** Locks a post row for an update (FOR UPDATE); false when there is none. */
+export async function lockPost(tx: Queryable, postId: string): Promise<boolean> {
+  const { rows } = await tx.query('SELECT 1 FROM posts WHERE id = $1 FOR UPDATE', [postId]);
+  return rows.length > 0;
 }
 
 export async function readPost(tx: Queryable, postId: string): Promise<PostRow | undefined> {
@@ -184,9 +196,7 @@ export async function markPostsArchived(
     `UPDATE posts p SET text = NULL, archived_at = now(), archive_key = $1, version = p.version + 1
        FROM unnest($2::uuid[], $3::int[]) AS x(id, version)
       WHERE p.id = x.id AND p.version = x.version AND p.archived_at IS NULL
-      RETURNING ${POST_COLUMNS.split(', ')
-        .map((c) => `p.${c}`)
-        .join(', ')}`,
+      RETURNING ${P_COLUMNS}`,
     [key, posts.map((p) => p.id), posts.map((p) => p.version)],
   );
   return rows;
@@ -216,4 +226,104 @@ export async function restorePostText(
     [postId, text],
   );
   return rows[0];
+}
+
+/** Whether a post exists and is not deleted (as the caller may see it). */
+export async function postExists(tx: Queryable, postId: string): Promise<boolean> {
+  const { rows } = await tx.query(`SELECT 1 FROM posts WHERE id = $1 AND status <> 'deleted'`, [
+    postId,
+  ]);
+  return rows.length > 0;
+}
+
+/** Every post of an author, oldest first (the account export). */
+export async function postsBy(tx: Queryable, authorId: string): Promise<PostRow[]> {
+  const { rows } = await tx.query<PostRow>(
+    `SELECT ${POST_COLUMNS} FROM posts WHERE author_id = $1 ORDER BY created_at`,
+    [authorId],
+  );
+  return rows;
+}
+
+/** The ids of every post of an author, in any status. */
+export async function postIdsBy(tx: Queryable, authorId: string): Promise<string[]> {
+  const { rows } = await tx.query<{ id: string }>('SELECT id FROM posts WHERE author_id = $1', [
+    authorId,
+  ]);
+  return rows.map((r) => r.id);
+}
+
+/** Soft-deletes an author's posts not already deleted or removed (account deletion). */
+export async function markAuthorPostsDeleted(tx: Queryable, authorId: string): Promise<PostRow[]> {
+  const { rows } = await tx.query<PostRow>(
+    `UPDATE posts SET status = 'deleted', version = version + 1, updated_at = ${NOW_MS}, deleted_at = ${NOW_MS}
+      WHERE author_id = $1 AND status NOT IN ('deleted', 'removed') RETURNING ${POST_COLUMNS}`,
+    [authorId],
+  );
+  return rows;
+}
+
+/** post id → author of the posts among `postIds` the caller can see. */
+export async function postAuthors(tx: Queryable, postIds: string[]): Promise<Map<string, string>> {
+  const { rows } = await tx.query<{ id: string; author_id: string }>(
+    'SELECT id, author_id FROM posts WHERE id = ANY($1::uuid[])',
+    [postIds],
+  );
+  return new Map(rows.map((r) => [r.id, r.author_id]));
+}
+
+/** A post row for the reconciler, with whether its author's account is deleted. */
+export interface PostCheckRow extends PostRow {
+  author_gone: boolean;
+}
+
+/** Every post with its author's state, scanned by id (the reconciler's view). */
+export const POST_SCAN: KeyedScan<PostCheckRow> = {
+  table: 'posts',
+  key: 'id',
+  select: `SELECT ${P_COLUMNS}, (u.deleted_at IS NOT NULL) AS author_gone
+             FROM posts p JOIN users u ON u.id = p.author_id`,
+  keyOf: (r) => r.id,
+};
+
+/** A post a user's fanned-out feed should hold; `due` when it was posted after the follow began. */
+export interface FeedPostRow extends PostRow {
+  due: boolean;
+}
+
+const FEED_POSTS = `WITH ${FEED_AUTHORS_CTE}
+  SELECT ${P_COLUMNS}, p.created_at >= a.since AS due
+    FROM authors a JOIN posts p ON p.author_id = a.id
+   WHERE p.status = 'published' AND p.deleted_at IS NULL AND p.archived_at IS NULL`;
+
+/**
+ * The newest published posts (at most `cap`) a user's fanned-out feed should hold: their
+ * own and their visible followees' under the fan-out threshold (FEED_AUTHORS_CTE).
+ */
+export async function feedPostsOf(
+  tx: Queryable,
+  userId: string,
+  cap: number,
+  threshold: number,
+): Promise<FeedPostRow[]> {
+  const { rows } = await tx.query<FeedPostRow>(
+    `${FEED_POSTS} ORDER BY p.created_at DESC, p.id DESC LIMIT $2`,
+    [userId, cap, threshold],
+  );
+  return rows;
+}
+
+/** Which of these posts the user's feed may hold at all (beyond the cap included). */
+export async function feedEligiblePosts(
+  tx: Queryable,
+  userId: string,
+  threshold: number,
+  postIds: string[],
+): Promise<Set<string>> {
+  const { rows } = await tx.query<{ id: string }>(`${FEED_POSTS} AND p.id = ANY($2::uuid[])`, [
+    userId,
+    postIds,
+    threshold,
+  ]);
+  return new Set(rows.map((r) => r.id));
 }

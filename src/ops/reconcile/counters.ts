@@ -1,5 +1,6 @@
 import { isUuid } from '../../ids.ts';
 import { forEachLimited } from '../../lib/concurrency.ts';
+import { pages } from '../../lib/paging.ts';
 import { canonicalCount, recomputeCounter } from '../../readmodel/counters.ts';
 import {
   CONTAINERS,
@@ -27,15 +28,15 @@ export async function reconcileCounters(
 ): Promise<KindReport> {
   const counters = ctx.store.container(CONTAINERS.counters);
   const report: KindReport = { checked: 0, drift: [], repaired: 0 };
-  let continuation: string | null = null;
-  do {
-    const page: Awaited<ReturnType<typeof counters.query<CounterDoc>>> =
-      await counters.query<CounterDoc>({
-        limit: 200,
-        continuation,
-      });
-    continuation = page.continuation;
-    await forEachLimited(page.items, 8, async (doc) => {
+  // The total is unknown until the last page: progress shows one more while pages remain.
+  let more = false;
+  const docPages = pages(async (continuation) => {
+    const page = await counters.query<CounterDoc>({ limit: 200, continuation });
+    more = page.continuation !== null;
+    return page;
+  });
+  for await (const docs of docPages) {
+    await forEachLimited(docs, 8, async (doc) => {
       if (!isUuid(doc.subjectId) || !METRICS.has(doc.metric)) {
         report.drift.push({
           kind: 'counters',
@@ -55,9 +56,9 @@ export async function reconcileCounters(
         });
       }
     });
-    report.checked += page.items.length;
-    opts.onProgress?.('counters', report.checked, report.checked + (continuation ? 1 : 0));
-  } while (continuation);
+    report.checked += docs.length;
+    opts.onProgress?.('counters', report.checked, report.checked + (more ? 1 : 0));
+  }
 
   if (opts.repair) {
     await forEachLimited(report.drift, 8, async (d) => {

@@ -1,7 +1,7 @@
 import { asWorker } from '../../canonical/session.ts';
-import { POST_COLUMNS, type PostRow, postSnapshot } from '../../canonical/tables/posts.ts';
+import { rowByKey } from '../../canonical/tables/keyed-scan.ts';
+import { POST_SCAN, type PostCheckRow, postSnapshot } from '../../canonical/tables/posts.ts';
 import { isUuid } from '../../ids.ts';
-import { forEachLimited } from '../../lib/concurrency.ts';
 import type { ProjectionContainer } from '../../projections/port.ts';
 import { postDoc, postTombstone } from '../../readmodel/builders.ts';
 import { canonicalReactionCounts } from '../../readmodel/counters.ts';
@@ -11,21 +11,10 @@ import { convergeDoc } from './converge.ts';
 import { checkKeyedProjection, softDeleted } from './scan.ts';
 import type { Drift, KindReport, ReconcileContext, ReconcileOptions } from './types.ts';
 
-interface Row extends PostRow {
-  author_gone: boolean;
-}
+type Row = PostCheckRow;
 
-const SELECT = `SELECT ${POST_COLUMNS.split(', ')
-  .map((c) => `p.${c}`)
-  .join(', ')}, (u.deleted_at IS NOT NULL) AS author_gone
-  FROM posts p JOIN users u ON u.id = p.author_id`;
-
-async function canonicalPost(db: Db, id: string): Promise<Row | undefined> {
-  return asWorker(
-    db,
-    async (tx) => (await tx.query<Row>(`${SELECT} WHERE p.id = $1`, [id])).rows[0],
-  );
-}
+const canonicalPost = (db: Db, id: string): Promise<Row | undefined> =>
+  asWorker(db, (tx) => rowByKey(tx, POST_SCAN, id));
 
 /** What posts_v2 should hold for a canonical row; `gone` = absent or soft-deleted is right. */
 function expected(row: Row): { doc: PostDoc; gone: boolean } {
@@ -102,28 +91,18 @@ export async function reconcilePosts(
   opts: ReconcileOptions,
 ): Promise<KindReport> {
   const posts = ctx.store.container(CONTAINERS.posts);
-  const report = await checkKeyedProjection<Row, PostDoc>(ctx, opts, {
+  return checkKeyedProjection<Row, PostDoc>(ctx, opts, {
     kind: 'posts',
     container: posts,
-    countSql: 'SELECT count(*)::int AS n FROM posts',
-    pageSql: `${SELECT} WHERE p.id > $1 ORDER BY p.id LIMIT $2`,
-    keyOf: (r) => r.id,
+    scan: POST_SCAN,
     compare,
-    knownSql: 'SELECT id::text FROM posts WHERE id = ANY($1::uuid[])',
     strayDetail: (d) => ({ authorId: d.authorId }),
+    repair: (d) =>
+      d.problem === 'stray'
+        ? convergeDoc<PostDoc>(posts, d.id, d.id, async () => {
+            if (isUuid(d.id) && (await canonicalPost(ctx.db, d.id))) return undefined; // appeared meanwhile
+            return softDeleted((await posts.read<PostDoc>(d.id, d.id)).resource);
+          })
+        : repairPost(ctx, posts, d.id),
   });
-
-  if (opts.repair) {
-    await forEachLimited(report.drift, 8, async (d) => {
-      const ok =
-        d.problem === 'stray'
-          ? await convergeDoc<PostDoc>(posts, d.id, d.id, async () => {
-              if (isUuid(d.id) && (await canonicalPost(ctx.db, d.id))) return undefined; // appeared meanwhile
-              return softDeleted((await posts.read<PostDoc>(d.id, d.id)).resource);
-            })
-          : await repairPost(ctx, posts, d.id);
-      if (ok) report.repaired++;
-    });
-  }
-  return report;
 }

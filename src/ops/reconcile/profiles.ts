@@ -1,11 +1,11 @@
 import { asWorker } from '../../canonical/session.ts';
+import { rowByKey } from '../../canonical/tables/keyed-scan.ts';
 import {
-  PROFILE_COLUMNS,
-  type ProfileRow,
+  PROFILE_SCAN,
+  type ProfileCheckRow,
   profileSnapshot,
 } from '../../canonical/tables/profiles.ts';
 import { isUuid } from '../../ids.ts';
-import { forEachLimited } from '../../lib/concurrency.ts';
 import type { ProjectionContainer } from '../../projections/port.ts';
 import { profileDoc, profileTombstone } from '../../readmodel/builders.ts';
 import { CONTAINERS, type PublicProfileDoc } from '../../readmodel/documents.ts';
@@ -14,20 +14,10 @@ import { convergeDoc } from './converge.ts';
 import { checkKeyedProjection, softDeleted } from './scan.ts';
 import type { Drift, KindReport, ReconcileContext, ReconcileOptions } from './types.ts';
 
-interface Row extends ProfileRow {
-  user_gone: boolean;
-}
+type Row = ProfileCheckRow;
 
-const SELECT = `SELECT ${PROFILE_COLUMNS.split(', ')
-  .map((c) => `p.${c}`)
-  .join(', ')}, (u.deleted_at IS NOT NULL) AS user_gone
-  FROM profiles p JOIN users u ON u.id = p.user_id`;
-
-const canonicalProfile = (db: Db, userId: string) =>
-  asWorker(
-    db,
-    async (tx) => (await tx.query<Row>(`${SELECT} WHERE p.user_id = $1`, [userId])).rows[0],
-  );
+const canonicalProfile = (db: Db, userId: string): Promise<Row | undefined> =>
+  asWorker(db, (tx) => rowByKey(tx, PROFILE_SCAN, userId));
 
 /** The publicProfiles document canonical data implies (as the relay's profile handler writes it). */
 function expected(row: Row): PublicProfileDoc {
@@ -65,22 +55,13 @@ export async function reconcileProfiles(
   opts: ReconcileOptions,
 ): Promise<KindReport> {
   const docs = ctx.store.container(CONTAINERS.publicProfiles);
-  const report = await checkKeyedProjection<Row, PublicProfileDoc>(ctx, opts, {
+  return checkKeyedProjection<Row, PublicProfileDoc>(ctx, opts, {
     kind: 'profiles',
     container: docs,
-    countSql: 'SELECT count(*)::int AS n FROM profiles',
-    pageSql: `${SELECT} WHERE p.user_id > $1 ORDER BY p.user_id LIMIT $2`,
-    keyOf: (r) => r.user_id,
+    scan: PROFILE_SCAN,
     compare,
-    knownSql: 'SELECT user_id::text AS id FROM profiles WHERE user_id = ANY($1::uuid[])',
+    repair: (d) => repairProfile(ctx, docs, d.id),
   });
-
-  if (opts.repair) {
-    await forEachLimited(report.drift, 8, async (d) => {
-      if (await repairProfile(ctx, docs, d.id)) report.repaired++;
-    });
-  }
-  return report;
 }
 
 function repairProfile(

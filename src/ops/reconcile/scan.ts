@@ -1,7 +1,17 @@
 import { asWorker } from '../../canonical/session.ts';
+import {
+  countRows,
+  FIRST_KEY,
+  type KeyedScan,
+  knownKeys,
+  rowsAfter,
+} from '../../canonical/tables/keyed-scan.ts';
 import { isUuid } from '../../ids.ts';
+import { forEachLimited } from '../../lib/concurrency.ts';
+import { keysetPages, pages } from '../../lib/paging.ts';
 import type { Doc, ProjectionContainer, Stored } from '../../projections/port.ts';
 import { SOFT_DELETE_TTL_SECONDS } from '../../readmodel/documents.ts';
+import type { Queryable } from '../../sql/db.ts';
 import type {
   Drift,
   KindReport,
@@ -11,27 +21,23 @@ import type {
 } from './types.ts';
 
 const PAGE = 500;
-const FIRST_KEY = '00000000-0000-0000-0000-000000000000';
 
 /** A projection whose documents are keyed (id = partition key) by one canonical row each. */
 export interface KeyedProjection<R, D extends Doc> {
   kind: ProjectionKind;
   container: ProjectionContainer;
-  /** `SELECT count(*)::int AS n ...` over the canonical rows (for progress). */
-  countSql: string;
-  /** Canonical rows with key > $1, ordered by key, LIMIT $2. */
-  pageSql: string;
-  keyOf: (row: R) => string;
+  /** The canonical rows, scanned in key order (a table module's definition). */
+  scan: KeyedScan<R>;
   compare: (row: R, stored: Stored<D> | undefined) => Drift | undefined;
-  /** `SELECT <key>::text AS id ... WHERE <key> = ANY($1::uuid[])`: which ids canonical knows. */
-  knownSql: string;
   strayDetail?: (doc: Stored<D>) => Record<string, unknown>;
+  /** Converges one drifting document on canonical (with --repair); true when it did. */
+  repair: (drift: Drift) => Promise<boolean>;
 }
 
 /**
  * Both directions of a keyed projection's check: every canonical row against its document
  * (keyset pages of canonical, one readMany each), then every live document without a
- * canonical row (a stray).
+ * canonical row (a stray); then, with --repair, each drift repaired.
  */
 export async function checkKeyedProjection<R, D extends Doc>(
   ctx: ReconcileContext,
@@ -39,46 +45,33 @@ export async function checkKeyedProjection<R, D extends Doc>(
   p: KeyedProjection<R, D>,
 ): Promise<KindReport> {
   const report: KindReport = { checked: 0, drift: [], repaired: 0 };
-  const total = await asWorker(
-    ctx.readDb,
-    async (tx) => (await tx.query<{ n: number }>(p.countSql)).rows[0]!.n,
+  const read = <T>(fn: (tx: Queryable) => Promise<T>) => asWorker(ctx.readDb, fn);
+  const keyOf = p.scan.keyOf;
+  const total = await read((tx) => countRows(tx, p.scan));
+  const canonicalPages = keysetPages(
+    (after: string) => read((tx) => rowsAfter(tx, p.scan, after, PAGE)),
+    FIRST_KEY,
+    keyOf,
   );
-  let after = FIRST_KEY;
-  for (;;) {
-    const rows = await asWorker(
-      ctx.readDb,
-      async (tx) => (await tx.query<R & Record<string, unknown>>(p.pageSql, [after, PAGE])).rows,
-    );
-    if (rows.length === 0) break;
-    after = p.keyOf(rows[rows.length - 1]!);
+  for await (const rows of canonicalPages) {
     const page = await p.container.readMany<D>(
-      rows.map((r) => ({ id: p.keyOf(r), partitionKey: p.keyOf(r) })),
+      rows.map((r) => ({ id: keyOf(r), partitionKey: keyOf(r) })),
     );
     const stored = new Map(page.items.map((d) => [d.id, d]));
     for (const row of rows) {
-      const d = p.compare(row, stored.get(p.keyOf(row)));
+      const d = p.compare(row, stored.get(keyOf(row)));
       if (d) report.drift.push(d);
     }
     report.checked += rows.length;
     opts.onProgress?.(p.kind, report.checked, total);
   }
 
-  let continuation: string | null = null;
-  do {
-    const page: Awaited<ReturnType<typeof p.container.query<D>>> = await p.container.query<D>({
-      limit: PAGE,
-      continuation,
-    });
-    continuation = page.continuation;
-    const live = page.items.filter((d) => d.deleted !== true);
+  const docPages = pages((continuation) => p.container.query<D>({ limit: PAGE, continuation }));
+  for await (const docs of docPages) {
+    const live = docs.filter((d) => d.deleted !== true);
     const ids = live.map((d) => d.id).filter(isUuid);
-    const known = new Set(
-      ids.length === 0
-        ? []
-        : await asWorker(ctx.readDb, async (tx) =>
-            (await tx.query<{ id: string }>(p.knownSql, [ids])).rows.map((r) => r.id),
-          ),
-    );
+    const known =
+      ids.length === 0 ? new Set<string>() : await read((tx) => knownKeys(tx, p.scan, ids));
     for (const d of live) {
       if (!known.has(d.id)) {
         report.drift.push({
@@ -89,7 +82,12 @@ export async function checkKeyedProjection<R, D extends Doc>(
         });
       }
     }
-  } while (continuation);
+  }
+  if (opts.repair) {
+    await forEachLimited(report.drift, 8, async (d) => {
+      if (await p.repair(d)) report.repaired++;
+    });
+  }
   return report;
 }
 
