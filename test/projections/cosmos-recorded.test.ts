@@ -123,7 +123,7 @@ describe('Cosmos adapter through recorded responses (429, 449, 404/1002, 410/100
     proxy.rules.length = 0;
   });
 
-  it('partition-scoped queries go to one partition (partition-key header, no fan-out)', async () => {
+  it('partition-scoped queries go to one partition (partition-key header, no fan-out) and fetch no query plan', async () => {
     const feed = store.container('userFeed');
     for (let n = 0; n < 5; n++)
       await feed.upsert({
@@ -146,19 +146,64 @@ describe('Cosmos adapter through recorded responses (429, 449, 404/1002, 410/100
       continuation = page.continuation;
     } while (continuation);
     expect(got).toEqual(['p4', 'p3', 'p2', 'p1', 'p0']);
-    const queries = proxy.seen
-      .slice(from)
-      .filter(
-        (r) =>
-          r.method === 'POST' &&
-          String(r.headers['x-ms-documentdb-isquery']).toLowerCase() === 'true' &&
-          !r.headers['x-ms-cosmos-is-query-plan-request'],
-      );
-    expect(queries.length).toBeGreaterThan(0);
+    const sent = proxy.seen.slice(from);
+    const queries = sent.filter(
+      (r) =>
+        r.method === 'POST' &&
+        String(r.headers['x-ms-documentdb-isquery']).toLowerCase() === 'true' &&
+        !r.headers['x-ms-cosmos-is-query-plan-request'],
+    );
+    // Three pages, three query requests, and not one query-plan request (a metadata call).
+    expect(queries.length).toBe(3);
+    expect(sent.filter((r) => r.headers['x-ms-cosmos-is-query-plan-request'])).toEqual([]);
+    expect(sent.length).toBe(3);
     for (const q of queries) {
       expect(q.headers['x-ms-documentdb-partitionkey']).toBe('["u1"]');
       expect(q.headers['x-ms-documentdb-partitionkeyrangeid']).toBeUndefined();
     }
+  });
+
+  it('a cross-partition query still fetches its plan; a server asking for a plan on a partition-scoped query gets one', async () => {
+    const posts = store.container('posts_v2');
+    for (let n = 0; n < 3; n++)
+      await posts.upsert({
+        id: `qp${n}`,
+        postId: `qp${n}`,
+        authorId: 'qa',
+        createdAt: `2024-02-0${n + 1}`,
+      });
+    const plans = () =>
+      proxy.seen.filter((r) => r.headers['x-ms-cosmos-is-query-plan-request']).length;
+    const before = plans();
+    const across = await posts.query({
+      filters: [{ field: 'authorId', op: '=', value: 'qa' }],
+      orderBy: [{ field: 'createdAt', direction: 'DESC' }],
+      limit: 10,
+    });
+    expect(across.items.map((i) => i.id)).toEqual(['qp2', 'qp1', 'qp0']);
+    expect(plans() - before).toBeGreaterThan(0);
+
+    // The gateway refuses the direct query as needing a plan once: the adapter runs it with one.
+    times(
+      1,
+      (req) =>
+        req.method === 'POST' &&
+        !req.headers['x-ms-cosmos-is-query-plan-request'] &&
+        req.headers['x-ms-documentdb-partitionkey'] === '["qp1"]',
+      () => ({
+        status: 400,
+        body: {
+          code: 'BadRequest',
+          message: 'Cross partition query only supports VALUE <AggregateFunc> for aggregates.',
+          additionalErrorInfo: '{}',
+        },
+      }),
+    );
+    const mid = plans();
+    const one = await posts.query({ partitionKey: 'qp1', limit: 5 });
+    expect(one.items.map((i) => i.id)).toEqual(['qp1']);
+    expect(plans() - mid).toBe(1);
+    proxy.rules.length = 0;
   });
 
   it('errors without a status: network failures are unavailable, anything else internal (not retried forever)', () => {

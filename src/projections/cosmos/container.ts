@@ -6,10 +6,12 @@ import {
   type Container,
   type FeedRange as CosmosFeedRange,
   type CosmosHeaders,
+  type FeedOptions,
   type ItemDefinition,
   type JSONObject,
   type OperationInput,
   type PatchOperation,
+  type QueryIterator,
   type RequestOptions,
 } from '@azure/cosmos';
 import { TimeoutError, withTimeout } from '../../observability/timeout.ts';
@@ -57,6 +59,7 @@ import {
 } from './errors.ts';
 import { narrowFeedToken } from './feed-token.ts';
 import { buildSql, keysetOrder } from './query.ts';
+import { isPlanNeeded, withoutQueryPlan } from './query-plan.ts';
 
 /** Server-set properties we do not hand out (the port exposes _etag and _ts only). */
 const strip = <T extends Doc>(r: ItemDefinition | undefined): Stored<T> | undefined => {
@@ -348,8 +351,27 @@ export class CosmosContainer implements ProjectionContainer {
     return this.run('query', '', async () => {
       checkQuery(q);
       const order = keysetOrder(this.def, q);
-      return order ? this.keysetQuery<T>({ ...q, orderBy: order }) : this.sdkPagedQuery<T>(q);
+      const page = (plan: boolean) =>
+        order
+          ? this.keysetQuery<T>({ ...q, orderBy: order }, plan)
+          : this.sdkPagedQuery<T>(q, plan);
+      // A partition-scoped query needs no query plan (see query-plan.ts); only if the
+      // server asks for one is it run again with the plan.
+      if (q.partitionKey === undefined) return page(true);
+      return page(false).catch((err: unknown) => {
+        if (isPlanNeeded(err)) return page(true);
+        throw err;
+      });
     });
+  }
+
+  private iterate(
+    spec: ReturnType<typeof buildSql>,
+    options: FeedOptions,
+    plan: boolean,
+  ): QueryIterator<ItemDefinition> {
+    const it = this.container.items.query<ItemDefinition>(spec, options);
+    return plan ? it : withoutQueryPlan(it);
   }
 
   /**
@@ -358,17 +380,18 @@ export class CosmosContainer implements ProjectionContainer {
    * cross-partition ORDER BY does not return. One row more than the page tells whether
    * another page exists. Ids are unique per container (all of ours are), so (order, id) is total.
    */
-  private async keysetQuery<T extends Doc>(base: Query): Promise<QueryPage<T>> {
+  private async keysetQuery<T extends Doc>(base: Query, plan: boolean): Promise<QueryPage<T>> {
     const q = base;
     const orderBy = base.orderBy ?? [];
     const shape = shapeOf(this.def, buildSql(this.def, base), q.partitionKey);
     const after = q.continuation
       ? decodeKeys(unwrapToken(q.continuation, shape), orderBy.length)
       : undefined;
-    const it = this.container.items.query<ItemDefinition>(buildSql(this.def, base, after), {
-      partitionKey: q.partitionKey,
-      maxItemCount: q.limit + 1,
-    });
+    const it = this.iterate(
+      buildSql(this.def, base, after),
+      { partitionKey: q.partitionKey, maxItemCount: q.limit + 1 },
+      plan,
+    );
     const rows: Stored<T>[] = [];
     let total = 0;
     while (rows.length <= q.limit && it.hasMoreResults()) {
@@ -389,7 +412,7 @@ export class CosmosContainer implements ProjectionContainer {
    * Other queries keep the SDK's continuation: it returns one without ORDER BY, and within
    * one partition. A cross-partition ORDER BY no index serves has none: one page only.
    */
-  private async sdkPagedQuery<T extends Doc>(q: Query): Promise<QueryPage<T>> {
+  private async sdkPagedQuery<T extends Doc>(q: Query, plan: boolean): Promise<QueryPage<T>> {
     const spec = buildSql(this.def, q);
     const shape = shapeOf(this.def, spec, q.partitionKey);
     const items: Stored<T>[] = [];
@@ -400,11 +423,15 @@ export class CosmosContainer implements ProjectionContainer {
     // Cosmos may return short pages: keep fetching (asking only for what is missing) until
     // the page is full or the results end, so the token always points just past our page.
     do {
-      const it = this.container.items.query<ItemDefinition>(spec, {
-        partitionKey: q.partitionKey,
-        maxItemCount: q.limit - items.length,
-        continuationToken: continuation,
-      });
+      const it = this.iterate(
+        spec,
+        {
+          partitionKey: q.partitionKey,
+          maxItemCount: q.limit - items.length,
+          continuationToken: continuation,
+        },
+        plan,
+      );
       let page: Awaited<ReturnType<typeof it.fetchNext>>;
       try {
         page = await it.fetchNext();
