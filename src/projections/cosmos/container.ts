@@ -33,7 +33,9 @@ import {
   type Query,
   type QueryPage,
   type ReadChangesOptions,
+  type ReadOptions,
   type ReadResult,
+  type Sessioned,
   type Stored,
   type StoreObserver,
   type WriteOptions,
@@ -70,6 +72,18 @@ const strip = <T extends Doc>(r: ItemDefinition | undefined): Stored<T> | undefi
 
 const ifMatch = (etag: string | undefined): RequestOptions | undefined =>
   etag === undefined ? undefined : { accessCondition: { type: 'IfMatch', condition: etag } };
+
+/** The session token a write answered with (x-ms-session-token), for the caller's later reads. */
+function sessionOf(headers: CosmosHeaders | undefined): { sessionToken?: string } {
+  const raw = headers?.['x-ms-session-token'];
+  const token = Array.isArray(raw) ? raw[0] : raw;
+  return typeof token === 'string' && token !== '' ? { sessionToken: token } : {};
+}
+
+function checkSession(token: unknown): void {
+  if (token !== undefined && (typeof token !== 'string' || token === ''))
+    throw new ProjectionError('bad_request', 'sessionToken must be a non-empty string');
+}
 
 function checkEtag(etag: string | undefined): void {
   if (etag !== undefined && (typeof etag !== 'string' || etag === '')) {
@@ -221,6 +235,7 @@ export class CosmosContainer implements ProjectionContainer {
           return {
             resource: strip<T>(r.resource) as Stored<T>,
             requestCharge: chargeOf(r.headers),
+            ...sessionOf(r.headers),
           };
         } catch (err) {
           if (isMissing(err)) {
@@ -234,7 +249,11 @@ export class CosmosContainer implements ProjectionContainer {
         }
       }
       const r = await this.container.items.upsert(body);
-      return { resource: strip<T>(r.resource) as Stored<T>, requestCharge: chargeOf(r.headers) };
+      return {
+        resource: strip<T>(r.resource) as Stored<T>,
+        requestCharge: chargeOf(r.headers),
+        ...sessionOf(r.headers),
+      };
     });
   }
 
@@ -242,16 +261,27 @@ export class CosmosContainer implements ProjectionContainer {
     return this.run('create', String(doc?.id), async () => {
       const { body } = prepareDoc(this.def, doc);
       const r = await this.container.items.create(body);
-      return { resource: strip<T>(r.resource) as Stored<T>, requestCharge: chargeOf(r.headers) };
+      return {
+        resource: strip<T>(r.resource) as Stored<T>,
+        requestCharge: chargeOf(r.headers),
+        ...sessionOf(r.headers),
+      };
     });
   }
 
-  read<T extends Doc>(id: string, partitionKey: string): Promise<ReadResult<T>> {
+  read<T extends Doc>(
+    id: string,
+    partitionKey: string,
+    opts?: ReadOptions,
+  ): Promise<ReadResult<T>> {
     return this.run('read', id, async () => {
       checkId(id);
       checkPartitionKey(partitionKey);
+      checkSession(opts?.sessionToken);
       try {
-        const r = await this.container.item(id, partitionKey).read<ItemDefinition>();
+        const r = await this.container
+          .item(id, partitionKey)
+          .read<ItemDefinition>(opts?.sessionToken ? { sessionToken: opts.sessionToken } : {});
         // A point read answers 404 without throwing; 404/1002 is a lagging replica, not a missing item.
         if (r.statusCode === 404 && r.substatus === READ_SESSION_NOT_AVAILABLE) {
           throw Object.assign(new Error('read session not available'), {
@@ -274,7 +304,10 @@ export class CosmosContainer implements ProjectionContainer {
     });
   }
 
-  readMany<T extends Doc>(keys: { id: string; partitionKey: string }[]): Promise<QueryPage<T>> {
+  readMany<T extends Doc>(
+    keys: { id: string; partitionKey: string }[],
+    opts?: ReadOptions,
+  ): Promise<QueryPage<T>> {
     return this.run('readMany', `${keys?.length} keys`, async () => {
       if (!Array.isArray(keys))
         throw new ProjectionError('bad_request', 'readMany needs an array of keys');
@@ -290,7 +323,7 @@ export class CosmosContainer implements ProjectionContainer {
         while (next < keys.length) {
           const i = next++;
           const k = keys[i] as { id: string; partitionKey: string };
-          const r = await this.read<T>(k.id, k.partitionKey);
+          const r = await this.read<T>(k.id, k.partitionKey, opts);
           out[i] = r.resource;
           total += r.requestCharge;
         }
@@ -312,14 +345,14 @@ export class CosmosContainer implements ProjectionContainer {
     id: string,
     partitionKey: string,
     opts?: WriteOptions,
-  ): Promise<Charged & { deleted: boolean }> {
+  ): Promise<Charged & Sessioned & { deleted: boolean }> {
     return this.run('delete', id, async () => {
       checkId(id);
       checkPartitionKey(partitionKey);
       checkEtag(opts?.ifMatch);
       try {
         const r = await this.container.item(id, partitionKey).delete(ifMatch(opts?.ifMatch));
-        return { deleted: true, requestCharge: chargeOf(r.headers) };
+        return { deleted: true, requestCharge: chargeOf(r.headers), ...sessionOf(r.headers) };
       } catch (err) {
         if (isMissing(err))
           return { deleted: false, requestCharge: chargeOf((err as { headers?: never }).headers) };
@@ -343,13 +376,18 @@ export class CosmosContainer implements ProjectionContainer {
       const r = await this.container
         .item(id, partitionKey)
         .patch<ItemDefinition>(operations, ifMatch(opts?.ifMatch));
-      return { resource: strip<T>(r.resource) as Stored<T>, requestCharge: chargeOf(r.headers) };
+      return {
+        resource: strip<T>(r.resource) as Stored<T>,
+        requestCharge: chargeOf(r.headers),
+        ...sessionOf(r.headers),
+      };
     });
   }
 
   query<T extends Doc>(q: Query): Promise<QueryPage<T>> {
     return this.run('query', '', async () => {
       checkQuery(q);
+      checkSession(q.sessionToken);
       const order = keysetOrder(this.def, q);
       const page = (plan: boolean) =>
         order
@@ -389,7 +427,7 @@ export class CosmosContainer implements ProjectionContainer {
       : undefined;
     const it = this.iterate(
       buildSql(this.def, base, after),
-      { partitionKey: q.partitionKey, maxItemCount: q.limit + 1 },
+      { partitionKey: q.partitionKey, maxItemCount: q.limit + 1, sessionToken: q.sessionToken },
       plan,
     );
     const rows: Stored<T>[] = [];
@@ -429,6 +467,7 @@ export class CosmosContainer implements ProjectionContainer {
           partitionKey: q.partitionKey,
           maxItemCount: q.limit - items.length,
           continuationToken: continuation,
+          sessionToken: q.sessionToken,
         },
         plan,
       );
