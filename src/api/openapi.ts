@@ -45,7 +45,6 @@ export function finishDocument(doc: Json): Json {
     }
   });
   const components: Record<string, Json> = doc.components?.schemas ?? {};
-  doc.components = { ...doc.components, ...sessionComponents() };
   for (const ops of Object.values<Json>(doc.paths ?? {})) {
     for (const method of OPERATIONS) {
       const op = ops[method];
@@ -59,11 +58,7 @@ export function finishDocument(doc: Json): Json {
       // Every authenticated operation takes the read-your-writes session (the response
       // header is described on the parameter: declared per response, typed clients and
       // Dredd would require it on every answer, and only a write returns it).
-      if (op.security?.length)
-        op.parameters = [
-          ...(op.parameters ?? []),
-          { $ref: '#/components/parameters/AsoraSession' },
-        ];
+      if (op.security?.length) op.parameters = [...(op.parameters ?? []), sessionParameter()];
       // Tools that build requests (Dredd) read the example from the media type.
       const media = op.requestBody?.content?.['application/json'];
       if (media && media.example === undefined) {
@@ -91,17 +86,19 @@ export function finishDocument(doc: Json): Json {
   return doc;
 }
 
-/** The x-asora-session request parameter and response header (src/api/session.ts). */
-function sessionComponents(): Json {
-  const description =
-    'Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).';
-  const schema = { type: 'string', maxLength: 8192 };
-  return {
-    parameters: {
-      AsoraSession: { name: SESSION_HEADER, in: 'header', required: false, description, schema },
-    },
-  };
-}
+/**
+ * The x-asora-session request parameter (src/api/session.ts). Its example is empty (no
+ * session), the one value a tool that builds requests from examples can send as is.
+ */
+const sessionParameter = (): Json => ({
+  name: SESSION_HEADER,
+  in: 'header',
+  required: false,
+  description:
+    'Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).',
+  schema: { type: 'string', maxLength: 8192 },
+  example: '',
+});
 
 function resolve(components: Record<string, Json>, schema: Json): Json {
   const ref: unknown = schema?.$ref;

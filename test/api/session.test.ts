@@ -69,14 +69,9 @@ describe('x-asora-session', () => {
 
   it('the OpenAPI document declares the header on authenticated operations', async () => {
     const doc = (await openApiDocument()) as {
-      paths: Record<string, Record<string, { parameters?: { $ref?: string }[] }>>;
-      components: { parameters: Record<string, { name: string; in: string }> };
+      paths: Record<string, Record<string, { parameters?: { name: string; in: string }[] }>>;
     };
-    expect(doc.components.parameters.AsoraSession).toMatchObject({
-      name: SESSION_HEADER,
-      in: 'header',
-    });
     const params = doc.paths['/v1/notifications/{id}/read']?.post?.parameters ?? [];
-    expect(params.map((p) => p.$ref)).toContain('#/components/parameters/AsoraSession');
+    expect(params).toContainEqual(expect.objectContaining({ name: SESSION_HEADER, in: 'header' }));
   });
 });

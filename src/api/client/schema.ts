@@ -887,10 +887,7 @@ export interface components {
         };
     };
     responses: never;
-    parameters: {
-        /** @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400). */
-        AsoraSession: string;
-    };
+    parameters: never;
     requestBodies: never;
     headers: never;
     pathItems: never;
@@ -979,8 +976,11 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400). */
-                "x-asora-session"?: components["parameters"]["AsoraSession"];
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
             };
             path: {
                 /** @example 0190b5a8-2d1c-7a3b-8f44-6b9e1c2d3a10 */
@@ -1102,8 +1102,11 @@ export interface operations {
                 status?: "open" | "under_review" | "actioned" | "dismissed";
             };
             header?: {
-                /** @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400). */
-                "x-asora-session"?: components["parameters"]["AsoraSession"];
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
             };
             path?: never;
             cookie?: never;
@@ -1170,8 +1173,11 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400). */
-                "x-asora-session"?: components["parameters"]["AsoraSession"];
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
             };
             path: {
                 /** @example 0190b5a8-2d1c-7a3b-8f44-6b9e1c2d3a10 */
@@ -1291,8 +1297,11 @@ export interface operations {
                 q: string;
             };
             header?: {
-                /** @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400). */
-                "x-asora-session"?: components["parameters"]["AsoraSession"];
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
             };
             path?: never;
             cookie?: never;
@@ -1364,8 +1373,11 @@ export interface operations {
                  * @example 0190b5a8-9c3d-7e21-8f00-1a2b3c4d5e6f
                  */
                 "idempotency-key"?: string;
-                /** @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400). */
-                "x-asora-session"?: components["parameters"]["AsoraSession"];
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
             };
             path?: never;
             cookie?: never;
@@ -1678,8 +1690,11 @@ export interface operations {
                 tag?: string;
             };
             header?: {
-                /** @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400). */
-                "x-asora-session"?: components["parameters"]["AsoraSession"];
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
             };
             path?: never;
             cookie?: never;
@@ -1744,8 +1759,11 @@ export interface operations {
                 q?: string;
             };
             header?: {
-                /** @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400). */
-                "x-asora-session"?: components["parameters"]["AsoraSession"];
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
             };
             path?: never;
             cookie?: never;
@@ -1817,8 +1835,11 @@ export interface operations {
                 limit?: number;
             };
             header?: {
-                /** @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400). */
-                "x-asora-session"?: components["parameters"]["AsoraSession"];
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
             };
             path?: never;
             cookie?: never;
@@ -1876,8 +1897,11 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400). */
-                "x-asora-session"?: components["parameters"]["AsoraSession"];
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
             };
             path?: never;
             cookie?: never;
@@ -1935,8 +1959,11 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400). */
-                "x-asora-session"?: components["parameters"]["AsoraSession"];
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
             };
             path?: never;
             cookie?: never;
@@ -2010,8 +2037,11 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400). */
-                "x-asora-session"?: components["parameters"]["AsoraSession"];
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
             };
             path?: never;
             cookie?: never;
@@ -2069,8 +2099,11 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400). */
-                "x-asora-session"?: components["parameters"]["AsoraSession"];
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
             };
             path?: never;
             cookie?: never;
@@ -2128,8 +2161,11 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400). */
-                "x-asora-session"?: components["parameters"]["AsoraSession"];
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
             };
             path?: never;
             cookie?: never;
@@ -2223,8 +2259,11 @@ export interface operations {
                 unread?: "true" | "false";
             };
             header?: {
-                /** @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400). */
-                "x-asora-session"?: components["parameters"]["AsoraSession"];
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
             };
             path?: never;
             cookie?: never;
@@ -2282,8 +2321,11 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400). */
-                "x-asora-session"?: components["parameters"]["AsoraSession"];
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
             };
             path: {
                 /** @example follow:0190b5a8-2d1c-7a3b-8f44-6b9e1c2d3a10 */
@@ -2369,8 +2411,11 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400). */
-                "x-asora-session"?: components["parameters"]["AsoraSession"];
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
             };
             path?: never;
             cookie?: never;
@@ -2449,8 +2494,11 @@ export interface operations {
                  * @example 0190b5a8-9c3d-7e21-8f00-1a2b3c4d5e6f
                  */
                 "idempotency-key"?: string;
-                /** @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400). */
-                "x-asora-session"?: components["parameters"]["AsoraSession"];
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
             };
             path?: never;
             cookie?: never;
@@ -2556,8 +2604,11 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400). */
-                "x-asora-session"?: components["parameters"]["AsoraSession"];
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
             };
             path: {
                 /** @example 0190b5a8-2d1c-7a3b-8f44-6b9e1c2d3a10 */
@@ -2627,8 +2678,11 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400). */
-                "x-asora-session"?: components["parameters"]["AsoraSession"];
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
             };
             path: {
                 /** @example 0190b5a8-2d1c-7a3b-8f44-6b9e1c2d3a10 */
@@ -2732,8 +2786,11 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400). */
-                "x-asora-session"?: components["parameters"]["AsoraSession"];
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
             };
             path: {
                 /** @example 0190b5a8-2d1c-7a3b-8f44-6b9e1c2d3a10 */
@@ -2856,8 +2913,11 @@ export interface operations {
                 type?: "like" | "heart" | "laugh" | "wow" | "sad" | "angry";
             };
             header?: {
-                /** @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400). */
-                "x-asora-session"?: components["parameters"]["AsoraSession"];
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
             };
             path: {
                 /** @example 0190b5a8-2d1c-7a3b-8f44-6b9e1c2d3a10 */
@@ -2927,8 +2987,11 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400). */
-                "x-asora-session"?: components["parameters"]["AsoraSession"];
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
             };
             path: {
                 /** @example 0190b5a8-2d1c-7a3b-8f44-6b9e1c2d3a10 */
@@ -3016,8 +3079,11 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400). */
-                "x-asora-session"?: components["parameters"]["AsoraSession"];
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
             };
             path: {
                 /** @example 0190b5a8-2d1c-7a3b-8f44-6b9e1c2d3a10 */
@@ -3110,8 +3176,11 @@ export interface operations {
                  * @example 0190b5a8-9c3d-7e21-8f00-1a2b3c4d5e6f
                  */
                 "idempotency-key"?: string;
-                /** @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400). */
-                "x-asora-session"?: components["parameters"]["AsoraSession"];
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
             };
             path?: never;
             cookie?: never;
@@ -3225,8 +3294,11 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400). */
-                "x-asora-session"?: components["parameters"]["AsoraSession"];
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
             };
             path: {
                 /** @example 0190b5a8-2d1c-7a3b-8f44-6b9e1c2d3a10 */
@@ -3321,8 +3393,11 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400). */
-                "x-asora-session"?: components["parameters"]["AsoraSession"];
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
             };
             path: {
                 /** @example 0190b5a8-2d1c-7a3b-8f44-6b9e1c2d3a10 */
@@ -3408,8 +3483,11 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400). */
-                "x-asora-session"?: components["parameters"]["AsoraSession"];
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
             };
             path: {
                 /** @example 0190b5a8-2d1c-7a3b-8f44-6b9e1c2d3a10 */
@@ -3504,8 +3582,11 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400). */
-                "x-asora-session"?: components["parameters"]["AsoraSession"];
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
             };
             path: {
                 /** @example 0190b5a8-2d1c-7a3b-8f44-6b9e1c2d3a10 */
@@ -3596,8 +3677,11 @@ export interface operations {
                 limit?: number;
             };
             header?: {
-                /** @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400). */
-                "x-asora-session"?: components["parameters"]["AsoraSession"];
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
             };
             path: {
                 /** @example 0190b5a8-2d1c-7a3b-8f44-6b9e1c2d3a10 */
@@ -3672,8 +3756,11 @@ export interface operations {
                 limit?: number;
             };
             header?: {
-                /** @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400). */
-                "x-asora-session"?: components["parameters"]["AsoraSession"];
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
             };
             path: {
                 /** @example 0190b5a8-2d1c-7a3b-8f44-6b9e1c2d3a10 */
@@ -3743,8 +3830,11 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400). */
-                "x-asora-session"?: components["parameters"]["AsoraSession"];
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
             };
             path: {
                 /** @example 0190b5a8-2d1c-7a3b-8f44-6b9e1c2d3a10 */
@@ -3839,8 +3929,11 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400). */
-                "x-asora-session"?: components["parameters"]["AsoraSession"];
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
             };
             path: {
                 /** @example 0190b5a8-2d1c-7a3b-8f44-6b9e1c2d3a10 */
@@ -3931,8 +4024,11 @@ export interface operations {
                 limit?: number;
             };
             header?: {
-                /** @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400). */
-                "x-asora-session"?: components["parameters"]["AsoraSession"];
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
             };
             path: {
                 /** @example 0190b5a8-2d1c-7a3b-8f44-6b9e1c2d3a10 */
@@ -4002,8 +4098,11 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400). */
-                "x-asora-session"?: components["parameters"]["AsoraSession"];
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
             };
             path: {
                 /** @example 0190b5a8-2d1c-7a3b-8f44-6b9e1c2d3a10 */
