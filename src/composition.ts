@@ -11,6 +11,7 @@ import { boundedStore } from './projections/bounded.ts';
 import { createProjectionStore } from './projections/connect.ts';
 import type { ProjectionStore } from './projections/port.ts';
 import { ReadCache } from './projections/read-cache.ts';
+import { sessionScoped } from './projections/session.ts';
 import { containerDefs, sharedAutoscaleMaxThroughput } from './readmodel/containers.ts';
 import { CONTAINERS } from './readmodel/documents.ts';
 import type { Db } from './sql/db.ts';
@@ -56,7 +57,8 @@ export function buildContexts(p: ContextParts): {
     domain: {
       db: b ? p.canonical.db.withDeadline(b.apiMs) : p.canonical.db,
       workerDb: b ? workerDb.withDeadline(b.apiMs) : workerDb,
-      store: cache.reading(b ? boundedStore(p.store, b.apiMs, b.breaker) : p.store),
+      // The caller's read-your-writes session (api/session.ts) applies to every store call.
+      store: sessionScoped(cache.reading(b ? boundedStore(p.store, b.apiMs, b.breaker) : p.store)),
       fanoutFollowerThreshold: p.tuning.fanoutFollowerThreshold,
       log: p.log,
       archive: p.archive,

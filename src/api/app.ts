@@ -34,6 +34,7 @@ import { reactionRoutes } from './routes/reactions.ts';
 import { userRoutes } from './routes/users.ts';
 import { installSecurity } from './security.ts';
 import { serializerCompiler } from './serializer.ts';
+import { installSessions } from './session.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -123,6 +124,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   installSignedCursors(base, opts.jwtSecret);
+  installSessions(base, opts.jwtSecret);
   const idempotent = installIdempotency(base, {
     db: opts.ctx.db,
     workerDb: opts.ctx.workerDb,

@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { SwaggerOptions } from '@fastify/swagger';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
+import { SESSION_HEADER } from './session.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: an OpenAPI document is walked generically
 type Json = any;
@@ -54,6 +55,10 @@ export function finishDocument(doc: Json): Json {
         if (response.description === 'Default Response')
           response.description = STATUS_CODES[status] ?? status;
       }
+      // Every authenticated operation takes the read-your-writes session (the response
+      // header is described on the parameter: declared per response, typed clients and
+      // Dredd would require it on every answer, and only a write returns it).
+      if (op.security?.length) op.parameters = [...(op.parameters ?? []), sessionParameter()];
       // Tools that build requests (Dredd) read the example from the media type.
       const media = op.requestBody?.content?.['application/json'];
       if (media && media.example === undefined) {
@@ -80,6 +85,20 @@ export function finishDocument(doc: Json): Json {
   for (const name of Object.keys(components)) if (!used.has(name)) delete components[name];
   return doc;
 }
+
+/**
+ * The x-asora-session request parameter (src/api/session.ts). Its example is empty (no
+ * session), the one value a tool that builds requests from examples can send as is.
+ */
+const sessionParameter = (): Json => ({
+  name: SESSION_HEADER,
+  in: 'header',
+  required: false,
+  description:
+    'Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).',
+  schema: { type: 'string', maxLength: 8192 },
+  example: '',
+});
 
 function resolve(components: Record<string, Json>, schema: Json): Json {
   const ref: unknown = schema?.$ref;

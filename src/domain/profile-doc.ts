@@ -1,7 +1,6 @@
 import type { ProfileSnapshot } from '../events/catalogue.ts';
-import { profileDoc } from '../readmodel/builders.ts';
 import { CONTAINERS } from '../readmodel/documents.ts';
-import { upsertIfNewer } from '../readmodel/guarded-write.ts';
+import { upsertProfileDoc } from '../readmodel/profile-writes.ts';
 import type { DomainContext } from './context.ts';
 
 /**
@@ -10,7 +9,7 @@ import type { DomainContext } from './context.ts';
  */
 export async function writeProfileDoc(ctx: DomainContext, s: ProfileSnapshot): Promise<void> {
   try {
-    await upsertIfNewer(ctx.store.container(CONTAINERS.publicProfiles), profileDoc(s));
+    await upsertProfileDoc(ctx.store.container(CONTAINERS.publicProfiles), s);
   } catch (err) {
     ctx.log.warn(
       { err, userId: s.userId },

@@ -52,8 +52,23 @@ export interface Charged {
   requestCharge: number;
 }
 
-export interface WriteResult<T extends Doc> extends Charged {
+/**
+ * Read-your-writes across processes: a write reports an opaque session token (Cosmos: the
+ * response's session token, valid for this container only); a read given it is served by a
+ * replica at least that recent, whichever process reads. The embedded store is one
+ * PostgreSQL (always read-your-writes) and reports none. See session.ts.
+ */
+export interface Sessioned {
+  sessionToken?: string;
+}
+
+export interface WriteResult<T extends Doc> extends Charged, Sessioned {
   resource: Stored<T>;
+}
+
+/** For reads: the session token of earlier writes to this container (see Sessioned). */
+export interface ReadOptions {
+  sessionToken?: string;
 }
 
 export interface ReadResult<T extends Doc> extends Charged {
@@ -94,6 +109,8 @@ export interface Query {
   limit: number;
   /** Opaque token from a previous page. */
   continuation?: string | null;
+  /** Read at least as recent as the writes that returned this token (see Sessioned). */
+  sessionToken?: string;
 }
 
 export interface QueryPage<T extends Doc> extends Charged {
@@ -163,14 +180,17 @@ export interface ProjectionContainer {
   upsert<T extends Doc>(doc: T, opts?: WriteOptions): Promise<WriteResult<T>>;
   /** Inserts; ProjectionError 'conflict' if an item with this id exists in the partition. */
   create<T extends Doc>(doc: T): Promise<WriteResult<T>>;
-  read<T extends Doc>(id: string, partitionKey: string): Promise<ReadResult<T>>;
-  readMany<T extends Doc>(keys: { id: string; partitionKey: string }[]): Promise<QueryPage<T>>;
+  read<T extends Doc>(id: string, partitionKey: string, opts?: ReadOptions): Promise<ReadResult<T>>;
+  readMany<T extends Doc>(
+    keys: { id: string; partitionKey: string }[],
+    opts?: ReadOptions,
+  ): Promise<QueryPage<T>>;
   /** Deletes; resolves even if the item was already gone (deleted: false). */
   delete(
     id: string,
     partitionKey: string,
     opts?: WriteOptions,
-  ): Promise<Charged & { deleted: boolean }>;
+  ): Promise<Charged & Sessioned & { deleted: boolean }>;
   /** Applies up to 10 operations atomically; 'not_found' if the item is missing. */
   patch<T extends Doc>(
     id: string,

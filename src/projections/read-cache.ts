@@ -4,6 +4,7 @@ import type {
   ProjectionContainer,
   ProjectionStore,
   QueryPage,
+  ReadOptions,
   Stored,
 } from './port.ts';
 
@@ -93,8 +94,10 @@ export class ReadCache {
         inner.bulk(ops, opts),
       );
     if (cachedReads)
-      c.readMany = <T extends Doc>(keys: { id: string; partitionKey: string }[]) =>
-        this.readMany<T>(inner, keys);
+      c.readMany = <T extends Doc>(
+        keys: { id: string; partitionKey: string }[],
+        opts?: ReadOptions,
+      ) => this.readMany<T>(inner, keys, opts);
     return c;
   }
 
@@ -106,6 +109,7 @@ export class ReadCache {
   private async readMany<T extends Doc>(
     inner: ProjectionContainer,
     keys: { id: string; partitionKey: string }[],
+    opts?: ReadOptions,
   ): Promise<QueryPage<T>> {
     const now = Date.now();
     const hits = new Map<string, Stored>();
@@ -119,7 +123,8 @@ export class ReadCache {
     let requestCharge = 0;
     if (misses.length > 0) {
       const before = this.writes.get(inner.def.name) ?? 0;
-      const page = await inner.readMany<T>(misses);
+      // Misses carry the caller's session token; a hit is at most ttlMs old (see above).
+      const page = await inner.readMany<T>(misses, opts);
       requestCharge = page.requestCharge;
       const fill = (this.writes.get(inner.def.name) ?? 0) === before;
       for (const d of page.items) {

@@ -2,25 +2,34 @@ import { isProjectionError, type ProjectionContainer, type Stored } from '../pro
 
 export type GuardedOutcome = 'written' | 'stale';
 
+export interface GuardOptions {
+  maxAttempts?: number;
+  /** Fields another writer keeps on the same document (e.g. posts_v2 counts), carried over. */
+  carry?: readonly string[];
+  /**
+   * Asked before a live (not soft-deleted) document is created where none is stored: is
+   * this version still canonical? A missing document may be a tombstone that expired (its
+   * `ttl`), and a late or replayed older version must not bring the item back. Without it,
+   * only the stored document's version guards.
+   */
+  mayCreate?: () => Promise<boolean>;
+}
+
 /**
  * Writes a projection document only if it reflects a newer canonical version than the
  * stored one (by `sourceVersion`), with etag-conditional writes so concurrent writers
  * (relay, direct write, replays) can land in any order without regressing a document.
  */
 export async function upsertIfNewer<
-  T extends { id: string; sourceVersion: number; [k: string]: unknown },
->(
-  container: ProjectionContainer,
-  doc: T,
-  maxAttempts = 8,
-  /** Fields another writer keeps on the same document (e.g. posts_v2 counts), carried over. */
-  carry: readonly string[] = [],
-): Promise<GuardedOutcome> {
+  T extends { id: string; sourceVersion: number; deleted?: boolean; [k: string]: unknown },
+>(container: ProjectionContainer, doc: T, opts: GuardOptions = {}): Promise<GuardedOutcome> {
+  const { maxAttempts = 8, carry = [], mayCreate } = opts;
   const pk = container.partitionKeyOf(doc);
   for (let attempt = 0; attempt < maxAttempts; attempt++) {
     const current = await container.read<T>(doc.id, pk);
     try {
       if (!current.resource) {
+        if (!doc.deleted && mayCreate && !(await mayCreate())) return 'stale';
         await container.create(doc);
         return 'written';
       }

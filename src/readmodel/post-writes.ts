@@ -14,10 +14,22 @@ import { recomputeIfUnchanged, upsertIfNewer } from './guarded-write.ts';
  * post event knows the text, not the reactions. A post at version 1 is new and has no
  * reactions yet; a reaction that lands before this write finds no document and creates it
  * from canonical with its count (refreshPostCounts).
+ *
+ * With `canonical` (the relay, whose events may be late or replayed), a missing document
+ * is created only if this is still the post's canonical version: the tombstone of a later
+ * delete may have expired, and an older version must not resurrect the post. The domain's
+ * direct write runs right after its own commit, well inside the tombstone TTL, and skips
+ * the read.
  */
-export function upsertPostDoc(posts: ProjectionContainer, p: PostSnapshot) {
+export function upsertPostDoc(posts: ProjectionContainer, p: PostSnapshot, canonical?: Db) {
   const doc = p.version === 1 ? { ...postDoc(p), counts: zeroCounts() } : postDoc(p);
-  return upsertIfNewer(posts, doc, undefined, ['counts']);
+  return upsertIfNewer(posts, doc, {
+    carry: ['counts'],
+    mayCreate: canonical
+      ? async () =>
+          Number((await asWorker(canonical, (tx) => readPost(tx, p.id)))?.version) === p.version
+      : undefined,
+  });
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   createCosmosStore,
 } from '../../src/projections/cosmos/store.ts';
 import { type FeedRange, isProjectionError } from '../../src/projections/port.ts';
+import { inSession, ReadSession, sessionScoped } from '../../src/projections/session.ts';
 import { containerDefs } from '../../src/readmodel/containers.ts';
 import { emulatorEndpoint } from '../support/projections.ts';
 import { type Recorded, type RecordingProxy, recordingProxy } from '../support/recorded-cosmos.ts';
@@ -123,7 +124,7 @@ describe('Cosmos adapter through recorded responses (429, 449, 404/1002, 410/100
     proxy.rules.length = 0;
   });
 
-  it('partition-scoped queries go to one partition (partition-key header, no fan-out)', async () => {
+  it('partition-scoped queries go to one partition (partition-key header, no fan-out) and fetch no query plan', async () => {
     const feed = store.container('userFeed');
     for (let n = 0; n < 5; n++)
       await feed.upsert({
@@ -146,18 +147,121 @@ describe('Cosmos adapter through recorded responses (429, 449, 404/1002, 410/100
       continuation = page.continuation;
     } while (continuation);
     expect(got).toEqual(['p4', 'p3', 'p2', 'p1', 'p0']);
-    const queries = proxy.seen
-      .slice(from)
-      .filter(
-        (r) =>
-          r.method === 'POST' &&
-          String(r.headers['x-ms-documentdb-isquery']).toLowerCase() === 'true' &&
-          !r.headers['x-ms-cosmos-is-query-plan-request'],
-      );
-    expect(queries.length).toBeGreaterThan(0);
+    const sent = proxy.seen.slice(from);
+    const queries = sent.filter(
+      (r) =>
+        r.method === 'POST' &&
+        String(r.headers['x-ms-documentdb-isquery']).toLowerCase() === 'true' &&
+        !r.headers['x-ms-cosmos-is-query-plan-request'],
+    );
+    // Three pages, three query requests, and not one query-plan request (a metadata call).
+    expect(queries.length).toBe(3);
+    expect(sent.filter((r) => r.headers['x-ms-cosmos-is-query-plan-request'])).toEqual([]);
+    expect(sent.length).toBe(3);
     for (const q of queries) {
       expect(q.headers['x-ms-documentdb-partitionkey']).toBe('["u1"]');
       expect(q.headers['x-ms-documentdb-partitionkeyrangeid']).toBeUndefined();
+    }
+  });
+
+  it('a cross-partition query still fetches its plan; a server asking for a plan on a partition-scoped query gets one', async () => {
+    const posts = store.container('posts_v2');
+    for (let n = 0; n < 3; n++)
+      await posts.upsert({
+        id: `qp${n}`,
+        postId: `qp${n}`,
+        authorId: 'qa',
+        createdAt: `2024-02-0${n + 1}`,
+      });
+    const plans = () =>
+      proxy.seen.filter((r) => r.headers['x-ms-cosmos-is-query-plan-request']).length;
+    const before = plans();
+    const across = await posts.query({
+      filters: [{ field: 'authorId', op: '=', value: 'qa' }],
+      orderBy: [{ field: 'createdAt', direction: 'DESC' }],
+      limit: 10,
+    });
+    expect(across.items.map((i) => i.id)).toEqual(['qp2', 'qp1', 'qp0']);
+    expect(plans() - before).toBeGreaterThan(0);
+
+    // The gateway refuses the direct query as needing a plan once: the adapter runs it with one.
+    times(
+      1,
+      (req) =>
+        req.method === 'POST' &&
+        !req.headers['x-ms-cosmos-is-query-plan-request'] &&
+        req.headers['x-ms-documentdb-partitionkey'] === '["qp1"]',
+      () => ({
+        status: 400,
+        body: {
+          code: 'BadRequest',
+          message: 'Cross partition query only supports VALUE <AggregateFunc> for aggregates.',
+          additionalErrorInfo: '{}',
+        },
+      }),
+    );
+    const mid = plans();
+    const one = await posts.query({ partitionKey: 'qp1', limit: 5 });
+    expect(one.items.map((i) => i.id)).toEqual(['qp1']);
+    expect(plans() - mid).toBe(1);
+    proxy.rules.length = 0;
+  });
+
+  it('session consistency across instances: the token of a write on one instance is sent on the next reads by another', async () => {
+    // A second "API instance": its own client, so its SDK holds none of the first one's tokens.
+    const other = await createCosmosStore({
+      endpoint: proxy.endpoint,
+      key: 'emulator-accepts-any-key',
+      database,
+      endpointDiscovery: false,
+      timeoutMs: 3_000,
+      definitions: containerDefs,
+    });
+    try {
+      const docs = `/dbs/${database}/colls/notifications/docs`;
+      let lsn = 40;
+      // Cosmos answers every write with the partition's session token; the stand-in does not.
+      proxy.extraHeaders.push((req) =>
+        req.method !== 'GET' && path(req).startsWith(docs)
+          ? { 'x-ms-session-token': `0:-1#${++lsn}` }
+          : undefined,
+      );
+      const session = new ReadSession();
+      await inSession(session, async () => {
+        const a = sessionScoped(store).container('notifications');
+        await a.upsert({ id: 'n1', recipientId: 'u9', read: false, createdAt: '2024-03-01' });
+        await a.patch('n1', 'u9', [{ op: 'set', path: '/read', value: true }]);
+      });
+      expect(session.changed).toBe(true);
+      expect(session.tokenFor('notifications')).toBe('0:-1#42');
+      // What an API response header carries, and the next request (to any instance) returns.
+      const carried = new ReadSession(JSON.parse(JSON.stringify(session)));
+
+      const from = proxy.seen.length;
+      const b = sessionScoped(other).container('notifications');
+      await inSession(carried, async () => {
+        expect((await b.read('n1', 'u9')).resource?.read).toBe(true);
+        const page = await b.query({
+          partitionKey: 'u9',
+          orderBy: [{ field: 'createdAt', direction: 'DESC' }],
+          limit: 5,
+        });
+        expect(page.items.map((i) => i.id)).toEqual(['n1']);
+      });
+      // Without the session (another user's request), instance B sends no such token.
+      await b.read('n1', 'u9');
+      const reads = proxy.seen.slice(from).filter((r) => r.path.startsWith(docs));
+      expect(reads.map((r) => r.headers['x-ms-session-token'])).toEqual([
+        '0:-1#42',
+        '0:-1#42',
+        undefined,
+      ]);
+      // Tokens of one range merge to the newest; other ranges are kept.
+      carried.note('notifications', '0:-1#41,1:-1#7');
+      expect(carried.tokenFor('notifications')).toBe('0:-1#42,1:-1#7');
+    } finally {
+      proxy.extraHeaders.length = 0;
+      await other.close();
     }
   });
 

@@ -307,6 +307,7 @@ export class Canon {
       await tx.query('DELETE FROM posts WHERE author_id = $1', [userId]);
       await tx.query('DELETE FROM reactions WHERE user_id = $1', [userId]);
       await tx.query('DELETE FROM follows WHERE follower_id = $1 OR followee_id = $1', [userId]);
+      await tx.query('DELETE FROM profiles WHERE user_id = $1', [userId]);
       await tx.query(`UPDATE users SET deleted_at = ${NOW_MS} WHERE id = $1`, [userId]);
       await emit(tx, { type: 'user', id: userId }, 'user.deleted', {
         userId,

@@ -21,6 +21,8 @@ export interface RecordingProxy {
   /** Every request seen: method, path and headers (lower case). */
   seen: { method: string; path: string; headers: Record<string, string | string[] | undefined> }[];
   rules: Rule[];
+  /** Headers added to a response the stand-in gave (e.g. the session token Cosmos sends on a write). */
+  extraHeaders: ((req: IncomingMessage) => Record<string, string> | undefined)[];
   close(): Promise<void>;
 }
 
@@ -29,6 +31,7 @@ export async function recordingProxy(upstream: string): Promise<RecordingProxy> 
   const agent = new https.Agent({ rejectUnauthorized: false, keepAlive: true });
   const seen: RecordingProxy['seen'] = [];
   const rules: Rule[] = [];
+  const extraHeaders: RecordingProxy['extraHeaders'] = [];
   const server = http.createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -58,7 +61,8 @@ export async function recordingProxy(upstream: string): Promise<RecordingProxy> 
           agent,
         },
         (ur) => {
-          res.writeHead(ur.statusCode ?? 502, ur.headers);
+          const extra = Object.assign({}, ...extraHeaders.map((h) => h(req) ?? {}));
+          res.writeHead(ur.statusCode ?? 502, { ...ur.headers, ...extra });
           ur.pipe(res);
         },
       );
@@ -75,6 +79,7 @@ export async function recordingProxy(upstream: string): Promise<RecordingProxy> 
     endpoint: `http://127.0.0.1:${port}`,
     seen,
     rules,
+    extraHeaders,
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -975,7 +975,13 @@ export interface operations {
     patchAdminAppealsById: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
+            };
             path: {
                 /** @example 0190b5a8-2d1c-7a3b-8f44-6b9e1c2d3a10 */
                 id: string;
@@ -1095,7 +1101,13 @@ export interface operations {
                 /** @example open */
                 status?: "open" | "under_review" | "actioned" | "dismissed";
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1160,7 +1172,13 @@ export interface operations {
     patchAdminCasesById: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
+            };
             path: {
                 /** @example 0190b5a8-2d1c-7a3b-8f44-6b9e1c2d3a10 */
                 id: string;
@@ -1278,7 +1296,13 @@ export interface operations {
                 /** @example spam */
                 q: string;
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1349,6 +1373,11 @@ export interface operations {
                  * @example 0190b5a8-9c3d-7e21-8f00-1a2b3c4d5e6f
                  */
                 "idempotency-key"?: string;
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
             };
             path?: never;
             cookie?: never;
@@ -1660,7 +1689,13 @@ export interface operations {
                 /** @example intro */
                 tag?: string;
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1723,7 +1758,13 @@ export interface operations {
                 /** @example ali */
                 q?: string;
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1793,7 +1834,13 @@ export interface operations {
                 /** @example 20 */
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1849,7 +1896,13 @@ export interface operations {
     getMe: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1905,7 +1958,13 @@ export interface operations {
     deleteMe: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1977,7 +2036,13 @@ export interface operations {
     getMeAppeals: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2033,7 +2098,13 @@ export interface operations {
     getMeExport: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2089,7 +2160,13 @@ export interface operations {
     patchMeProfile: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2181,7 +2258,13 @@ export interface operations {
                 /** @example true */
                 unread?: "true" | "false";
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2237,7 +2320,13 @@ export interface operations {
     postNotificationsByIdRead: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
+            };
             path: {
                 /** @example follow:0190b5a8-2d1c-7a3b-8f44-6b9e1c2d3a10 */
                 id: string;
@@ -2321,7 +2410,13 @@ export interface operations {
     postNotificationsReadAll: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2399,6 +2494,11 @@ export interface operations {
                  * @example 0190b5a8-9c3d-7e21-8f00-1a2b3c4d5e6f
                  */
                 "idempotency-key"?: string;
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
             };
             path?: never;
             cookie?: never;
@@ -2503,7 +2603,13 @@ export interface operations {
     getPostsByPostId: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
+            };
             path: {
                 /** @example 0190b5a8-2d1c-7a3b-8f44-6b9e1c2d3a10 */
                 postId: string;
@@ -2571,7 +2677,13 @@ export interface operations {
     deletePostsByPostId: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
+            };
             path: {
                 /** @example 0190b5a8-2d1c-7a3b-8f44-6b9e1c2d3a10 */
                 postId: string;
@@ -2673,7 +2785,13 @@ export interface operations {
     patchPostsByPostId: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
+            };
             path: {
                 /** @example 0190b5a8-2d1c-7a3b-8f44-6b9e1c2d3a10 */
                 postId: string;
@@ -2794,7 +2912,13 @@ export interface operations {
                 /** @example like */
                 type?: "like" | "heart" | "laugh" | "wow" | "sad" | "angry";
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
+            };
             path: {
                 /** @example 0190b5a8-2d1c-7a3b-8f44-6b9e1c2d3a10 */
                 postId: string;
@@ -2862,7 +2986,13 @@ export interface operations {
     putPostsByPostIdReactionsByType: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
+            };
             path: {
                 /** @example 0190b5a8-2d1c-7a3b-8f44-6b9e1c2d3a10 */
                 postId: string;
@@ -2948,7 +3078,13 @@ export interface operations {
     deletePostsByPostIdReactionsByType: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
+            };
             path: {
                 /** @example 0190b5a8-2d1c-7a3b-8f44-6b9e1c2d3a10 */
                 postId: string;
@@ -3040,6 +3176,11 @@ export interface operations {
                  * @example 0190b5a8-9c3d-7e21-8f00-1a2b3c4d5e6f
                  */
                 "idempotency-key"?: string;
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
             };
             path?: never;
             cookie?: never;
@@ -3152,7 +3293,13 @@ export interface operations {
     putUsersByUserIdBlock: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
+            };
             path: {
                 /** @example 0190b5a8-2d1c-7a3b-8f44-6b9e1c2d3a10 */
                 userId: string;
@@ -3245,7 +3392,13 @@ export interface operations {
     deleteUsersByUserIdBlock: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
+            };
             path: {
                 /** @example 0190b5a8-2d1c-7a3b-8f44-6b9e1c2d3a10 */
                 userId: string;
@@ -3329,7 +3482,13 @@ export interface operations {
     putUsersByUserIdFollow: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
+            };
             path: {
                 /** @example 0190b5a8-2d1c-7a3b-8f44-6b9e1c2d3a10 */
                 userId: string;
@@ -3422,7 +3581,13 @@ export interface operations {
     deleteUsersByUserIdFollow: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
+            };
             path: {
                 /** @example 0190b5a8-2d1c-7a3b-8f44-6b9e1c2d3a10 */
                 userId: string;
@@ -3511,7 +3676,13 @@ export interface operations {
                 /** @example 20 */
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
+            };
             path: {
                 /** @example 0190b5a8-2d1c-7a3b-8f44-6b9e1c2d3a10 */
                 userId: string;
@@ -3584,7 +3755,13 @@ export interface operations {
                 /** @example 20 */
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
+            };
             path: {
                 /** @example 0190b5a8-2d1c-7a3b-8f44-6b9e1c2d3a10 */
                 userId: string;
@@ -3652,7 +3829,13 @@ export interface operations {
     putUsersByUserIdMute: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
+            };
             path: {
                 /** @example 0190b5a8-2d1c-7a3b-8f44-6b9e1c2d3a10 */
                 userId: string;
@@ -3745,7 +3928,13 @@ export interface operations {
     deleteUsersByUserIdMute: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
+            };
             path: {
                 /** @example 0190b5a8-2d1c-7a3b-8f44-6b9e1c2d3a10 */
                 userId: string;
@@ -3834,7 +4023,13 @@ export interface operations {
                 /** @example 20 */
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
+            };
             path: {
                 /** @example 0190b5a8-2d1c-7a3b-8f44-6b9e1c2d3a10 */
                 userId: string;
@@ -3902,7 +4097,13 @@ export interface operations {
     getUsersByUserIdProfile: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Read-your-writes on any API instance: a response to a request that wrote to the projections returns an x-asora-session header; send the last value you got on your next requests (opaque, signed; a forged or altered one is 400).
+                 * @example
+                 */
+                "x-asora-session"?: string;
+            };
             path: {
                 /** @example 0190b5a8-2d1c-7a3b-8f44-6b9e1c2d3a10 */
                 userId: string;

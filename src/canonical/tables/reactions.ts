@@ -79,3 +79,17 @@ export async function deleteReactionsBy(
   );
   return rows.map((r) => ({ postId: r.post_id, type: r.type }));
 }
+
+/** Whether a user's reaction of one type on a post exists now. */
+export async function reactionExists(
+  tx: Queryable,
+  postId: string,
+  userId: string,
+  type: ReactionType,
+): Promise<boolean> {
+  const { rows } = await tx.query<{ found: boolean }>(
+    'SELECT EXISTS (SELECT 1 FROM reactions WHERE post_id = $1 AND user_id = $2 AND type = $3) AS found',
+    [postId, userId, type],
+  );
+  return rows[0]!.found;
+}

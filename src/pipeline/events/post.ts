@@ -13,7 +13,7 @@ export async function applyPostEvent(
   event: AppEvent,
   post: PostSnapshot,
 ): Promise<void> {
-  await upsertPostDoc(ctx.store.container(CONTAINERS.posts), post);
+  await upsertPostDoc(ctx.store.container(CONTAINERS.posts), post, ctx.db);
   await writePostTags(ctx.store, post);
   await asWorker(ctx.db, (tx) => mirrorPost(tx, post));
   await refreshUserCounters(ctx, [{ userId: post.authorId, metric: 'posts' }]);

@@ -1,10 +1,9 @@
 import type { ProfileSnapshot } from '../../events/catalogue.ts';
-import { profileDoc } from '../../readmodel/builders.ts';
 import { CONTAINERS } from '../../readmodel/documents.ts';
-import { upsertIfNewer } from '../../readmodel/guarded-write.ts';
+import { upsertProfileDoc } from '../../readmodel/profile-writes.ts';
 import type { PipelineContext } from '../context.ts';
 
-/** profile.updated → publicProfiles, guarded by profiles.version. */
+/** profile.updated → publicProfiles, guarded by profiles.version (and against resurrection). */
 export async function applyProfileEvent(ctx: PipelineContext, p: ProfileSnapshot): Promise<void> {
-  await upsertIfNewer(ctx.store.container(CONTAINERS.publicProfiles), profileDoc(p));
+  await upsertProfileDoc(ctx.store.container(CONTAINERS.publicProfiles), p, ctx.db);
 }

@@ -1,3 +1,5 @@
+import { asWorker } from '../../canonical/session.ts';
+import { reactionExists } from '../../canonical/tables/reactions.ts';
 import type { AppEvent, EventPayloads } from '../../events/catalogue.ts';
 import {
   CONTAINERS,
@@ -11,7 +13,8 @@ import type { PipelineContext } from '../context.ts';
 /**
  * reaction.added / removed → the reactions container, guarded by the event's aggregate
  * version. Removal is a soft delete so the reactions change feed (counters, notification)
- * sees it.
+ * sees it. A missing document is created only while the reaction exists in canonical: a
+ * late or replayed reaction.added must not outlive the removal's expired tombstone.
  */
 export async function applyReactionEvent(
   ctx: PipelineContext,
@@ -28,5 +31,7 @@ export async function applyReactionEvent(
     sourceVersion: event.aggregateVersion,
   };
   if (!added) Object.assign(doc, { deleted: true, ttl: SOFT_DELETE_TTL_SECONDS });
-  await upsertIfNewer(ctx.store.container(CONTAINERS.reactions), doc);
+  await upsertIfNewer(ctx.store.container(CONTAINERS.reactions), doc, {
+    mayCreate: () => asWorker(ctx.db, (tx) => reactionExists(tx, p.postId, p.userId, p.type)),
+  });
 }

@@ -6,10 +6,12 @@ import {
   type Container,
   type FeedRange as CosmosFeedRange,
   type CosmosHeaders,
+  type FeedOptions,
   type ItemDefinition,
   type JSONObject,
   type OperationInput,
   type PatchOperation,
+  type QueryIterator,
   type RequestOptions,
 } from '@azure/cosmos';
 import { TimeoutError, withTimeout } from '../../observability/timeout.ts';
@@ -31,7 +33,9 @@ import {
   type Query,
   type QueryPage,
   type ReadChangesOptions,
+  type ReadOptions,
   type ReadResult,
+  type Sessioned,
   type Stored,
   type StoreObserver,
   type WriteOptions,
@@ -57,6 +61,7 @@ import {
 } from './errors.ts';
 import { narrowFeedToken } from './feed-token.ts';
 import { buildSql, keysetOrder } from './query.ts';
+import { isPlanNeeded, withoutQueryPlan } from './query-plan.ts';
 
 /** Server-set properties we do not hand out (the port exposes _etag and _ts only). */
 const strip = <T extends Doc>(r: ItemDefinition | undefined): Stored<T> | undefined => {
@@ -67,6 +72,18 @@ const strip = <T extends Doc>(r: ItemDefinition | undefined): Stored<T> | undefi
 
 const ifMatch = (etag: string | undefined): RequestOptions | undefined =>
   etag === undefined ? undefined : { accessCondition: { type: 'IfMatch', condition: etag } };
+
+/** The session token a write answered with (x-ms-session-token), for the caller's later reads. */
+function sessionOf(headers: CosmosHeaders | undefined): { sessionToken?: string } {
+  const raw = headers?.['x-ms-session-token'];
+  const token = Array.isArray(raw) ? raw[0] : raw;
+  return typeof token === 'string' && token !== '' ? { sessionToken: token } : {};
+}
+
+function checkSession(token: unknown): void {
+  if (token !== undefined && (typeof token !== 'string' || token === ''))
+    throw new ProjectionError('bad_request', 'sessionToken must be a non-empty string');
+}
 
 function checkEtag(etag: string | undefined): void {
   if (etag !== undefined && (typeof etag !== 'string' || etag === '')) {
@@ -218,6 +235,7 @@ export class CosmosContainer implements ProjectionContainer {
           return {
             resource: strip<T>(r.resource) as Stored<T>,
             requestCharge: chargeOf(r.headers),
+            ...sessionOf(r.headers),
           };
         } catch (err) {
           if (isMissing(err)) {
@@ -231,7 +249,11 @@ export class CosmosContainer implements ProjectionContainer {
         }
       }
       const r = await this.container.items.upsert(body);
-      return { resource: strip<T>(r.resource) as Stored<T>, requestCharge: chargeOf(r.headers) };
+      return {
+        resource: strip<T>(r.resource) as Stored<T>,
+        requestCharge: chargeOf(r.headers),
+        ...sessionOf(r.headers),
+      };
     });
   }
 
@@ -239,16 +261,27 @@ export class CosmosContainer implements ProjectionContainer {
     return this.run('create', String(doc?.id), async () => {
       const { body } = prepareDoc(this.def, doc);
       const r = await this.container.items.create(body);
-      return { resource: strip<T>(r.resource) as Stored<T>, requestCharge: chargeOf(r.headers) };
+      return {
+        resource: strip<T>(r.resource) as Stored<T>,
+        requestCharge: chargeOf(r.headers),
+        ...sessionOf(r.headers),
+      };
     });
   }
 
-  read<T extends Doc>(id: string, partitionKey: string): Promise<ReadResult<T>> {
+  read<T extends Doc>(
+    id: string,
+    partitionKey: string,
+    opts?: ReadOptions,
+  ): Promise<ReadResult<T>> {
     return this.run('read', id, async () => {
       checkId(id);
       checkPartitionKey(partitionKey);
+      checkSession(opts?.sessionToken);
       try {
-        const r = await this.container.item(id, partitionKey).read<ItemDefinition>();
+        const r = await this.container
+          .item(id, partitionKey)
+          .read<ItemDefinition>(opts?.sessionToken ? { sessionToken: opts.sessionToken } : {});
         // A point read answers 404 without throwing; 404/1002 is a lagging replica, not a missing item.
         if (r.statusCode === 404 && r.substatus === READ_SESSION_NOT_AVAILABLE) {
           throw Object.assign(new Error('read session not available'), {
@@ -271,7 +304,10 @@ export class CosmosContainer implements ProjectionContainer {
     });
   }
 
-  readMany<T extends Doc>(keys: { id: string; partitionKey: string }[]): Promise<QueryPage<T>> {
+  readMany<T extends Doc>(
+    keys: { id: string; partitionKey: string }[],
+    opts?: ReadOptions,
+  ): Promise<QueryPage<T>> {
     return this.run('readMany', `${keys?.length} keys`, async () => {
       if (!Array.isArray(keys))
         throw new ProjectionError('bad_request', 'readMany needs an array of keys');
@@ -287,7 +323,7 @@ export class CosmosContainer implements ProjectionContainer {
         while (next < keys.length) {
           const i = next++;
           const k = keys[i] as { id: string; partitionKey: string };
-          const r = await this.read<T>(k.id, k.partitionKey);
+          const r = await this.read<T>(k.id, k.partitionKey, opts);
           out[i] = r.resource;
           total += r.requestCharge;
         }
@@ -309,14 +345,14 @@ export class CosmosContainer implements ProjectionContainer {
     id: string,
     partitionKey: string,
     opts?: WriteOptions,
-  ): Promise<Charged & { deleted: boolean }> {
+  ): Promise<Charged & Sessioned & { deleted: boolean }> {
     return this.run('delete', id, async () => {
       checkId(id);
       checkPartitionKey(partitionKey);
       checkEtag(opts?.ifMatch);
       try {
         const r = await this.container.item(id, partitionKey).delete(ifMatch(opts?.ifMatch));
-        return { deleted: true, requestCharge: chargeOf(r.headers) };
+        return { deleted: true, requestCharge: chargeOf(r.headers), ...sessionOf(r.headers) };
       } catch (err) {
         if (isMissing(err))
           return { deleted: false, requestCharge: chargeOf((err as { headers?: never }).headers) };
@@ -340,16 +376,40 @@ export class CosmosContainer implements ProjectionContainer {
       const r = await this.container
         .item(id, partitionKey)
         .patch<ItemDefinition>(operations, ifMatch(opts?.ifMatch));
-      return { resource: strip<T>(r.resource) as Stored<T>, requestCharge: chargeOf(r.headers) };
+      return {
+        resource: strip<T>(r.resource) as Stored<T>,
+        requestCharge: chargeOf(r.headers),
+        ...sessionOf(r.headers),
+      };
     });
   }
 
   query<T extends Doc>(q: Query): Promise<QueryPage<T>> {
     return this.run('query', '', async () => {
       checkQuery(q);
+      checkSession(q.sessionToken);
       const order = keysetOrder(this.def, q);
-      return order ? this.keysetQuery<T>({ ...q, orderBy: order }) : this.sdkPagedQuery<T>(q);
+      const page = (plan: boolean) =>
+        order
+          ? this.keysetQuery<T>({ ...q, orderBy: order }, plan)
+          : this.sdkPagedQuery<T>(q, plan);
+      // A partition-scoped query needs no query plan (see query-plan.ts); only if the
+      // server asks for one is it run again with the plan.
+      if (q.partitionKey === undefined) return page(true);
+      return page(false).catch((err: unknown) => {
+        if (isPlanNeeded(err)) return page(true);
+        throw err;
+      });
     });
+  }
+
+  private iterate(
+    spec: ReturnType<typeof buildSql>,
+    options: FeedOptions,
+    plan: boolean,
+  ): QueryIterator<ItemDefinition> {
+    const it = this.container.items.query<ItemDefinition>(spec, options);
+    return plan ? it : withoutQueryPlan(it);
   }
 
   /**
@@ -358,17 +418,18 @@ export class CosmosContainer implements ProjectionContainer {
    * cross-partition ORDER BY does not return. One row more than the page tells whether
    * another page exists. Ids are unique per container (all of ours are), so (order, id) is total.
    */
-  private async keysetQuery<T extends Doc>(base: Query): Promise<QueryPage<T>> {
+  private async keysetQuery<T extends Doc>(base: Query, plan: boolean): Promise<QueryPage<T>> {
     const q = base;
     const orderBy = base.orderBy ?? [];
     const shape = shapeOf(this.def, buildSql(this.def, base), q.partitionKey);
     const after = q.continuation
       ? decodeKeys(unwrapToken(q.continuation, shape), orderBy.length)
       : undefined;
-    const it = this.container.items.query<ItemDefinition>(buildSql(this.def, base, after), {
-      partitionKey: q.partitionKey,
-      maxItemCount: q.limit + 1,
-    });
+    const it = this.iterate(
+      buildSql(this.def, base, after),
+      { partitionKey: q.partitionKey, maxItemCount: q.limit + 1, sessionToken: q.sessionToken },
+      plan,
+    );
     const rows: Stored<T>[] = [];
     let total = 0;
     while (rows.length <= q.limit && it.hasMoreResults()) {
@@ -389,7 +450,7 @@ export class CosmosContainer implements ProjectionContainer {
    * Other queries keep the SDK's continuation: it returns one without ORDER BY, and within
    * one partition. A cross-partition ORDER BY no index serves has none: one page only.
    */
-  private async sdkPagedQuery<T extends Doc>(q: Query): Promise<QueryPage<T>> {
+  private async sdkPagedQuery<T extends Doc>(q: Query, plan: boolean): Promise<QueryPage<T>> {
     const spec = buildSql(this.def, q);
     const shape = shapeOf(this.def, spec, q.partitionKey);
     const items: Stored<T>[] = [];
@@ -400,11 +461,16 @@ export class CosmosContainer implements ProjectionContainer {
     // Cosmos may return short pages: keep fetching (asking only for what is missing) until
     // the page is full or the results end, so the token always points just past our page.
     do {
-      const it = this.container.items.query<ItemDefinition>(spec, {
-        partitionKey: q.partitionKey,
-        maxItemCount: q.limit - items.length,
-        continuationToken: continuation,
-      });
+      const it = this.iterate(
+        spec,
+        {
+          partitionKey: q.partitionKey,
+          maxItemCount: q.limit - items.length,
+          continuationToken: continuation,
+          sessionToken: q.sessionToken,
+        },
+        plan,
+      );
       let page: Awaited<ReturnType<typeof it.fetchNext>>;
       try {
         page = await it.fetchNext();
