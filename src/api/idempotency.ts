@@ -5,8 +5,10 @@ import {
   completeKey,
   type KeyRef,
   releaseKey,
+  scopeOf,
   sweepExpiredKeys,
 } from '../canonical/idempotency.ts';
+import { type IdempotentWriteScope, withIdempotentWrites } from '../canonical/idempotent-write.ts';
 import { AppError, ValidationError } from '../errors.ts';
 import type { Db } from '../sql/db.ts';
 
@@ -14,6 +16,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set while a request holds an Idempotency-Key claim (recorded or released on send). */
     idempotencyKey?: KeyRef;
+    /** Where the claimed key is published to the request's canonical transactions. */
+    idempotentWrites?: IdempotentWriteScope;
   }
 }
 
@@ -39,7 +43,9 @@ const SWEEP_EVERY_MS = 60_000;
  * kept (in canonical, so every API instance sees it). A retry with the same key and the same
  * body replays that response (header `Idempotent-Replayed: true`) and creates nothing; the
  * same key with a different body or route is 422 `idempotency_key_reused`; a retry while the
- * first is still running is 409 `idempotency_in_progress`. A failed request frees its key.
+ * first is still running is 409 `idempotency_in_progress`. A request that failed before it
+ * wrote frees its key; one whose process died after its write committed (but before its
+ * response was recorded) is never run again: a retry is 409 `idempotency_outcome_lost`.
  */
 export function installIdempotency(
   app: FastifyInstance,
@@ -47,11 +53,20 @@ export function installIdempotency(
 ): IdempotentHandler {
   let lastSweep = 0;
   app.decorateRequest('idempotencyKey', undefined);
+  app.decorateRequest('idempotentWrites', undefined);
+  // Every POST runs in a scope its canonical transactions can see: once the key is claimed,
+  // the transaction that writes marks it committed (canonical/idempotent-write.ts).
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (request.method !== 'POST') return done();
+    request.idempotentWrites = {};
+    withIdempotentWrites(request.idempotentWrites, done);
+  });
 
   app.addHook('onSend', async (request, reply, payload) => {
     const ref = request.idempotencyKey;
     if (!ref) return payload;
     request.idempotencyKey = undefined;
+    if (request.idempotentWrites) request.idempotentWrites.key = undefined;
     if (reply.statusCode >= 200 && reply.statusCode < 300 && typeof payload === 'string') {
       await completeKey(opts.db, ref, reply.statusCode, payload);
     } else {
@@ -95,7 +110,15 @@ export function installIdempotency(
     switch (state.kind) {
       case 'new':
         request.idempotencyKey = ref;
+        if (request.idempotentWrites)
+          request.idempotentWrites.key = { scope: scopeOf(ref.userId), key: ref.key };
         return;
+      case 'committed':
+        throw new AppError(
+          409,
+          'idempotency_outcome_lost',
+          'the first request with this Idempotency-Key committed, but the server stopped before recording its response; it will not run again (read the resource instead)',
+        );
       case 'done':
         return reply
           .status(state.status)

@@ -6,6 +6,8 @@ export type KeyState =
   | { kind: 'new' }
   | { kind: 'done'; status: number; response: string }
   | { kind: 'in_progress' }
+  /** The first request committed its write but died before its response was recorded. */
+  | { kind: 'committed' }
   | { kind: 'mismatch'; route: string };
 
 export interface KeyRef {
@@ -21,7 +23,7 @@ const asScope = <T>(db: Db, userId: string | undefined, fn: (tx: Queryable) => P
     return fn(tx);
   });
 
-const scopeOf = (userId: string | undefined) => userId ?? 'anonymous';
+export const scopeOf = (userId: string | undefined) => userId ?? 'anonymous';
 
 /**
  * Claims a key for a request (route + body fingerprint), or reports what it already holds.
@@ -41,7 +43,7 @@ export async function claimKey(
           SET route = EXCLUDED.route, request_hash = EXCLUDED.request_hash, status = NULL,
               response = NULL, created_at = now(), expires_at = EXCLUDED.expires_at
         WHERE idempotency_keys.expires_at < now()
-           OR (idempotency_keys.status IS NULL
+           OR (idempotency_keys.status IS NULL AND NOT idempotency_keys.committed
                AND idempotency_keys.request_hash = EXCLUDED.request_hash
                AND idempotency_keys.created_at < now() - make_interval(secs => $6))
        RETURNING true AS claimed`,
@@ -53,15 +55,21 @@ export async function claimKey(
       request_hash: string;
       status: number | null;
       response: string | null;
+      committed: boolean;
+      stale: boolean;
     }>(
-      'SELECT route, request_hash, status, response FROM idempotency_keys WHERE scope = $1 AND key = $2',
-      [scopeOf(ref.userId), ref.key],
+      `SELECT route, request_hash, status, response, committed,
+              created_at < now() - make_interval(secs => $3) AS stale
+         FROM idempotency_keys WHERE scope = $1 AND key = $2`,
+      [scopeOf(ref.userId), ref.key, req.staleSeconds],
     );
     const h = held.rows[0];
     if (!h) return { kind: 'in_progress' }; // released between our insert and read: retry
     if (h.route !== req.route || h.request_hash !== req.hash)
       return { kind: 'mismatch', route: h.route };
-    if (h.status === null || h.response === null) return { kind: 'in_progress' };
+    // Unfinished: still running, or (committed and stale) its process died after the write.
+    if (h.status === null || h.response === null)
+      return h.committed && h.stale ? { kind: 'committed' } : { kind: 'in_progress' };
     return { kind: 'done', status: h.status, response: h.response };
   });
 }
@@ -81,13 +89,14 @@ export async function completeKey(
   );
 }
 
-/** Frees a key whose request failed, so a retry runs again. */
+/** Frees a key whose request failed before writing, so a retry runs again. */
 export async function releaseKey(db: Db, ref: KeyRef): Promise<void> {
   await asScope(db, ref.userId, (tx) =>
-    tx.query('DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND status IS NULL', [
-      scopeOf(ref.userId),
-      ref.key,
-    ]),
+    // A key whose write committed stays: running the request again would write twice.
+    tx.query(
+      'DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND status IS NULL AND NOT committed',
+      [scopeOf(ref.userId), ref.key],
+    ),
   );
 }
 

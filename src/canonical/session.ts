@@ -1,5 +1,6 @@
 import { UnauthenticatedError } from '../errors.ts';
 import type { Db, Queryable } from '../sql/db.ts';
+import { markIdempotentWrite } from './idempotent-write.ts';
 
 export type { UserRole } from '../events/vocabulary.ts';
 
@@ -23,7 +24,9 @@ export function asUser<T>(
 ): Promise<T> {
   return db.transaction(async (tx) => {
     const role = await beginSession(tx, userId);
-    return fn(tx, { userId, role });
+    const out = await fn(tx, { userId, role });
+    await markIdempotentWrite(tx);
+    return out;
   });
 }
 
@@ -61,7 +64,9 @@ export function asAnonymous<T>(
     const actAs = async (userId: string) => {
       await tx.query(`SELECT set_config('app.current_user_id', $1, true)`, [userId]);
     };
-    return fn(tx, actAs);
+    const out = await fn(tx, actAs);
+    await markIdempotentWrite(tx);
+    return out;
   });
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/api/app.ts';
@@ -128,5 +129,52 @@ describe(`Idempotency-Key on creating POSTs (${engineName})`, () => {
     expect(
       await count(h, 'SELECT count(*)::int AS n FROM users WHERE email = $1', [body.email]),
     ).toBe(1);
+    // Registration writes as the new user, its key lives in the anonymous scope: still marked.
+    expect(await committedFlag('anonymous', headers['idempotency-key'])).toBe(true);
+  });
+
+  /** Puts a key back in the state a crash leaves: no response recorded, 2 minutes old. */
+  const crashedBeforeResponse = (key: string) =>
+    h.canon.db.query(
+      `UPDATE idempotency_keys SET status = NULL, response = NULL,
+              created_at = now() - interval '2 minutes' WHERE key = $1`,
+      [key],
+    );
+  const committedFlag = async (scope: string, key: string) =>
+    (
+      await h.canon.db.query<{ committed: boolean }>(
+        'SELECT committed FROM idempotency_keys WHERE scope = $1 AND key = $2',
+        [scope, key],
+      )
+    ).rows[0]?.committed;
+  const postsWithText = (text: string) =>
+    count(h, 'SELECT count(*)::int AS n FROM posts WHERE text = $1', [text]);
+
+  it('a retry after the write committed but its response was lost never writes again', async () => {
+    const key = crypto.randomUUID();
+    const text = `committed, then the process died ${key}`;
+    expect((await post(h.base, key, text)).status).toBe(201);
+    // The write's own transaction marked the key.
+    expect(await committedFlag(alice.id, key)).toBe(true);
+    await crashedBeforeResponse(key);
+    const retry = await post(secondBase, key, text);
+    expect(retry.status).toBe(409);
+    expect(retry.body.error.code).toBe('idempotency_outcome_lost');
+    expect(await postsWithText(text)).toBe(1);
+  });
+
+  it('a key left unfinished by a request that died before writing is taken over: one post', async () => {
+    const key = crypto.randomUUID();
+    const text = `died before writing ${key}`;
+    // A request with this key that was claimed and never wrote (its process died).
+    const hash = createHash('sha256').update(JSON.stringify({ text })).digest('hex');
+    await h.canon.db.query(
+      `INSERT INTO idempotency_keys (scope, key, route, request_hash, created_at, expires_at)
+       VALUES ($1, $2, 'POST /v1/posts', $3, now() - interval '2 minutes', now() + interval '1 day')`,
+      [alice.id, key, hash],
+    );
+    expect(await committedFlag(alice.id, key)).toBe(false);
+    expect((await post(secondBase, key, text)).status).toBe(201);
+    expect(await postsWithText(text)).toBe(1);
   });
 });
