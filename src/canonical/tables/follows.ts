@@ -1,5 +1,6 @@
 import type { Db, Queryable } from '../../sql/db.ts';
 import { asWorker } from '../session.ts';
+import { POST_COLUMNS, type PostRow } from './posts.ts';
 
 /** follows (with follower_counts, kept by trigger) and the relationship state around a pair. */
 
@@ -57,22 +58,99 @@ export async function countFollowers(tx: Queryable, userId: string): Promise<num
 }
 
 /**
- * `authors (id, since)`: whose posts a user's fanned-out feed holds: their own, and those
- * of every followee they may see (no block either way, not muted, account live) at or
- * below the fan-out threshold; `since` is when the follow began. Parameters: $1 the
- * user, $3 the threshold (the caller's query owns $2). A follow is never of oneself
- * (follows_no_self), so the union has no duplicates.
+ * The authors whose posts a user's fanned-out feed holds, as `(id, since)` rows: their
+ * own, and those of every followee they may see (no block either way, not muted, account
+ * live) at or below the fan-out threshold; `since` is when the follow began. `user` and
+ * `threshold` are SQL expressions (a parameter, or a column of an enclosing query). A
+ * follow is never of oneself (follows_no_self), so the union has no duplicates.
  */
-export const FEED_AUTHORS_CTE = `
-  authors AS (
-    SELECT $1::uuid AS id, '-infinity'::timestamptz AS since
+const feedAuthors = (user: string, threshold: string) => `
+    SELECT ${user} AS id, '-infinity'::timestamptz AS since
     UNION ALL
     SELECT f.followee_id, f.created_at FROM follows f
       JOIN users u ON u.id = f.followee_id AND u.deleted_at IS NULL
-     WHERE f.follower_id = $1
+     WHERE f.follower_id = ${user}
        AND NOT EXISTS (SELECT 1 FROM blocks b
-                        WHERE (b.blocker_id = $1 AND b.blocked_id = f.followee_id)
-                           OR (b.blocker_id = f.followee_id AND b.blocked_id = $1))
-       AND NOT EXISTS (SELECT 1 FROM mutes m WHERE m.muter_id = $1 AND m.muted_id = f.followee_id)
-       AND COALESCE((SELECT c.followers FROM follower_counts c WHERE c.user_id = f.followee_id), 0) <= $3::int
+                        WHERE (b.blocker_id = ${user} AND b.blocked_id = f.followee_id)
+                           OR (b.blocker_id = f.followee_id AND b.blocked_id = ${user}))
+       AND NOT EXISTS (SELECT 1 FROM mutes m WHERE m.muter_id = ${user} AND m.muted_id = f.followee_id)
+       AND COALESCE((SELECT c.followers FROM follower_counts c WHERE c.user_id = f.followee_id), 0) <= ${threshold}`;
+
+/**
+ * `authors (id, since)` (feedAuthors) as a CTE for one user. Parameters: $1 the user, $3
+ * the threshold (the caller's query owns $2).
+ */
+export const FEED_AUTHORS_CTE = `
+  authors AS (${feedAuthors('$1::uuid', '$3::int')}
   )`;
+
+/** Bulk-creates follows at one time (the seed), one statement. */
+export async function insertFollows(
+  tx: Queryable,
+  pairs: { followerId: string; followeeId: string }[],
+  createdAt: string,
+): Promise<void> {
+  await tx.query(
+    `INSERT INTO follows (follower_id, followee_id, created_at)
+     SELECT f, e, $3 FROM unnest($1::uuid[], $2::uuid[]) AS x(f, e)`,
+    [pairs.map((p) => p.followerId), pairs.map((p) => p.followeeId), createdAt],
+  );
+}
+
+/** Every follow these users made, in one query. */
+export async function followsBy(
+  tx: Queryable,
+  followerIds: string[],
+): Promise<{ followerId: string; followeeId: string; createdAt: unknown }[]> {
+  const { rows } = await tx.query<{ follower_id: string; followee_id: string; created_at: unknown }>(
+    'SELECT follower_id, followee_id, created_at FROM follows WHERE follower_id = ANY($1::uuid[])',
+    [followerIds],
+  );
+  return rows.map((r) => ({
+    followerId: r.follower_id,
+    followeeId: r.followee_id,
+    createdAt: r.created_at,
+  }));
+}
+
+/** Follower (trigger-kept, as countFollowers) and following counts of many users, in one query. */
+export async function followCountsOf(
+  tx: Queryable,
+  userIds: string[],
+): Promise<{ userId: string; followers: number; following: number }[]> {
+  const { rows } = await tx.query<{ id: string; followers: number; following: number }>(
+    `SELECT u.id,
+            COALESCE((SELECT c.followers FROM follower_counts c WHERE c.user_id = u.id), 0)::int AS followers,
+            (SELECT count(*) FROM follows f WHERE f.follower_id = u.id)::int AS following
+       FROM unnest($1::uuid[]) AS u(id)`,
+    [userIds],
+  );
+  return rows.map((r) => ({ userId: r.id, followers: r.followers, following: r.following }));
+}
+
+/**
+ * What each of many users' feeds should hold (the same rule as regenerateUserFeed, one
+ * query for all of them): per recipient the newest `cap` published posts of feedAuthors.
+ */
+export async function feedPostsOf(
+  tx: Queryable,
+  recipientIds: string[],
+  cap: number,
+  threshold: number,
+): Promise<(PostRow & { recipient_id: string })[]> {
+  const { rows } = await tx.query<PostRow & { recipient_id: string }>(
+    `SELECT r.id AS recipient_id, p.*
+       FROM unnest($1::uuid[]) AS r(id)
+       CROSS JOIN LATERAL (
+         SELECT ${POST_COLUMNS.split(', ')
+           .map((c) => `p.${c}`)
+           .join(', ')}
+           FROM (${feedAuthors('r.id', '$3::int')}) a
+           JOIN posts p ON p.author_id = a.id
+          WHERE p.status = 'published' AND p.deleted_at IS NULL AND p.archived_at IS NULL
+          ORDER BY p.created_at DESC, p.id DESC
+          LIMIT $2) p`,
+    [recipientIds, cap, threshold],
+  );
+  return rows;
+}

@@ -1,4 +1,4 @@
-import type { Db } from '../../sql/db.ts';
+import type { Db, Queryable } from '../../sql/db.ts';
 import { asWorker } from '../session.ts';
 
 /** Which of these accounts exist and are not deleted. */
@@ -10,4 +10,28 @@ export function liveUsers(db: Db, ids: string[]): Promise<Set<string>> {
     );
     return new Set(rows.map((r) => r.id));
   });
+}
+
+/**
+ * Bulk-creates email accounts (the seed): users rows and their email identities, one
+ * statement each. Every account gets the same password hash and creation time.
+ */
+export async function insertEmailAccounts(
+  tx: Queryable,
+  accounts: { id: string; email: string }[],
+  passwordHash: string,
+  createdAt: string,
+): Promise<void> {
+  const ids = accounts.map((a) => a.id);
+  const emails = accounts.map((a) => a.email);
+  await tx.query(
+    `INSERT INTO users (id, email, password_hash, created_at, updated_at)
+     SELECT id, email, $3, $4, $4 FROM unnest($1::uuid[], $2::text[]) AS x(id, email)`,
+    [ids, emails, passwordHash, createdAt],
+  );
+  await tx.query(
+    `INSERT INTO auth_identities (user_id, provider, provider_subject)
+     SELECT id, 'email', email FROM unnest($1::uuid[], $2::text[]) AS x(id, email)`,
+    [ids, emails],
+  );
 }
