@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { withRunbookContext } from '../composition.ts';
 import { migrate } from '../canonical/migrations.ts';
+import { withRunbookContext } from '../composition.ts';
 import { ValidationError } from '../errors.ts';
 import { markDelivered } from '../outbox/hold.ts';
 import type { PipelineContext } from '../pipeline/context.ts';
@@ -48,15 +48,21 @@ export async function seed(
   const canonicalSeconds = (Date.now() - started) / 1000;
   if (!opts.projections) return { ...r, canonicalSeconds, projectionSeconds: 0 };
 
-  await buildSeedProjections(ctx, r, out);
+  Object.assign(r.seconds, await buildSeedProjections(ctx, r, out));
+  const marking = Date.now();
   const bar = progress(out, 'events      ', r.eventIds.length);
   for (const ids of chunks(r.eventIds, 10_000)) {
     await markDelivered(ctx.db, ids);
     bar.increment(ids.length);
   }
   bar.stop();
+  r.seconds.events = (Date.now() - marking) / 1000;
   await ctx.db.exec('ANALYZE');
-  return { ...r, canonicalSeconds, projectionSeconds: (Date.now() - started) / 1000 - canonicalSeconds };
+  return {
+    ...r,
+    canonicalSeconds,
+    projectionSeconds: (Date.now() - started) / 1000 - canonicalSeconds,
+  };
 }
 
 const count = (name: string) => (v: string) => {
@@ -101,6 +107,11 @@ export function registerSeed(program: Command, out: Output = consoleOutput): voi
             o.projections
               ? `projections built in ${r.projectionSeconds.toFixed(1)} s (${(r.canonicalSeconds + r.projectionSeconds).toFixed(1)} s total); events marked delivered`
               : 'projections not built: the events are due for a running `asora start`/`work`',
+          );
+          out.log(
+            `phases (s): ${Object.entries(r.seconds)
+              .map(([phase, s]) => `${phase} ${s.toFixed(1)}`)
+              .join(', ')}`,
           );
           out.log(
             `sign in as ${r.emails[0] ?? '(no users)'} with password "${o.password}" (run ${r.runId})`,

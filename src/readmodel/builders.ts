@@ -192,7 +192,11 @@ export const reactionNotification = (
 });
 
 /** A counter document holding a canonical count. */
-export const counterDoc = (subjectId: string, metric: CounterMetric, value: number): CounterDoc => ({
+export const counterDoc = (
+  subjectId: string,
+  metric: CounterMetric,
+  value: number,
+): CounterDoc => ({
   id: counterId(subjectId, metric),
   subjectId,
   metric,

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Output } from '../../src/ops/output.ts';
 import { seed } from '../../src/ops/seed.ts';
-import { pipelineContext } from '../support/pipeline.ts';
 import { engineName } from '../support/databases.ts';
+import { pipelineContext } from '../support/pipeline.ts';
 import { type ApiHarness, call, startApi } from './harness.ts';
 
 const quiet: Output = { log() {}, error() {}, interactive: false };

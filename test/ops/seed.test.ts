@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { outboxCounts, replayOutbox } from '../../src/outbox/status.ts';
 import type { Output } from '../../src/ops/output.ts';
 import { reconcile, totalDrift } from '../../src/ops/reconcile/index.ts';
 import { seed } from '../../src/ops/seed.ts';
+import { outboxCounts, replayOutbox } from '../../src/outbox/status.ts';
 import { createPostFanoutHandler } from '../../src/pipeline/changes/posts-fanout.ts';
 import { createReactionHandler } from '../../src/pipeline/changes/reactions.ts';
 import type { PipelineContext } from '../../src/pipeline/context.ts';

@@ -58,16 +58,11 @@ export async function countFollowers(tx: Queryable, userId: string): Promise<num
 }
 
 /**
- * The authors whose posts a user's fanned-out feed holds, as `(id, since)` rows: their
- * own, and those of every followee they may see (no block either way, not muted, account
- * live) at or below the fan-out threshold; `since` is when the follow began. `user` and
- * `threshold` are SQL expressions (a parameter, or a column of an enclosing query). A
- * follow is never of oneself (follows_no_self), so the union has no duplicates.
+ * The visibility rule of a follow `f` for its follower `user` (an SQL expression): the
+ * followee's account is live, no block either way, not muted, and the followee is at or
+ * below the fan-out threshold (popular authors are merged at read time).
  */
-const feedAuthors = (user: string, threshold: string) => `
-    SELECT ${user} AS id, '-infinity'::timestamptz AS since
-    UNION ALL
-    SELECT f.followee_id, f.created_at FROM follows f
+const visibleFollowee = (user: string, threshold: string) => `
       JOIN users u ON u.id = f.followee_id AND u.deleted_at IS NULL
      WHERE f.follower_id = ${user}
        AND NOT EXISTS (SELECT 1 FROM blocks b
@@ -77,11 +72,16 @@ const feedAuthors = (user: string, threshold: string) => `
        AND COALESCE((SELECT c.followers FROM follower_counts c WHERE c.user_id = f.followee_id), 0) <= ${threshold}`;
 
 /**
- * `authors (id, since)` (feedAuthors) as a CTE for one user. Parameters: $1 the user, $3
- * the threshold (the caller's query owns $2).
+ * `authors (id, since)`: whose posts a user's fanned-out feed holds: their own, and those
+ * of every followee they may see (visibleFollowee); `since` is when the follow began.
+ * Parameters: $1 the user, $3 the threshold (the caller's query owns $2). A follow is
+ * never of oneself (follows_no_self), so the union has no duplicates.
  */
 export const FEED_AUTHORS_CTE = `
-  authors AS (${feedAuthors('$1::uuid', '$3::int')}
+  authors AS (
+    SELECT $1::uuid AS id, '-infinity'::timestamptz AS since
+    UNION ALL
+    SELECT f.followee_id, f.created_at FROM follows f${visibleFollowee('$1', '$3::int')}
   )`;
 
 /** Bulk-creates follows at one time (the seed), one statement. */
@@ -97,14 +97,18 @@ export async function insertFollows(
   );
 }
 
-/** Every follow these users made, in one query. */
-export async function followsBy(
+/** Every follow of these users (as the followee), in one query. */
+export async function followsOf(
   tx: Queryable,
-  followerIds: string[],
+  followeeIds: string[],
 ): Promise<{ followerId: string; followeeId: string; createdAt: unknown }[]> {
-  const { rows } = await tx.query<{ follower_id: string; followee_id: string; created_at: unknown }>(
-    'SELECT follower_id, followee_id, created_at FROM follows WHERE follower_id = ANY($1::uuid[])',
-    [followerIds],
+  const { rows } = await tx.query<{
+    follower_id: string;
+    followee_id: string;
+    created_at: unknown;
+  }>(
+    'SELECT follower_id, followee_id, created_at FROM follows WHERE followee_id = ANY($1::uuid[])',
+    [followeeIds],
   );
   return rows.map((r) => ({
     followerId: r.follower_id,
@@ -129,8 +133,9 @@ export async function followCountsOf(
 }
 
 /**
- * What each of many users' feeds should hold (the same rule as regenerateUserFeed, one
- * query for all of them): per recipient the newest `cap` published posts of feedAuthors.
+ * What each of many users' feeds should hold (the same rule as regenerateUserFeed, for
+ * all of them in one set-based query): per recipient the newest `cap` published posts
+ * of their own and of their visible followees (FEED_AUTHORS_CTE's rule).
  */
 export async function feedPostsOf(
   tx: Queryable,
@@ -138,18 +143,24 @@ export async function feedPostsOf(
   cap: number,
   threshold: number,
 ): Promise<(PostRow & { recipient_id: string })[]> {
+  // The batch's rows are sorted per recipient in one go: in memory, not in temp files.
+  await tx.exec(`SET LOCAL work_mem = '64MB'`);
   const { rows } = await tx.query<PostRow & { recipient_id: string }>(
-    `SELECT r.id AS recipient_id, p.*
-       FROM unnest($1::uuid[]) AS r(id)
-       CROSS JOIN LATERAL (
-         SELECT ${POST_COLUMNS.split(', ')
-           .map((c) => `p.${c}`)
-           .join(', ')}
-           FROM (${feedAuthors('r.id', '$3::int')}) a
-           JOIN posts p ON p.author_id = a.id
-          WHERE p.status = 'published' AND p.deleted_at IS NULL AND p.archived_at IS NULL
-          ORDER BY p.created_at DESC, p.id DESC
-          LIMIT $2) p`,
+    `WITH r AS (SELECT DISTINCT unnest($1::uuid[]) AS id),
+     authors AS (
+       SELECT r.id AS recipient_id, r.id AS author_id FROM r
+       UNION ALL
+       SELECT r.id, f.followee_id FROM r, follows f${visibleFollowee('r.id', '$3::int')}
+     ),
+     ranked AS (
+       SELECT a.recipient_id, ${POST_COLUMNS.split(', ')
+         .map((c) => `p.${c}`)
+         .join(', ')},
+              row_number() OVER (PARTITION BY a.recipient_id ORDER BY p.created_at DESC, p.id DESC) AS n
+         FROM authors a JOIN posts p ON p.author_id = a.author_id
+        WHERE p.status = 'published' AND p.deleted_at IS NULL AND p.archived_at IS NULL
+     )
+     SELECT recipient_id, ${POST_COLUMNS} FROM ranked WHERE n <= $2`,
     [recipientIds, cap, threshold],
   );
   return rows;

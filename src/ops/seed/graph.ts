@@ -38,6 +38,8 @@ export interface SeedResult {
   eventIds: number[];
   /** Aggregate version of each follow and reaction event, by aggregate id (pairAggregateId). */
   versions: Map<string, number>;
+  /** Seconds each phase took, by phase. */
+  seconds: Record<string, number>;
 }
 
 const BATCH = 1000;
@@ -72,6 +74,12 @@ export async function seedGraph(db: Db, opts: SeedOptions, out: Output): Promise
   const emails = userIds.map((_, i) => `user${i + 1}-${runId}@seed.example`);
   const eventIds: number[] = [];
   const versions = new Map<string, number>();
+  const seconds: Record<string, number> = {};
+  let mark = Date.now();
+  const lap = (phase: string) => {
+    seconds[phase] = (Date.now() - mark) / 1000;
+    mark = Date.now();
+  };
 
   /** Runs one batch's canonical writes and keeps its events' ids (held when asked). */
   const inBatch = (write: (tx: Queryable) => Promise<{ id: number; version: number }[]>) =>
@@ -121,6 +129,7 @@ export async function seedGraph(db: Db, opts: SeedOptions, out: Output): Promise
     bar.increment(batch.length);
   }
   bar.stop();
+  lap('users');
 
   // Follows: distinct pairs, never self.
   const pairs: { followerId: string; followeeId: string }[] = [];
@@ -146,10 +155,11 @@ export async function seedGraph(db: Db, opts: SeedOptions, out: Output): Promise
         batch.map((p, k) => ({ id: aggregates[k]!, payload: { ...p, createdAt: followedAt } })),
       );
     });
-    events.forEach((e, k) => versions.set(aggregates[k]!, e.version));
+    for (const [k, e] of events.entries()) versions.set(aggregates[k]!, e.version);
     fbar.increment(batch.length);
   }
   fbar.stop();
+  lap('follows');
 
   // Posts: spread over the last 30 days at millisecond precision (distinct, realistic feeds).
   const posts: PostSnapshot[] = [];
@@ -183,6 +193,7 @@ export async function seedGraph(db: Db, opts: SeedOptions, out: Output): Promise
     pbar.increment(batch.length);
   }
   pbar.stop();
+  lap('posts');
 
   // Reactions: distinct (post, user, type).
   const seen = new Set<string>();
@@ -222,10 +233,11 @@ export async function seedGraph(db: Db, opts: SeedOptions, out: Output): Promise
         batch.map((r, k) => ({ id: aggregates[k]!, payload: r })),
       );
     });
-    events.forEach((e, k) => versions.set(aggregates[k]!, e.version));
+    for (const [k, e] of events.entries()) versions.set(aggregates[k]!, e.version);
     rbar.increment(batch.length);
   }
   rbar.stop();
+  lap('reactions');
 
   return {
     runId,
@@ -236,5 +248,6 @@ export async function seedGraph(db: Db, opts: SeedOptions, out: Output): Promise
     reactions: reactions.length,
     eventIds,
     versions,
+    seconds,
   };
 }

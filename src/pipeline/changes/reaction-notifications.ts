@@ -10,7 +10,6 @@ import {
 } from '../../readmodel/documents.ts';
 import type { PipelineContext } from '../context.ts';
 
-
 async function postAuthor(ctx: PipelineContext, postId: string): Promise<string | undefined> {
   const doc = (await ctx.store.container(CONTAINERS.posts).read<PostDoc>(postId, postId)).resource;
   if (doc) return doc.authorId;

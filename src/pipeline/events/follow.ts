@@ -7,7 +7,6 @@ import { syncFollowFeed } from './feed.ts';
 import { refreshUserCounters } from './user-counters.ts';
 import { createIfAbsent } from './util.ts';
 
-
 const recomputeFollowCounters = (ctx: PipelineContext, followerId: string, followeeId: string) =>
   refreshUserCounters(ctx, [
     { userId: followeeId, metric: 'followers' },
