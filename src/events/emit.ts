@@ -1,3 +1,4 @@
+import { emitBatch } from '../outbox/emit.ts';
 import type { Queryable } from '../sql/db.ts';
 import type { AggregateType, EventPayloads, EventType } from './catalogue.ts';
 
@@ -20,3 +21,14 @@ export async function emit<E extends EventType>(
 }
 
 export { pairAggregateId } from '../outbox/emit.ts';
+
+/**
+ * Emits one catalogue event per row (aggregates of one type) inside the caller's
+ * transaction, in one statement: bulk writers (the seed) emit through here.
+ */
+export const emitMany = <E extends EventType>(
+  tx: Queryable,
+  aggregateType: AggregateType,
+  eventType: E,
+  rows: { id: string; payload: EventPayloads[E] }[],
+): Promise<{ id: number; version: number }[]> => emitBatch(tx, aggregateType, eventType, rows);

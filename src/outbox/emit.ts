@@ -27,3 +27,30 @@ export function pairAggregateId(kind: string, ...parts: string[]): string {
     .digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
+
+/**
+ * Emits one event per row for aggregates of one type, in one statement inside the
+ * caller's transaction (emit_event per row, so versions and notifications are exactly
+ * as for `emit`). Returns each row's event id and aggregate version, in input order.
+ */
+export async function emitBatch(
+  tx: Queryable,
+  aggregateType: string,
+  eventType: string,
+  rows: { id: string; payload: unknown }[],
+): Promise<{ id: number; version: number }[]> {
+  if (rows.length === 0) return [];
+  const emitted = await tx.query<{ id: number | string }>(
+    `SELECT emit_event($1, x.id, $2, x.p) AS id
+       FROM unnest($3::uuid[], $4::jsonb[]) WITH ORDINALITY AS x(id, p, o) ORDER BY x.o`,
+    [aggregateType, eventType, rows.map((r) => r.id), rows.map((r) => JSON.stringify(r.payload))],
+  );
+  const ids = emitted.rows.map((r) => Number(r.id));
+  // A second statement: the emitting statement's snapshot cannot see the rows it inserted.
+  const { rows: versions } = await tx.query<{ id: number | string; v: number | string }>(
+    'SELECT id, aggregate_version AS v FROM outbox WHERE id = ANY($1::bigint[])',
+    [ids],
+  );
+  const byId = new Map(versions.map((r) => [Number(r.id), Number(r.v)]));
+  return ids.map((id) => ({ id, version: byId.get(id)! }));
+}

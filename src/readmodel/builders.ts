@@ -2,14 +2,25 @@
  * The read-model documents canonical data implies, built in one place for every writer:
  * the domain's direct writes, the relay's handlers, fan-out, feed rebuilds and reconcile.
  */
-import { type PostSnapshot, type ProfileSnapshot, REACTION_TYPES } from '../events/catalogue.ts';
 import {
+  type PostSnapshot,
+  type ProfileSnapshot,
+  REACTION_TYPES,
+  type ReactionType,
+} from '../events/catalogue.ts';
+import {
+  type CounterDoc,
+  type CounterMetric,
+  counterId,
   type FeedItemDoc,
   feedItemId,
+  type NotificationDoc,
   type PostDoc,
   type PostTagDoc,
   type PublicProfileDoc,
   type ReactionCounts,
+  type ReactionDoc,
+  reactionDocId,
   SOFT_DELETE_TTL_SECONDS,
 } from './documents.ts';
 import { searchKey } from './search-key.ts';
@@ -125,3 +136,70 @@ export const profileTombstone = (userId: string, deletedAt: string): PublicProfi
 /** Counts of a post no one reacted to. */
 export const zeroCounts = (): ReactionCounts =>
   Object.fromEntries(REACTION_TYPES.map((t) => [t, 0])) as ReactionCounts;
+
+/** The reactions document of one reaction at an aggregate version (removed = a soft delete). */
+export function reactionDoc(
+  r: { postId: string; userId: string; type: ReactionType; createdAt: string },
+  version: number,
+  removed = false,
+): ReactionDoc {
+  const doc: ReactionDoc = {
+    id: reactionDocId(r.userId, r.type),
+    postId: r.postId,
+    userId: r.userId,
+    type: r.type,
+    createdAt: r.createdAt,
+    sourceVersion: version,
+  };
+  if (removed) Object.assign(doc, { deleted: true, ttl: SOFT_DELETE_TTL_SECONDS });
+  return doc;
+}
+
+/** Notification id of a follow: one per follow event, so a replay finds it instead of adding another. */
+export const followNotificationId = (followerId: string, aggregateVersion: number) =>
+  `follow:${followerId}:${aggregateVersion}`;
+
+/** The 'follow' notification a follow event (at its aggregate version) sends the followee. */
+export const followNotification = (
+  f: { followerId: string; followeeId: string; createdAt: string },
+  aggregateVersion: number,
+): NotificationDoc => ({
+  id: followNotificationId(f.followerId, aggregateVersion),
+  recipientId: f.followeeId,
+  type: 'follow',
+  actorId: f.followerId,
+  subjectId: f.followerId,
+  read: false,
+  createdAt: f.createdAt,
+});
+
+/** One notification per (post, reactor, type): a redelivered change finds it and adds nothing. */
+export const reactionNotificationId = (r: Pick<ReactionDoc, 'postId' | 'userId' | 'type'>) =>
+  `reaction:${r.postId}:${r.userId}:${r.type}`;
+
+/** The 'reaction' notification a reaction sends the post's author. */
+export const reactionNotification = (
+  r: Pick<ReactionDoc, 'postId' | 'userId' | 'type' | 'createdAt'>,
+  authorId: string,
+): NotificationDoc => ({
+  id: reactionNotificationId(r),
+  recipientId: authorId,
+  type: 'reaction',
+  actorId: r.userId,
+  subjectId: r.postId,
+  read: false,
+  createdAt: r.createdAt,
+});
+
+/** A counter document holding a canonical count. */
+export const counterDoc = (
+  subjectId: string,
+  metric: CounterMetric,
+  value: number,
+): CounterDoc => ({
+  id: counterId(subjectId, metric),
+  subjectId,
+  metric,
+  value,
+  updatedAt: new Date().toISOString(),
+});

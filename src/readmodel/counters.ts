@@ -5,7 +5,7 @@ import { countReactions, reactionCountsOf } from '../canonical/tables/reactions.
 import type { ReactionType } from '../events/catalogue.ts';
 import type { ProjectionContainer } from '../projections/port.ts';
 import type { Db } from '../sql/db.ts';
-import { zeroCounts } from './builders.ts';
+import { counterDoc, zeroCounts } from './builders.ts';
 import {
   type CounterDoc,
   type CounterMetric,
@@ -54,13 +54,7 @@ export async function recomputeCounter(
     counters,
     counterId(subjectId, metric),
     subjectId,
-    async () => ({
-      id: counterId(subjectId, metric),
-      subjectId,
-      metric,
-      value: await canonicalCount(db, subjectId, metric),
-      updatedAt: new Date().toISOString(),
-    }),
+    async () => counterDoc(subjectId, metric, await canonicalCount(db, subjectId, metric)),
   );
   return doc!.value;
 }

@@ -1,22 +1,37 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Output } from '../../src/ops/output.ts';
-import { seedGraph } from '../../src/ops/seed.ts';
+import { seed } from '../../src/ops/seed.ts';
 import { engineName } from '../support/databases.ts';
-import { useApi } from '../support/use-api.ts';
-import { call } from './harness.ts';
+import { pipelineContext } from '../support/pipeline.ts';
+import { type ApiHarness, call, startApi } from './harness.ts';
 
 const quiet: Output = { log() {}, error() {}, interactive: false };
 
 describe(`asora seed builds a usable demo graph (${engineName})`, () => {
-  const h = useApi();
+  let h: ApiHarness;
 
-  it('writes canonical rows with their outbox events; the pipeline turns them into feeds and counters', async () => {
-    const r = await seedGraph(
-      h.canon.db,
-      { users: 12, followsPerUser: 4, postsPerUser: 2, reactions: 30, password: 'password123' },
+  beforeAll(async () => {
+    h = await startApi();
+  }, 300_000);
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('without projections: canonical rows with due outbox events, which the pipeline turns into feeds and counters', async () => {
+    const r = await seed(
+      pipelineContext(h.canon.db, h.proj.store),
+      {
+        users: 12,
+        followsPerUser: 4,
+        postsPerUser: 2,
+        reactions: 30,
+        password: 'password123',
+        projections: false,
+      },
       quiet,
     );
-    expect(r).toMatchObject({ follows: 48, posts: 24, reactions: 30, events: 12 + 48 + 24 + 30 });
+    expect(r).toMatchObject({ follows: 48, posts: 24, reactions: 30 });
+    expect(r.eventIds).toHaveLength(12 + 48 + 24 + 30);
     const { rows } = await h.canon.db.query<Record<string, number>>(
       `SELECT (SELECT count(*) FROM users)::int AS users, (SELECT count(*) FROM profiles)::int AS profiles,
               (SELECT count(*) FROM follows)::int AS follows, (SELECT count(*) FROM posts)::int AS posts,
@@ -28,7 +43,7 @@ describe(`asora seed builds a usable demo graph (${engineName})`, () => {
       follows: 48,
       posts: 24,
       reactions: 30,
-      outbox: r.events,
+      outbox: r.eventIds.length,
     });
 
     await h.drain();

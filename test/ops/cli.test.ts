@@ -6,6 +6,7 @@ import { registerFeed } from '../../src/ops/feed.ts';
 import { registerOutbox } from '../../src/ops/outbox.ts';
 import type { Output } from '../../src/ops/output.ts';
 import { registerReconcile } from '../../src/ops/reconcile.ts';
+import { registerSeed } from '../../src/ops/seed.ts';
 import { engineName } from '../support/databases.ts';
 import { asora, useCliEnv } from './processes.ts';
 
@@ -17,6 +18,11 @@ describe(`runbook CLI exit codes and messages (${engineName})`, () => {
       [['feed', 'rebuild', 'not-a-uuid'], /error: userId must be a UUID, got 'not-a-uuid'/],
       [['outbox', 'redrive', '--id', '12x'], /error: --id must be a positive integer, got '12x'/],
       [['reconcile', '--only', 'posts,bogus'], /error: unknown projection 'bogus'/],
+      [
+        ['seed', '--users', '-5'],
+        /error: --users must be a whole number from 0 to 10000000, got '-5'/,
+      ],
+      [['seed', '--bogus'], /error: unknown option '--bogus'/],
     ];
     for (const [args, message] of cases) {
       const r = await asora(args, cliEnv());
@@ -36,6 +42,10 @@ describe(`runbook CLI exit codes and messages (${engineName})`, () => {
       [['outbox', 'redrive'], /nothing selected/],
       [['outbox', 'redrive', '--id', '0'], /--id must be a positive integer, got '0'/],
       [['reconcile', '--sample', '0'], /--sample must be a positive integer/],
+      [['seed', '--users', '1e3'], /--users must be a whole number from 0 to 10000000, got '1e3'/],
+      [['seed', '--follows-per-user', '2.5'], /--follows-per-user must be a whole number/],
+      [['seed', '--posts-per-user', ''], /--posts-per-user must be a whole number/],
+      [['seed', '--reactions', '10000001'], /--reactions must be a whole number/],
     ];
     for (const [args, message] of cases) {
       const program = new Command('asora').exitOverride();
@@ -43,6 +53,7 @@ describe(`runbook CLI exit codes and messages (${engineName})`, () => {
       registerOutbox(program, out);
       registerFeed(program, out);
       registerReconcile(program, out);
+      registerSeed(program, out);
       const err = await program.parseAsync(['node', 'asora', ...args]).then(
         () => undefined,
         (e: unknown) => e,

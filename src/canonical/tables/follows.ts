@@ -2,6 +2,7 @@ import type { Db, Queryable } from '../../sql/db.ts';
 import { asWorker, sessionStatement } from '../session.ts';
 import { iso } from '../time.ts';
 import type { PairTable } from './pair-table.ts';
+import { POST_COLUMNS, type PostRow } from './posts.ts';
 
 /** follows (with follower_counts, kept by trigger) and the relationship state around a pair. */
 export const FOLLOWS: PairTable = { table: 'follows', from: 'follower_id', to: 'followee_id' };
@@ -145,6 +146,20 @@ export async function countFollowers(tx: Queryable, userId: string): Promise<num
 }
 
 /**
+ * The visibility rule of a follow `f` for its follower `user` (an SQL expression): the
+ * followee's account is live, no block either way, not muted, and the followee is at or
+ * below the fan-out threshold (popular authors are merged at read time).
+ */
+const visibleFollowee = (user: string, threshold: string) => `
+      JOIN users u ON u.id = f.followee_id AND u.deleted_at IS NULL
+     WHERE f.follower_id = ${user}
+       AND NOT EXISTS (SELECT 1 FROM blocks b
+                        WHERE (b.blocker_id = ${user} AND b.blocked_id = f.followee_id)
+                           OR (b.blocker_id = f.followee_id AND b.blocked_id = ${user}))
+       AND NOT EXISTS (SELECT 1 FROM mutes m WHERE m.muter_id = ${user} AND m.muted_id = f.followee_id)
+       AND COALESCE((SELECT c.followers FROM follower_counts c WHERE c.user_id = f.followee_id), 0) <= ${threshold}`;
+
+/**
  * `authors (id, since)`: whose posts a user's fanned-out feed holds: their own, and those
  * of every followee they may see (no block either way, not muted, account live) at or
  * below the fan-out threshold; `since` is when the follow began. Parameters: $1 the
@@ -155,12 +170,87 @@ export const FEED_AUTHORS_CTE = `
   authors AS (
     SELECT $1::uuid AS id, '-infinity'::timestamptz AS since
     UNION ALL
-    SELECT f.followee_id, f.created_at FROM follows f
-      JOIN users u ON u.id = f.followee_id AND u.deleted_at IS NULL
-     WHERE f.follower_id = $1
-       AND NOT EXISTS (SELECT 1 FROM blocks b
-                        WHERE (b.blocker_id = $1 AND b.blocked_id = f.followee_id)
-                           OR (b.blocker_id = f.followee_id AND b.blocked_id = $1))
-       AND NOT EXISTS (SELECT 1 FROM mutes m WHERE m.muter_id = $1 AND m.muted_id = f.followee_id)
-       AND COALESCE((SELECT c.followers FROM follower_counts c WHERE c.user_id = f.followee_id), 0) <= $3::int
+    SELECT f.followee_id, f.created_at FROM follows f${visibleFollowee('$1', '$3::int')}
   )`;
+
+/** Bulk-creates follows at one time (the seed), one statement. */
+export async function insertFollows(
+  tx: Queryable,
+  pairs: { followerId: string; followeeId: string }[],
+  createdAt: string,
+): Promise<void> {
+  await tx.query(
+    `INSERT INTO follows (follower_id, followee_id, created_at)
+     SELECT f, e, $3 FROM unnest($1::uuid[], $2::uuid[]) AS x(f, e)`,
+    [pairs.map((p) => p.followerId), pairs.map((p) => p.followeeId), createdAt],
+  );
+}
+
+/** Every follow of these users (as the followee), in one query. */
+export async function followsOf(
+  tx: Queryable,
+  followeeIds: string[],
+): Promise<{ followerId: string; followeeId: string; createdAt: unknown }[]> {
+  const { rows } = await tx.query<{
+    follower_id: string;
+    followee_id: string;
+    created_at: unknown;
+  }>(
+    'SELECT follower_id, followee_id, created_at FROM follows WHERE followee_id = ANY($1::uuid[])',
+    [followeeIds],
+  );
+  return rows.map((r) => ({
+    followerId: r.follower_id,
+    followeeId: r.followee_id,
+    createdAt: r.created_at,
+  }));
+}
+
+/** Follower (trigger-kept, as countFollowers) and following counts of many users, in one query. */
+export async function followCountsOf(
+  tx: Queryable,
+  userIds: string[],
+): Promise<{ userId: string; followers: number; following: number }[]> {
+  const { rows } = await tx.query<{ id: string; followers: number; following: number }>(
+    `SELECT u.id,
+            COALESCE((SELECT c.followers FROM follower_counts c WHERE c.user_id = u.id), 0)::int AS followers,
+            (SELECT count(*) FROM follows f WHERE f.follower_id = u.id)::int AS following
+       FROM unnest($1::uuid[]) AS u(id)`,
+    [userIds],
+  );
+  return rows.map((r) => ({ userId: r.id, followers: r.followers, following: r.following }));
+}
+
+/**
+ * What each of many users' feeds should hold (the same rule as regenerateUserFeed, for
+ * all of them in one set-based query): per recipient the newest `cap` published posts
+ * of their own and of their visible followees (FEED_AUTHORS_CTE's rule).
+ */
+export async function feedPostsOf(
+  tx: Queryable,
+  recipientIds: string[],
+  cap: number,
+  threshold: number,
+): Promise<(PostRow & { recipient_id: string })[]> {
+  // The batch's rows are sorted per recipient in one go: in memory, not in temp files.
+  await tx.exec(`SET LOCAL work_mem = '64MB'`);
+  const { rows } = await tx.query<PostRow & { recipient_id: string }>(
+    `WITH r AS (SELECT DISTINCT unnest($1::uuid[]) AS id),
+     authors AS (
+       SELECT r.id AS recipient_id, r.id AS author_id FROM r
+       UNION ALL
+       SELECT r.id, f.followee_id FROM r, follows f${visibleFollowee('r.id', '$3::int')}
+     ),
+     ranked AS (
+       SELECT a.recipient_id, ${POST_COLUMNS.split(', ')
+         .map((c) => `p.${c}`)
+         .join(', ')},
+              row_number() OVER (PARTITION BY a.recipient_id ORDER BY p.created_at DESC, p.id DESC) AS n
+         FROM authors a JOIN posts p ON p.author_id = a.author_id
+        WHERE p.status = 'published' AND p.deleted_at IS NULL AND p.archived_at IS NULL
+     )
+     SELECT recipient_id, ${POST_COLUMNS} FROM ranked WHERE n <= $2`,
+    [recipientIds, cap, threshold],
+  );
+  return rows;
+}

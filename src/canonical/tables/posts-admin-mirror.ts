@@ -4,22 +4,37 @@ import type { Queryable } from '../../sql/db.ts';
 import { iso } from '../time.ts';
 
 /**
- * Mirrors a post for admin search; an older snapshot never overwrites a newer one, and a
- * deleted account's posts (purged by user.deleted) are not mirrored again.
+ * Mirrors posts for admin search, in one statement; an older snapshot never overwrites a
+ * newer one, and a deleted account's posts (purged by user.deleted) are not mirrored again.
  */
-export async function mirrorPost(tx: Queryable, p: PostSnapshot): Promise<void> {
+export async function mirrorPosts(tx: Queryable, ps: PostSnapshot[]): Promise<void> {
+  if (ps.length === 0) return;
   await tx.query(
     `INSERT INTO posts_admin_mirror (post_id, author_id, text, tags, status, source_version, created_at, updated_at)
-     SELECT $1::uuid, $2::uuid, $3::text, $4::text[], $5::text, $6::int, $7::timestamptz, $8::timestamptz
-      WHERE EXISTS (SELECT 1 FROM users WHERE id = $2 AND deleted_at IS NULL)
+     SELECT x.id, x.a, x.t, ARRAY(SELECT jsonb_array_elements_text(x.g)), x.s, x.v, x.c, x.u
+       FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::jsonb[], $5::text[], $6::int[],
+                   $7::timestamptz[], $8::timestamptz[]) AS x(id, a, t, g, s, v, c, u)
+      WHERE EXISTS (SELECT 1 FROM users WHERE id = x.a AND deleted_at IS NULL)
      ON CONFLICT (post_id) DO UPDATE
         SET author_id = EXCLUDED.author_id, text = EXCLUDED.text, tags = EXCLUDED.tags,
             status = EXCLUDED.status, source_version = EXCLUDED.source_version,
             created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at, mirrored_at = now()
       WHERE posts_admin_mirror.source_version < EXCLUDED.source_version`,
-    [p.id, p.authorId, p.text, p.tags, p.status, p.version, p.createdAt, p.updatedAt],
+    [
+      ps.map((p) => p.id),
+      ps.map((p) => p.authorId),
+      ps.map((p) => p.text),
+      ps.map((p) => JSON.stringify(p.tags)),
+      ps.map((p) => p.status),
+      ps.map((p) => p.version),
+      ps.map((p) => p.createdAt),
+      ps.map((p) => p.updatedAt),
+    ],
   );
 }
+
+/** Mirrors one post (see mirrorPosts). */
+export const mirrorPost = (tx: Queryable, p: PostSnapshot): Promise<void> => mirrorPosts(tx, [p]);
 
 /** Drops a deleted account's posts from the mirror (by author, and by id for any moved). */
 export async function purgeMirroredPosts(

@@ -327,3 +327,31 @@ export async function feedEligiblePosts(
   ]);
   return new Set(rows.map((r) => r.id));
 }
+
+/** Bulk-creates published posts at version 1 (the seed), one statement. */
+export async function insertPosts(
+  tx: Queryable,
+  posts: Pick<PostSnapshot, 'id' | 'authorId' | 'text' | 'tags' | 'createdAt'>[],
+): Promise<void> {
+  await tx.query(
+    `INSERT INTO posts (id, author_id, text, tags, created_at, updated_at)
+     SELECT x.id, x.a, x.t, ARRAY(SELECT jsonb_array_elements_text(x.g)), x.c, x.c
+       FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::jsonb[], $5::timestamptz[]) AS x(id, a, t, g, c)`,
+    [
+      posts.map((p) => p.id),
+      posts.map((p) => p.authorId),
+      posts.map((p) => p.text),
+      posts.map((p) => JSON.stringify(p.tags)),
+      posts.map((p) => p.createdAt),
+    ],
+  );
+}
+
+/** Every post (any status) of these authors, in one query. */
+export async function postsByAuthors(tx: Queryable, authorIds: string[]): Promise<PostRow[]> {
+  const { rows } = await tx.query<PostRow>(
+    `SELECT ${POST_COLUMNS} FROM posts WHERE author_id = ANY($1::uuid[])`,
+    [authorIds],
+  );
+  return rows;
+}

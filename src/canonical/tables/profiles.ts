@@ -93,3 +93,25 @@ export const PROFILE_SCAN: KeyedScan<ProfileCheckRow> = {
              FROM profiles p JOIN users u ON u.id = p.user_id`,
   keyOf: (r) => r.user_id,
 };
+
+/** Bulk-creates public profiles at version 1 (the seed), one statement. */
+export async function insertProfiles(
+  tx: Queryable,
+  rows: { userId: string; displayName: string; bio: string | null }[],
+  createdAt: string,
+): Promise<void> {
+  await tx.query(
+    `INSERT INTO profiles (user_id, display_name, bio, created_at, updated_at)
+     SELECT id, name, bio, $4, $4 FROM unnest($1::uuid[], $2::text[], $3::text[]) AS x(id, name, bio)`,
+    [rows.map((r) => r.userId), rows.map((r) => r.displayName), rows.map((r) => r.bio), createdAt],
+  );
+}
+
+/** The profiles of many users (those that exist), in one query. */
+export async function profilesOf(tx: Queryable, userIds: string[]): Promise<ProfileRow[]> {
+  const { rows } = await tx.query<ProfileRow>(
+    `SELECT ${PROFILE_COLUMNS} FROM profiles WHERE user_id = ANY($1::uuid[])`,
+    [userIds],
+  );
+  return rows;
+}

@@ -93,3 +93,41 @@ export async function reactionExists(
   );
   return rows[0]!.found;
 }
+
+/** Bulk-adds reactions (the seed), one statement. */
+export async function insertReactions(
+  tx: Queryable,
+  rows: { postId: string; userId: string; type: ReactionType; createdAt: string }[],
+): Promise<void> {
+  await tx.query(
+    `INSERT INTO reactions (post_id, user_id, type, created_at)
+     SELECT p, u, t, c FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[]) AS x(p, u, t, c)`,
+    [
+      rows.map((r) => r.postId),
+      rows.map((r) => r.userId),
+      rows.map((r) => r.type),
+      rows.map((r) => r.createdAt),
+    ],
+  );
+}
+
+/** Every reaction on these posts, in one query. */
+export async function reactionsOn(
+  tx: Queryable,
+  postIds: string[],
+): Promise<{ postId: string; userId: string; type: ReactionType; createdAt: unknown }[]> {
+  const { rows } = await tx.query<{
+    post_id: string;
+    user_id: string;
+    type: ReactionType;
+    created_at: unknown;
+  }>('SELECT post_id, user_id, type, created_at FROM reactions WHERE post_id = ANY($1::uuid[])', [
+    postIds,
+  ]);
+  return rows.map((r) => ({
+    postId: r.post_id,
+    userId: r.user_id,
+    type: r.type,
+    createdAt: r.created_at,
+  }));
+}

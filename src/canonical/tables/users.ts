@@ -146,3 +146,27 @@ export async function lockUserByEmail(
 export async function setUserRole(tx: Queryable, userId: string, role: UserRole): Promise<void> {
   await tx.query('UPDATE users SET role = $2, updated_at = now() WHERE id = $1', [userId, role]);
 }
+
+/**
+ * Bulk-creates email accounts (the seed): users rows and their email identities, one
+ * statement each. Every account gets the same password hash and creation time.
+ */
+export async function insertEmailAccounts(
+  tx: Queryable,
+  accounts: { id: string; email: string }[],
+  passwordHash: string,
+  createdAt: string,
+): Promise<void> {
+  const ids = accounts.map((a) => a.id);
+  const emails = accounts.map((a) => a.email);
+  await tx.query(
+    `INSERT INTO users (id, email, password_hash, created_at, updated_at)
+     SELECT id, email, $3, $4, $4 FROM unnest($1::uuid[], $2::text[]) AS x(id, email)`,
+    [ids, emails, passwordHash, createdAt],
+  );
+  await tx.query(
+    `INSERT INTO auth_identities (user_id, provider, provider_subject)
+     SELECT id, 'email', email FROM unnest($1::uuid[], $2::text[]) AS x(id, email)`,
+    [ids, emails],
+  );
+}

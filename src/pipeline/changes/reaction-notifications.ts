@@ -1,6 +1,7 @@
 import { asWorker } from '../../canonical/session.ts';
 import { postAuthor as canonicalPostAuthor } from '../../canonical/tables/posts.ts';
 import { isProjectionError } from '../../projections/port.ts';
+import { reactionNotification, reactionNotificationId } from '../../readmodel/builders.ts';
 import {
   CONTAINERS,
   type NotificationDoc,
@@ -8,10 +9,6 @@ import {
   type ReactionDoc,
 } from '../../readmodel/documents.ts';
 import type { PipelineContext } from '../context.ts';
-
-/** One notification per (post, reactor, type): a redelivered change finds it and adds nothing. */
-export const reactionNotificationId = (r: Pick<ReactionDoc, 'postId' | 'userId' | 'type'>) =>
-  `reaction:${r.postId}:${r.userId}:${r.type}`;
 
 async function postAuthor(ctx: PipelineContext, postId: string): Promise<string | undefined> {
   const doc = (await ctx.store.container(CONTAINERS.posts).read<PostDoc>(postId, postId)).resource;
@@ -50,15 +47,7 @@ export async function notifyReaction(
     }
     return 'kept-read';
   }
-  const doc: NotificationDoc = {
-    id,
-    recipientId: authorId,
-    type: 'reaction',
-    actorId: r.userId,
-    subjectId: r.postId,
-    read: false,
-    createdAt: r.createdAt,
-  };
+  const doc = reactionNotification(r, authorId);
   try {
     await notifications.create(doc);
     return 'created';

@@ -1,14 +1,11 @@
 import { liveUsers } from '../../canonical/tables/users.ts';
 import type { AppEvent, EventPayloads } from '../../events/catalogue.ts';
-import { CONTAINERS, type NotificationDoc } from '../../readmodel/documents.ts';
+import { followNotification } from '../../readmodel/builders.ts';
+import { CONTAINERS } from '../../readmodel/documents.ts';
 import type { PipelineContext } from '../context.ts';
 import { syncFollowFeed } from './feed.ts';
 import { refreshUserCounters } from './user-counters.ts';
 import { createIfAbsent } from './util.ts';
-
-/** Notification id: one per follow event, so a replay finds it instead of adding another. */
-export const followNotificationId = (followerId: string, aggregateVersion: number) =>
-  `follow:${followerId}:${aggregateVersion}`;
 
 const recomputeFollowCounters = (ctx: PipelineContext, followerId: string, followeeId: string) =>
   refreshUserCounters(ctx, [
@@ -23,15 +20,7 @@ export async function applyFollowCreated(
   p: EventPayloads['follow.created'],
 ): Promise<void> {
   await recomputeFollowCounters(ctx, p.followerId, p.followeeId);
-  const note: NotificationDoc = {
-    id: followNotificationId(p.followerId, event.aggregateVersion),
-    recipientId: p.followeeId,
-    type: 'follow',
-    actorId: p.followerId,
-    subjectId: p.followerId,
-    read: false,
-    createdAt: p.createdAt,
-  };
+  const note = followNotification(p, event.aggregateVersion);
   // Not into a deleted account's purged notifications (a replay after user.deleted).
   const live = await liveUsers(ctx.db, [p.followeeId]);
   if (live.has(p.followeeId))

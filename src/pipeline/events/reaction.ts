@@ -1,12 +1,8 @@
 import { asWorker } from '../../canonical/session.ts';
 import { reactionExists } from '../../canonical/tables/reactions.ts';
 import type { AppEvent, EventPayloads } from '../../events/catalogue.ts';
-import {
-  CONTAINERS,
-  type ReactionDoc,
-  reactionDocId,
-  SOFT_DELETE_TTL_SECONDS,
-} from '../../readmodel/documents.ts';
+import { reactionDoc } from '../../readmodel/builders.ts';
+import { CONTAINERS } from '../../readmodel/documents.ts';
 import { upsertIfNewer } from '../../readmodel/guarded-write.ts';
 import type { PipelineContext } from '../context.ts';
 
@@ -21,16 +17,11 @@ export async function applyReactionEvent(
   event: AppEvent,
   p: EventPayloads['reaction.added'] | EventPayloads['reaction.removed'],
 ): Promise<void> {
-  const added = event.eventType === 'reaction.added';
-  const doc: ReactionDoc = {
-    id: reactionDocId(p.userId, p.type),
-    postId: p.postId,
-    userId: p.userId,
-    type: p.type,
-    createdAt: 'createdAt' in p ? p.createdAt : event.createdAt.toISOString(),
-    sourceVersion: event.aggregateVersion,
-  };
-  if (!added) Object.assign(doc, { deleted: true, ttl: SOFT_DELETE_TTL_SECONDS });
+  const doc = reactionDoc(
+    { ...p, createdAt: 'createdAt' in p ? p.createdAt : event.createdAt.toISOString() },
+    event.aggregateVersion,
+    event.eventType !== 'reaction.added',
+  );
   await upsertIfNewer(ctx.store.container(CONTAINERS.reactions), doc, {
     mayCreate: () => asWorker(ctx.db, (tx) => reactionExists(tx, p.postId, p.userId, p.type)),
   });

@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { reactionNotificationId } from '../../../src/pipeline/changes/reaction-notifications.ts';
 import { createReactionHandler } from '../../../src/pipeline/changes/reactions.ts';
 import type { PipelineContext } from '../../../src/pipeline/context.ts';
 import type { Stored } from '../../../src/projections/port.ts';
+import { reactionNotificationId } from '../../../src/readmodel/builders.ts';
 import {
   type CounterDoc,
   counterId,
