@@ -304,7 +304,12 @@ export class Canon {
       const followeeIds = await ids(
         'SELECT followee_id::text AS id FROM follows WHERE follower_id = $1',
       );
-      await tx.query('DELETE FROM posts WHERE author_id = $1', [userId]);
+      // As the domain does: posts are soft-deleted (user.deleted may name only the account's own posts).
+      await tx.query(
+        `UPDATE posts SET status = 'deleted', version = version + 1, updated_at = ${NOW_MS}, deleted_at = ${NOW_MS}
+          WHERE author_id = $1 AND status <> 'deleted'`,
+        [userId],
+      );
       await tx.query('DELETE FROM reactions WHERE user_id = $1', [userId]);
       await tx.query('DELETE FROM follows WHERE follower_id = $1 OR followee_id = $1', [userId]);
       await tx.query('DELETE FROM profiles WHERE user_id = $1', [userId]);
