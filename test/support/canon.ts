@@ -5,6 +5,7 @@ import {
   type ProfileRow,
   profileSnapshot,
 } from '../../src/canonical/tables/profiles.ts';
+import { softDeleteUser } from '../../src/canonical/tables/users.ts';
 import { NOW_MS } from '../../src/canonical/time.ts';
 import type {
   AggregateType,
@@ -313,10 +314,10 @@ export class Canon {
       await tx.query('DELETE FROM reactions WHERE user_id = $1', [userId]);
       await tx.query('DELETE FROM follows WHERE follower_id = $1 OR followee_id = $1', [userId]);
       await tx.query('DELETE FROM profiles WHERE user_id = $1', [userId]);
-      await tx.query(`UPDATE users SET deleted_at = ${NOW_MS} WHERE id = $1`, [userId]);
+      const deletedAt = await softDeleteUser(tx, userId);
       await emit(tx, { type: 'user', id: userId }, 'user.deleted', {
         userId,
-        deletedAt: new Date().toISOString(),
+        deletedAt,
         postIds,
         reactions,
         followerIds,

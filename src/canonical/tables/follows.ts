@@ -2,7 +2,6 @@ import type { Db, Queryable } from '../../sql/db.ts';
 import { asWorker, sessionStatement } from '../session.ts';
 import { iso } from '../time.ts';
 import type { PairTable } from './pair-table.ts';
-import { POST_COLUMNS, type PostRow } from './posts.ts';
 
 /** follows (with follower_counts, kept by trigger) and the relationship state around a pair. */
 export const FOLLOWS: PairTable = { table: 'follows', from: 'follower_id', to: 'followee_id' };
@@ -150,7 +149,7 @@ export async function countFollowers(tx: Queryable, userId: string): Promise<num
  * followee's account is live, no block either way, not muted, and the followee is at or
  * below the fan-out threshold (popular authors are merged at read time).
  */
-const visibleFollowee = (user: string, threshold: string) => `
+export const visibleFollowee = (user: string, threshold: string) => `
       JOIN users u ON u.id = f.followee_id AND u.deleted_at IS NULL
      WHERE f.follower_id = ${user}
        AND NOT EXISTS (SELECT 1 FROM blocks b
@@ -219,38 +218,4 @@ export async function followCountsOf(
     [userIds],
   );
   return rows.map((r) => ({ userId: r.id, followers: r.followers, following: r.following }));
-}
-
-/**
- * What each of many users' feeds should hold (the same rule as regenerateUserFeed, for
- * all of them in one set-based query): per recipient the newest `cap` published posts
- * of their own and of their visible followees (FEED_AUTHORS_CTE's rule).
- */
-export async function feedPostsOf(
-  tx: Queryable,
-  recipientIds: string[],
-  cap: number,
-  threshold: number,
-): Promise<(PostRow & { recipient_id: string })[]> {
-  // The batch's rows are sorted per recipient in one go: in memory, not in temp files.
-  await tx.exec(`SET LOCAL work_mem = '64MB'`);
-  const { rows } = await tx.query<PostRow & { recipient_id: string }>(
-    `WITH r AS (SELECT DISTINCT unnest($1::uuid[]) AS id),
-     authors AS (
-       SELECT r.id AS recipient_id, r.id AS author_id FROM r
-       UNION ALL
-       SELECT r.id, f.followee_id FROM r, follows f${visibleFollowee('r.id', '$3::int')}
-     ),
-     ranked AS (
-       SELECT a.recipient_id, ${POST_COLUMNS.split(', ')
-         .map((c) => `p.${c}`)
-         .join(', ')},
-              row_number() OVER (PARTITION BY a.recipient_id ORDER BY p.created_at DESC, p.id DESC) AS n
-         FROM authors a JOIN posts p ON p.author_id = a.author_id
-        WHERE p.status = 'published' AND p.deleted_at IS NULL AND p.archived_at IS NULL
-     )
-     SELECT recipient_id, ${POST_COLUMNS} FROM ranked WHERE n <= $2`,
-    [recipientIds, cap, threshold],
-  );
-  return rows;
 }

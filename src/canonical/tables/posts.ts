@@ -3,7 +3,7 @@ import type { PostStatus } from '../../events/vocabulary.ts';
 import type { Db, Queryable } from '../../sql/db.ts';
 import { asWorker } from '../session.ts';
 import { iso, NOW_MS } from '../time.ts';
-import { FEED_AUTHORS_CTE } from './follows.ts';
+import { FEED_AUTHORS_CTE, visibleFollowee } from './follows.ts';
 import type { KeyedScan } from './keyed-scan.ts';
 
 /** The posts table: its row, columns, row → snapshot mapping and the queries shared across the app. */
@@ -352,6 +352,40 @@ export async function postsByAuthors(tx: Queryable, authorIds: string[]): Promis
   const { rows } = await tx.query<PostRow>(
     `SELECT ${POST_COLUMNS} FROM posts WHERE author_id = ANY($1::uuid[])`,
     [authorIds],
+  );
+  return rows;
+}
+
+/**
+ * What each of many users' feeds should hold (the same rule as regenerateUserFeed, for
+ * all of them in one set-based query): per recipient the newest `cap` published posts
+ * of their own and of their visible followees (FEED_AUTHORS_CTE's rule).
+ */
+export async function feedPostsOfMany(
+  tx: Queryable,
+  recipientIds: string[],
+  cap: number,
+  threshold: number,
+): Promise<(PostRow & { recipient_id: string })[]> {
+  // The batch's rows are sorted per recipient in one go: in memory, not in temp files.
+  await tx.exec(`SET LOCAL work_mem = '64MB'`);
+  const { rows } = await tx.query<PostRow & { recipient_id: string }>(
+    `WITH r AS (SELECT DISTINCT unnest($1::uuid[]) AS id),
+     authors AS (
+       SELECT r.id AS recipient_id, r.id AS author_id FROM r
+       UNION ALL
+       SELECT r.id, f.followee_id FROM r, follows f${visibleFollowee('r.id', '$3::int')}
+     ),
+     ranked AS (
+       SELECT a.recipient_id, ${POST_COLUMNS.split(', ')
+         .map((c) => `p.${c}`)
+         .join(', ')},
+              row_number() OVER (PARTITION BY a.recipient_id ORDER BY p.created_at DESC, p.id DESC) AS n
+         FROM authors a JOIN posts p ON p.author_id = a.author_id
+        WHERE p.status = 'published' AND p.deleted_at IS NULL AND p.archived_at IS NULL
+     )
+     SELECT recipient_id, ${POST_COLUMNS} FROM ranked WHERE n <= $2`,
+    [recipientIds, cap, threshold],
   );
   return rows;
 }

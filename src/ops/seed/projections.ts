@@ -1,6 +1,6 @@
 import { asWorker } from '../../canonical/session.ts';
-import { feedPostsOf, followCountsOf, followsOf } from '../../canonical/tables/follows.ts';
-import { postSnapshot, postsByAuthors } from '../../canonical/tables/posts.ts';
+import { followCountsOf, followsOf } from '../../canonical/tables/follows.ts';
+import { feedPostsOfMany, postSnapshot, postsByAuthors } from '../../canonical/tables/posts.ts';
 import { mirrorPosts } from '../../canonical/tables/posts-admin-mirror.ts';
 import { profileSnapshot, profilesOf } from '../../canonical/tables/profiles.ts';
 import { reactionCountsOf, reactionsOn } from '../../canonical/tables/reactions.ts';
@@ -174,7 +174,7 @@ export async function buildSeedProjections(
 
   await phase('feeds', async (users) => {
     const rows = await read((tx) =>
-      feedPostsOf(tx, users, ctx.feedCap, ctx.fanoutFollowerThreshold),
+      feedPostsOfMany(tx, users, ctx.feedCap, ctx.fanoutFollowerThreshold),
     );
     const items = rows.map((r) => feedItemFor(r.recipient_id, postDoc(postSnapshot(r))));
     await bulkWrite(ctx, CONTAINERS.userFeed, items, true);
