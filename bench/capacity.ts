@@ -159,7 +159,7 @@ try {
     if (r[0]?.b) sizes.push([def.name, Number(r[0].b)]);
   }
   await proj.end();
-  const { rows: pr } = await bp.platform.canonical.db.query<{ b: string }>(
+  const { rows: pr } = await bp.ownerDb.query<{ b: string }>(
     `SELECT (pg_total_relation_size('posts') / greatest(count(*), 1))::text AS b FROM posts`,
   );
 

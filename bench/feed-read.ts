@@ -110,7 +110,7 @@ async function sqlPerRequest(bp: BenchPlatform): Promise<{ sum: number; count: n
 }
 
 async function seed(bp: BenchPlatform) {
-  const db = bp.platform.canonical.db;
+  const db = bp.ownerDb;
   const t0 = performance.now();
   await db.query(
     `WITH a AS (INSERT INTO users (email) SELECT 'bench-author-' || lpad(i::text, 6, '0') || '@bench.test' FROM generate_series(1, $1) i RETURNING id)
@@ -271,7 +271,7 @@ async function runEngine(engine: Engine): Promise<{ rows: Row[]; note: string }>
       const feedQuery = await timeLoop(() =>
         feed.query({ partitionKey: id, orderBy: FEED_ORDER, limit: 50 }),
       );
-      const readDb = bp.platform.canonical.readDb;
+      const readDb = bp.ownerDb;
       const join = await timeLoop(() => readDb.query(JOIN_SQL, [id]));
       const row: Row = {
         follows: n,

@@ -5,7 +5,7 @@ import type { BenchPlatform } from './platform.ts';
  * fan-out reads followers from canonical `follows`, which is all a post's delivery needs).
  */
 export async function addFollowers(bp: BenchPlatform, authorId: string, n: number): Promise<void> {
-  const db = bp.platform.canonical.db;
+  const db = bp.ownerDb;
   for (let done = 0; done < n; done += 5_000) {
     const k = Math.min(5_000, n - done);
     await db.query(
@@ -19,7 +19,7 @@ export async function addFollowers(bp: BenchPlatform, authorId: string, n: numbe
 }
 
 export async function followersOf(bp: BenchPlatform, authorId: string): Promise<string[]> {
-  const { rows } = await bp.platform.canonical.db.query<{ id: string }>(
+  const { rows } = await bp.ownerDb.query<{ id: string }>(
     'SELECT follower_id::text AS id FROM follows WHERE followee_id = $1',
     [authorId],
   );

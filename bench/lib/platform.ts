@@ -6,6 +6,8 @@ import { silentLogger } from '../../src/observability/logger.ts';
 import type { PipelineContext } from '../../src/pipeline/context.ts';
 import type { PipelineWorkerOptions } from '../../src/pipeline/workers.ts';
 import { createPlatform, type Platform } from '../../src/platform.ts';
+import type { Db } from '../../src/sql/db.ts';
+import { createPgDb } from '../../src/sql/pg.ts';
 import { scratchDatabase } from './pg.ts';
 
 export type Engine = 'embedded' | 'server';
@@ -15,6 +17,11 @@ export interface BenchPlatform {
   platform: Platform;
   baseUrl: string;
   pipeline: PipelineContext;
+  /**
+   * The canonical database as its owner, for seeding: the serving pools log in as roles
+   * that own nothing (asora_api_login, asora_worker_login) and may not write rows directly.
+   */
+  ownerDb: Db;
   close(): Promise<void>;
 }
 
@@ -56,12 +63,15 @@ export async function benchPlatform(
     workerOptions: opts.workerOptions,
   });
   const address = await platform.listen();
+  const ownerDb = engine === 'server' ? createPgDb(env.DATABASE_URL!) : platform.canonical.db;
+  if (engine === 'server') drops.unshift(() => ownerDb.close());
   return {
     engine,
     platform,
     baseUrl: address,
+    ownerDb,
     pipeline: {
-      db: platform.canonical.db,
+      db: platform.canonical.workerDb,
       readDb: platform.canonical.readDb,
       store: platform.store,
       fanoutFollowerThreshold: config.pipeline.fanoutFollowerThreshold,
