@@ -205,12 +205,7 @@ try {
       ],
     ),
   ].join('\n');
-  writeSection(
-    'capacity',
-    'Cost per user action (inputs of the capacity model)',
-    `npx tsx bench/capacity.ts --users ${USERS} --follows ${FOLLOWS} --actions ${ACTIONS}`,
-    body,
-  );
+  writeSection('capacity', 'Cost per user action (inputs of the capacity model)', body);
 } finally {
   await bp.close();
 }

@@ -48,12 +48,7 @@ try {
 ${table(['command', 'p50 s', 'max s', 'p50 minus floor s'], rows)}
 `;
   console.log(body);
-  writeSection(
-    'cli-startup',
-    'CLI start-up (compiled build)',
-    `npx tsx bench/cli-startup.ts --runs ${runs}`,
-    body,
-  );
+  writeSection('cli-startup', 'CLI start-up (compiled build)', body);
 } finally {
   rmSync(dataDir, { recursive: true, force: true });
 }

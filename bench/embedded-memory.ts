@@ -189,7 +189,6 @@ try {
   writeSection(
     'embedded-memory',
     'e. Memory of the embedded process (`npm start`)',
-    `npx tsx bench/embedded-memory.ts --followers ${FOLLOWERS} --idle-seconds ${IDLE_S}`,
     [
       `\`node bin/asora.mjs start\` (what \`npm start\` runs) as a child process on a fresh DATA_DIR, sampled from /proc every 100 ms; idle = mean of 10 samples after ${IDLE_S} s without requests; peak = the kernel's VmHWM of the process. Between the runs ${FOLLOWERS.toLocaleString('en-US')} followers of one author are written straight into the canonical PGlite; then one post (POST /v1/posts) is fanned out and the last follower's GET /v1/feed polled until it shows.`,
       '',

@@ -180,7 +180,6 @@ for (const engine of ENGINES) results.push(await runEngine(engine));
 writeSection(
   'fanout',
   'd. Fan-out throughput against a raw multi-row insert',
-  `npx tsx bench/fanout.ts --engines ${ENGINES.join(',')} --followers ${FOLLOWERS} --posts ${POSTS} --feed-poll-ms ${FEED_POLL_MS}`,
   [
     `The platform with the API, relay and change-feed processors in this one process (embedded: canonical and projections in one PGlite; server: two scratch databases on the loopback PostgreSQL). One author with ${FOLLOWERS.toLocaleString('en-US')} followers publishes ${POSTS} posts back to back via POST /v1/posts; items counted as the fan-out's bulk writes complete (own-feed copies included). Floor, same run and database, right after: a raw multi-row upsert of as many feed rows into a copy of the userFeed table (same columns and indexes; batches of ${PEER_BATCH}, ${PEER_CONCURRENCY} at once).`,
     '',

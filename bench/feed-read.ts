@@ -359,7 +359,6 @@ for (const engine of ENGINES) {
 writeSection(
   `feed-read-${AUTHORS}-${ENGINES.join('-')}`,
   `a. Feed read vs its floor, and userFeed vs canonical JOIN (${AUTHORS.toLocaleString('en-US')} authors, ${ENGINES.join(' + ')})`,
-  `npx tsx bench/feed-read.ts --seconds ${SECONDS} --engines ${ENGINES.join(',')} --authors ${AUTHORS} --posts-per-author ${POSTS_PER_AUTHOR}`,
   [
     `${AUTHORS.toLocaleString('en-US')} authors × ${POSTS_PER_AUTHOR} posts (${(AUTHORS * POSTS_PER_AUTHOR).toLocaleString('en-US')} posts, each its own millisecond over 30 days); one reader per row following N authors chosen at random, a small share of all authors as in a real graph; feeds built by regenerateUserFeed (800-item cap), posts_v2 documents with their (zero) reaction counts. GET /v1/feed?limit=50 through the whole API and the floor (bare node:http in the same process: JWT check with the API's verifier, the one userFeed query, JSON out) each with autocannon (${CONNECTIONS} connections, ${SECONDS} s, separate process, loopback), one after the other in the same run. SQL statements per request from asora_request_sql_statements (canonical and embedded store, BEGIN/COMMIT included); PostgreSQL transactions per request from pg_stat_database (xact_commit + xact_rollback of the two databases over the load run, server only). "userFeed query" is the projection's one partition-scoped indexed query and "canonical JOIN" the alternative, each timed directly and sequentially against the same databases in the same run (up to 5 s or 1,000 calls each).`,
     '',

@@ -214,12 +214,7 @@ async function main() {
       '',
       `Relay ×1 vs graphile-worker (concurrency 8): ${ratio(relayBest.perSecond, gwBest.perSecond)} the throughput.`,
     ].join('\n');
-    writeSection(
-      'outbox-relay',
-      'b. Outbox relay burn-down vs graphile-worker',
-      `npx tsx bench/outbox-relay.ts --events ${N} --relays ${RELAYS.join(',')} --gw ${GW_CONCURRENCY.join(',')}`,
-      body,
-    );
+    writeSection('outbox-relay', 'b. Outbox relay burn-down vs graphile-worker', body);
   } finally {
     await db.close();
     await scratch.drop();

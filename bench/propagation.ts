@@ -119,7 +119,6 @@ for (const engine of ENGINES) {
 writeSection(
   'propagation',
   'c. Propagation: POST /v1/posts → visible in every follower’s feed',
-  `npx tsx bench/propagation.ts --engines ${ENGINES.join(',')}${FEED_POLL_MS === undefined ? '' : ` --feed-poll-ms ${FEED_POLL_MS}`}`,
   [
     `Relay and change-feed processors in the benchmark process (as \`npm start\`), ${FEED_POLL_MS === undefined ? 'with the shipped defaults (relay: LISTEN/NOTIFY on a server, 1 s polling on PGlite; change-feed poll delay after an empty read: CHANGEFEED_POLL_MS, 1 s on the embedded store, 5 s on Cosmos as the .NET processor)' : `change-feed poll delay ${FEED_POLL_MS} ms`}. Time runs from sending POST /v1/posts to the follower's userFeed item being readable (the partition GET /v1/feed reads), observed by polling only the followers not yet reached (1,000-key readMany calls, 10 ms apart), so each figure includes up to one polling round of observation delay. p50/p99 are over every (post, follower) pair.`,
     '',

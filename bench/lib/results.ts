@@ -15,14 +15,21 @@ section is rewritten when its benchmark runs again. How to read them: docs/opera
  * Replaces (or appends) one benchmark's section in bench/RESULTS.md, delimited by
  * markers so each benchmark can be re-run on its own.
  */
-export function writeSection(key: string, title: string, command: string, body: string): void {
+/** The command this process was started with, as it would be typed (`npx tsx bench/x.ts --a 1`). */
+const thisCommand = () =>
+  ['npx tsx', path.relative(process.cwd(), process.argv[1] ?? ''), ...process.argv.slice(2)].join(
+    ' ',
+  );
+
+/** Writes (or rewrites) one section, headed by the exact command that measured it. */
+export function writeSection(key: string, title: string, body: string): void {
   const start = `<!-- bench:${key}:start -->`;
   const end = `<!-- bench:${key}:end -->`;
   const section = [
     start,
     `## ${title}`,
     '',
-    `Command: \`${command}\``,
+    `Command: \`${thisCommand()}\``,
     '',
     machineInfo(),
     '',
