@@ -54,10 +54,11 @@ export function installIdempotency(
   let lastSweep = 0;
   app.decorateRequest('idempotencyKey', undefined);
   app.decorateRequest('idempotentWrites', undefined);
-  // Every POST runs in a scope its canonical transactions can see: once the key is claimed,
-  // the transaction that writes marks it committed (canonical/idempotent-write.ts).
+  // A POST with a key runs in a scope its canonical transactions can see: once the key is
+  // claimed, the transaction that writes marks it committed (canonical/idempotent-write.ts).
   app.addHook('onRequest', (request, _reply, done) => {
-    if (request.method !== 'POST') return done();
+    if (request.method !== 'POST' || request.headers['idempotency-key'] === undefined)
+      return done();
     request.idempotentWrites = {};
     withIdempotentWrites(request.idempotentWrites, done);
   });
