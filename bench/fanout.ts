@@ -3,7 +3,8 @@
  * N followers publishes P posts back to back through the API; the in-process relay and
  * change-feed processors deliver them. The floor, in the same run and database: a raw
  * multi-row upsert of the same number of feed rows (batches of 500, 4 at once, as the
- * fan-out writes) into a table of the same shape and indexes.
+ * fan-out writes) into a table of the same shape and indexes, with the rows as three array
+ * parameters and again as one JSON parameter.
  *   npx tsx bench/fanout.ts [--engines embedded,server] [--followers 10000] [--posts 5]
  */
 import { randomUUID } from 'node:crypto';
@@ -26,8 +27,30 @@ const PEER_CONCURRENCY = 4;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mb = (b: number) => fmt(b / 1024 / 1024, 0);
 
+/** How the floor's rows reach the statement. */
+type FloorInput = 'arrays' | 'json';
+
+/**
+ * The floor's statement, by input shape: three array parameters (the issue's floor), or
+ * one JSON array parameter, the shape the embedded store's bulk path now sends.
+ */
+const FLOOR_SQL: Record<FloorInput, string> = {
+  arrays: `INSERT INTO bench_floor_feed AS x (pk, id, body, etag, ts, lsn, txid, feed_range, expires_at)
+           SELECT d.pk, d.id, d.body, md5(d.id), extract(epoch FROM now())::bigint, nextval('bench_floor_lsn'),
+                  pg_current_xact_id(), 0, NULL
+             FROM unnest($1::text[], $2::text[], $3::jsonb[]) AS d(pk, id, body)
+           ON CONFLICT (pk, id) DO UPDATE SET body = excluded.body, etag = excluded.etag, ts = excluded.ts,
+                  lsn = excluded.lsn, txid = excluded.txid`,
+  json: `INSERT INTO bench_floor_feed AS x (pk, id, body, etag, ts, lsn, txid, feed_range, expires_at)
+           SELECT d.pk, d.id, d.b, md5(d.id), extract(epoch FROM now())::bigint, nextval('bench_floor_lsn'),
+                  pg_current_xact_id(), 0, NULL
+             FROM jsonb_to_recordset($1::jsonb) AS d(pk text, id text, b jsonb)
+           ON CONFLICT (pk, id) DO UPDATE SET body = excluded.body, etag = excluded.etag, ts = excluded.ts,
+                  lsn = excluded.lsn, txid = excluded.txid`,
+};
+
 /** Raw multi-row upserts of `rows` feed rows into a same-shaped copy of the userFeed table: rows/s. */
-async function rawInsertFloor(bp: BenchPlatform, rows: number): Promise<number> {
+async function rawInsertFloor(bp: BenchPlatform, rows: number, input: FloorInput): Promise<number> {
   const db = (bp.platform.store as EmbeddedProjectionStore).db;
   const { rows: t } = await db.query<{ name: string }>(
     `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name
@@ -65,13 +88,12 @@ async function rawInsertFloor(bp: BenchPlatform, rows: number): Promise<number> 
     Array.from({ length: PEER_CONCURRENCY }, async () => {
       for (let b = batches[next++]; b; b = batches[next++]) {
         await db.query(
-          `INSERT INTO bench_floor_feed AS x (pk, id, body, etag, ts, lsn, txid, feed_range, expires_at)
-           SELECT d.pk, d.id, d.body, md5(d.id), extract(epoch FROM now())::bigint, nextval('bench_floor_lsn'),
-                  pg_current_xact_id(), 0, NULL
-             FROM unnest($1::text[], $2::text[], $3::jsonb[]) AS d(pk, id, body)
-           ON CONFLICT (pk, id) DO UPDATE SET body = excluded.body, etag = excluded.etag, ts = excluded.ts,
-                  lsn = excluded.lsn, txid = excluded.txid`,
-          [b.map((r) => r.pk), b.map((r) => r.id), b.map((r) => r.body)],
+          FLOOR_SQL[input],
+          input === 'arrays'
+            ? [b.map((r) => r.pk), b.map((r) => r.id), b.map((r) => r.body)]
+            : [
+                `[${b.map((r) => `{"pk":${JSON.stringify(r.pk)},"id":${JSON.stringify(r.id)},"b":${r.body}}`).join(',')}]`,
+              ],
         );
       }
     }),
@@ -88,6 +110,7 @@ interface EngineResult {
   perSecondWindow: number;
   perSecondTotal: number;
   floor: number;
+  floorJson: number;
   rss: string;
   trace: string;
 }
@@ -152,7 +175,8 @@ async function runEngine(engine: Engine): Promise<EngineResult> {
     const items = n - base;
     const perSecondWindow = items / ((done - first) / 1000);
     const perSecondTotal = items / (done / 1000);
-    const floor = await rawInsertFloor(bp, items);
+    const floor = await rawInsertFloor(bp, items, 'arrays');
+    const floorJson = await rawInsertFloor(bp, items, 'json');
     const r: EngineResult = {
       engine,
       items,
@@ -160,6 +184,7 @@ async function runEngine(engine: Engine): Promise<EngineResult> {
       perSecondWindow,
       perSecondTotal,
       floor,
+      floorJson,
       rss: `${mb(rssBefore)} / ${mb(peakRss)} / ${mb(process.resourceUsage().maxRSS * 1024)}`,
       trace: trace
         .filter(
@@ -181,7 +206,7 @@ writeSection(
   'fanout',
   'd. Fan-out throughput against a raw multi-row insert',
   [
-    `The platform with the API, relay and change-feed processors in this one process (embedded: canonical and projections in one PGlite; server: two scratch databases on the loopback PostgreSQL). One author with ${FOLLOWERS.toLocaleString('en-US')} followers publishes ${POSTS} posts back to back via POST /v1/posts; items counted as the fan-out's bulk writes complete (own-feed copies included). Floor, same run and database, right after: a raw multi-row upsert of as many feed rows into a copy of the userFeed table (same columns and indexes; batches of ${PEER_BATCH}, ${PEER_CONCURRENCY} at once).`,
+    `The platform with the API, relay and change-feed processors in this one process (embedded: canonical and projections in one PGlite; server: two scratch databases on the loopback PostgreSQL). One author with ${FOLLOWERS.toLocaleString('en-US')} followers publishes ${POSTS} posts back to back via POST /v1/posts; items counted as the fan-out's bulk writes complete (own-feed copies included). Floor, same run and database, right after: a raw multi-row upsert of as many feed rows into a copy of the userFeed table (same columns and indexes; batches of ${PEER_BATCH}, ${PEER_CONCURRENCY} at once), measured twice: with the rows as three array parameters (the floor the issue set), then as one JSON array parameter (the input shape the store's bulk path sends).`,
     '',
     table(
       [
@@ -190,8 +215,10 @@ writeSection(
         'first POST → last item (s)',
         'items/s (first → last bulk write)',
         'items/s (incl. relay + feed start-up)',
-        'raw multi-row insert (rows/s)',
-        'fan-out ÷ raw insert',
+        'raw insert, array params (rows/s)',
+        'fan-out ÷ raw (arrays)',
+        'raw insert, one JSON param (rows/s)',
+        'fan-out ÷ raw (JSON)',
         'RSS before / peak / kernel max (MB)',
       ],
       results.map((r) => [
@@ -202,6 +229,8 @@ writeSection(
         fmt(r.perSecondTotal, 0),
         fmt(r.floor, 0),
         `${fmt(r.perSecondWindow / r.floor, 2)}×`,
+        fmt(r.floorJson, 0),
+        `${fmt(r.perSecondWindow / r.floorJson, 2)}×`,
         r.rss,
       ]),
     ),

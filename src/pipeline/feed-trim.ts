@@ -1,5 +1,6 @@
-import { createHash } from 'node:crypto';
+import { forEachLimited } from '../lib/concurrency.ts';
 import { allItems, pages } from '../lib/paging.ts';
+import { hashKey } from '../projections/hash.ts';
 import type { BulkOp, ProjectionContainer } from '../projections/port.ts';
 import type { FeedItemDoc } from '../readmodel/documents.ts';
 import { assertBulkOk } from './fanout-feed.ts';
@@ -59,6 +60,34 @@ export async function trimFeed(
  */
 export function shouldCheckCap(recipientId: string, postId: string, every: number): boolean {
   if (every <= 1) return true;
-  const h = createHash('sha1').update(`${recipientId}:${postId}`).digest().readUInt32BE(0);
-  return h % every === 0;
+  return hashKey(`${recipientId}:${postId}`) % every === 0;
+}
+
+/** Recipients whose size is checked per countPerPartition call. */
+const COUNTED_PER_CALL = 500;
+
+/**
+ * Trims the feeds among `recipients` that hold more than `cap` items: one size check per
+ * 500 recipients (countPerPartition stops counting at cap + 1), then a trim only where one
+ * is due, so checking a feed that is under its cap costs no item reads.
+ */
+export async function trimFeeds(
+  feed: ProjectionContainer,
+  recipients: string[],
+  cap: number,
+  concurrency: number,
+): Promise<number> {
+  let removed = 0;
+  for (let i = 0; i < recipients.length; i += COUNTED_PER_CALL) {
+    const group = recipients.slice(i, i + COUNTED_PER_CALL);
+    const { counts } = await feed.countPerPartition(group, { max: cap + 1 });
+    const over = group.filter((_, k) => counts[k]! > cap);
+    await forEachLimited(over, concurrency, async (recipient) => {
+      // Await first, then add: `x += await f()` would read x before the await and lose
+      // updates from the trims running alongside.
+      const trimmed = await trimFeed(feed, recipient, cap);
+      removed += trimmed;
+    });
+  }
+  return removed;
 }

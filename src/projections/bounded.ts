@@ -19,6 +19,7 @@ const ASYNC_METHODS = [
   'delete',
   'patch',
   'query',
+  'countPerPartition',
   'bulk',
   'feedRanges',
   'readChanges',

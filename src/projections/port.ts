@@ -119,6 +119,11 @@ export interface QueryPage<T extends Doc> extends Charged {
   continuation: string | null;
 }
 
+export interface PartitionCounts extends Charged {
+  /** One per partition key given, in order. */
+  counts: number[];
+}
+
 export type BulkOp<T extends Doc = Doc> =
   | { op: 'upsert'; doc: T }
   | { op: 'delete'; id: string; partitionKey: string };
@@ -199,6 +204,12 @@ export interface ProjectionContainer {
     opts?: WriteOptions,
   ): Promise<WriteResult<T>>;
   query<T extends Doc>(q: Query): Promise<QueryPage<T>>;
+  /**
+   * How many live items each partition holds, counting no further than `max` (a count of
+   * `max` means "at least max"): a size check for many partitions without reading them.
+   * One statement on the embedded store; one COUNT query per partition on Cosmos DB.
+   */
+  countPerPartition(partitionKeys: string[], opts: { max: number }): Promise<PartitionCounts>;
   /** Many writes, possibly across partitions; not atomic. */
   bulk(ops: BulkOp[], opts?: BulkOptions): Promise<BulkResult>;
   feedRanges(): Promise<FeedRange[]>;

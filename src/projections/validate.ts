@@ -26,8 +26,16 @@ export function splitPath(path: string): string[] {
   return path.split('/').slice(1);
 }
 
+const pkFields = new WeakMap<ContainerDef, string[]>();
+
+/** The partition-key path as segments (kept per definition: every write asks). */
 export function partitionKeyField(def: ContainerDef): string[] {
-  return splitPath(def.partitionKey);
+  let segs = pkFields.get(def);
+  if (!segs) {
+    segs = splitPath(def.partitionKey);
+    pkFields.set(def, segs);
+  }
+  return segs;
 }
 
 function getPath(doc: Record<string, unknown>, segs: string[]): unknown {
@@ -70,26 +78,41 @@ export function checkTtl(ttl: unknown): void {
   }
 }
 
-/** Validates a document for writing; returns it without system properties, and its partition key. */
-export function prepareDoc(
-  def: ContainerDef,
-  doc: Doc,
-): { body: Doc; pk: string /** body as JSON */; json: string } {
+/**
+ * Validates a document for writing; returns its partition key and its JSON without system
+ * properties. The bulk path sends that JSON as is (no parsed copy of each document).
+ */
+export function serializeDoc(def: ContainerDef, doc: Doc): { pk: string; json: string } {
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
     throw bad(`${def.name}: document must be a JSON object`);
   }
   checkId(doc.id);
   const pk = partitionKeyOf(def, doc);
   checkTtl(doc.ttl);
-  const body: Record<string, unknown> = { ...doc };
-  for (const p of SYSTEM_PROPS) delete body[p];
+  // Copy only when there is something to strip: `delete` leaves an object slow to serialise.
+  let body: Record<string, unknown> = doc;
+  if (SYSTEM_PROPS.some((p) => p in doc)) {
+    body = { ...doc };
+    for (const p of SYSTEM_PROPS) delete body[p];
+  }
   let json: string;
   try {
     json = JSON.stringify(body);
   } catch (err) {
     throw new ProjectionError('bad_request', `${def.name}: document is not JSON-serialisable`, err);
   }
-  if (Buffer.byteLength(json) > MAX_DOC_BYTES) throw bad(`${def.name}: document exceeds 2 MB`);
+  // n UTF-16 units are at most 3n UTF-8 bytes: most documents skip the byte count.
+  if (json.length > MAX_DOC_BYTES / 3 && Buffer.byteLength(json) > MAX_DOC_BYTES)
+    throw bad(`${def.name}: document exceeds 2 MB`);
+  return { pk, json };
+}
+
+/** Validates a document for writing; returns it without system properties (a copy), and its partition key. */
+export function prepareDoc(
+  def: ContainerDef,
+  doc: Doc,
+): { body: Doc; pk: string /** body as JSON */; json: string } {
+  const { pk, json } = serializeDoc(def, doc);
   return { body: JSON.parse(json) as Doc, pk, json };
 }
 
@@ -111,6 +134,23 @@ export function checkField(field: unknown): string[] {
 }
 
 const FILTER_OPS = new Set(['=', '!=', '<', '<=', '>', '>=']);
+
+/** Most partitions one countPerPartition call may name. */
+export const MAX_COUNTED_PARTITIONS = 1000;
+
+export function checkCountRequest(
+  partitionKeys: unknown,
+  opts: { max?: unknown } | undefined,
+): void {
+  if (!Array.isArray(partitionKeys) || partitionKeys.length > MAX_COUNTED_PARTITIONS)
+    throw bad(
+      `countPerPartition needs an array of at most ${MAX_COUNTED_PARTITIONS} partition keys`,
+    );
+  for (const pk of partitionKeys) checkPartitionKey(pk);
+  const max = opts?.max;
+  if (typeof max !== 'number' || !Number.isInteger(max) || max < 1 || max > 1_000_000)
+    throw bad('countPerPartition: max must be an integer between 1 and 1,000,000');
+}
 
 export function checkQuery(q: Query): void {
   if (q === null || typeof q !== 'object') throw bad('query must be an object');

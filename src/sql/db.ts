@@ -37,3 +37,16 @@ export interface Db extends Queryable {
   poolStats(): PoolStats;
   close(): Promise<void>;
 }
+
+/**
+ * A jsonb parameter in PostgreSQL's binary format (a version byte, 1, then the JSON text).
+ * Both engines send a byte array as a binary parameter, so a large document (a bulk write's
+ * rows) is encoded to UTF-8 once, natively, instead of by the client's per-character text
+ * path; PostgreSQL parses the JSON exactly as from text.
+ */
+export function jsonbParam(json: string): Uint8Array {
+  const bytes = Buffer.allocUnsafe(Buffer.byteLength(json) + 1);
+  bytes[0] = 1;
+  bytes.write(json, 1);
+  return bytes;
+}

@@ -4,7 +4,7 @@ import { mkdir, rename, rm, rmdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PGlite } from '@electric-sql/pglite';
+import { PGlite, type QueryOptions } from '@electric-sql/pglite';
 import { citext } from '@electric-sql/pglite/contrib/citext';
 import { pgcrypto } from '@electric-sql/pglite/contrib/pgcrypto';
 import { extract } from 'tar';
@@ -105,13 +105,31 @@ export function wrapPglite(lite: PGlite): Db {
   return view(lite, state, undefined);
 }
 
+const JSONB_OID = 3802;
+
+/**
+ * Per-query serializers: a byte array given for a jsonb parameter goes out as it is, a binary
+ * parameter (jsonbParam); anything else is serialised by PGlite as before.
+ */
+function passBinaryJsonb(lite: PGlite): QueryOptions {
+  const text = lite.serializers[JSONB_OID];
+  return {
+    serializers: {
+      [JSONB_OID]: (v: unknown) =>
+        // PGlite sends a byte array it is handed as a binary parameter.
+        ArrayBuffer.isView(v) ? (v as unknown as string) : text ? text(v) : JSON.stringify(v),
+    },
+  };
+}
+
 /** The Db with each call bounded by deadlineMs (in-process: a call waits in PGlite's queue). */
 function view(lite: PGlite, state: { closed: boolean }, deadlineMs: number | undefined): Db {
+  const options = passBinaryJsonb(lite);
   const bound = <T>(p: Promise<T>): Promise<T> =>
     deadlineMs ? withTimeout(p, deadlineMs, 'PGlite') : p;
   const query = async <T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> => {
     noteSqlStatement();
-    const r = await bound(lite.query<T>(sql, params as unknown[] | undefined));
+    const r = await bound(lite.query<T>(sql, params as unknown[] | undefined, options));
     return { rows: r.rows, rowCount: Math.max(r.affectedRows ?? 0, r.rows.length) };
   };
   return {
@@ -128,7 +146,7 @@ function view(lite: PGlite, state: { closed: boolean }, deadlineMs: number | und
         const out = await fn({
           async query<R>(sql: string, params?: readonly unknown[]) {
             noteSqlStatement();
-            const r = await bound(t.query<R>(sql, params as unknown[] | undefined));
+            const r = await bound(t.query<R>(sql, params as unknown[] | undefined, options));
             return { rows: r.rows, rowCount: Math.max(r.affectedRows ?? 0, r.rows.length) };
           },
           async exec(sql: string) {

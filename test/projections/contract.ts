@@ -481,6 +481,25 @@ export function projectionContract(
         expect(heavy.items.map((d) => d.id).sort()).toEqual(['n3', 'n4']);
       });
 
+      it('counts the items of many partitions in order, stopping at max; bad requests are refused', async () => {
+        const [a, b, c] = [uid('r'), uid('r'), uid('r')];
+        for (let n = 1; n <= 5; n++) await feed.upsert(feedItem(a, n));
+        await feed.upsert(feedItem(c, 1));
+        await feed.upsert(feedItem(c, 2));
+        await feed.delete(`${c}:p2`, c);
+        const r = await feed.countPerPartition([c, a, b], { max: 3 });
+        expect(r.counts).toEqual([1, 3, 0]);
+        expect(r.requestCharge).toBeGreaterThan(0);
+        expect((await feed.countPerPartition([a], { max: 100 })).counts).toEqual([5]);
+        expect((await feed.countPerPartition([], { max: 1 })).counts).toEqual([]);
+        await expectError(feed.countPerPartition([a, ''], { max: 3 }), 'bad_request');
+        await expectError(feed.countPerPartition([a], { max: 0 }), 'bad_request');
+        await expectError(
+          feed.countPerPartition('x' as unknown as string[], { max: 3 }),
+          'bad_request',
+        );
+      });
+
       it('treats filter values as data, not query text', async () => {
         const r = uid('r');
         await feed.upsert(feedItem(r, 1, { authorId: 'o\'brien" OR 1=1 --' }));

@@ -1,4 +1,3 @@
-import { forEachLimited } from '../../lib/concurrency.ts';
 import type { Stored } from '../../projections/port.ts';
 import {
   CONTAINERS,
@@ -9,7 +8,7 @@ import {
 import type { PipelineContext } from '../context.ts';
 import { countFollowersUpTo, followerPages } from '../fanout-audience.ts';
 import { deliverToRecipients, retractFromRecipients } from '../fanout-feed.ts';
-import { shouldCheckCap, trimFeed } from '../feed-trim.ts';
+import { shouldCheckCap, trimFeeds } from '../feed-trim.ts';
 
 export interface FanoutOptions {
   /** Recipients per canonical page and per bulk write. */
@@ -85,9 +84,8 @@ export function createPostFanoutHandler(ctx: PipelineContext, opts: FanoutOption
       (await countFollowersUpTo(ctx.readDb, post.authorId, ctx.fanoutFollowerThreshold + 1)) >
       ctx.fanoutFollowerThreshold;
     let written = 0;
-    let removed = 0;
     // Cap checks run after every page is written: the post reaches every feed first, and
-    // the checks (a feed read each) do not sit between the bulk writes.
+    // the checks (one size count per 500 sampled recipients) do not sit between the bulk writes.
     const toCheck: string[] = [];
     const send = async (recipients: string[]) => {
       const r = await deliverToRecipients(feed, post, recipients);
@@ -104,12 +102,7 @@ export function createPostFanoutHandler(ctx: PipelineContext, opts: FanoutOption
       await eachPage(pages, concurrency, send);
     }
     await send([post.authorId]);
-    await forEachLimited(toCheck, concurrency, async (recipient) => {
-      // Await first, then add: `x += await f()` would read x before the await and lose
-      // updates from the checks running alongside.
-      const trimmed = await trimFeed(feed, recipient, ctx.feedCap);
-      removed += trimmed;
-    });
+    const removed = await trimFeeds(feed, toCheck, ctx.feedCap, concurrency);
     return {
       postId: post.postId,
       action: popular ? 'skipped-popular-author' : 'delivered',

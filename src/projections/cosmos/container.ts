@@ -14,6 +14,7 @@ import {
   type QueryIterator,
   type RequestOptions,
 } from '@azure/cosmos';
+import { forEachLimited } from '../../lib/concurrency.ts';
 import { TimeoutError, withTimeout } from '../../observability/timeout.ts';
 import { isFeedRange } from '../feed-range.ts';
 import { observed } from '../observed.ts';
@@ -27,6 +28,7 @@ import {
   type Doc,
   type FeedRange,
   type LagOptions,
+  type PartitionCounts,
   type PatchOp,
   type ProjectionContainer,
   ProjectionError,
@@ -42,6 +44,7 @@ import {
   type WriteResult,
 } from '../port.ts';
 import {
+  checkCountRequest,
   checkField,
   checkId,
   checkPartitionKey,
@@ -60,7 +63,7 @@ import {
   statusOf,
 } from './errors.ts';
 import { narrowFeedToken } from './feed-token.ts';
-import { buildSql, keysetOrder } from './query.ts';
+import { buildSql, countSql, keysetOrder } from './query.ts';
 import { isPlanNeeded, withoutQueryPlan } from './query-plan.ts';
 
 /** Server-set properties we do not hand out (the port exposes _etag and _ts only). */
@@ -400,6 +403,27 @@ export class CosmosContainer implements ProjectionContainer {
         if (isPlanNeeded(err)) return page(true);
         throw err;
       });
+    });
+  }
+
+  countPerPartition(partitionKeys: string[], opts: { max: number }): Promise<PartitionCounts> {
+    return this.run('countPerPartition', `${partitionKeys?.length} partitions`, async () => {
+      checkCountRequest(partitionKeys, opts);
+      // One aggregate per partition (served by the index, a few RU each), a few at a time.
+      const counts = new Array<number>(partitionKeys.length).fill(0);
+      let total = 0;
+      await forEachLimited([...partitionKeys.keys()], 16, async (i) => {
+        const partitionKey = partitionKeys[i]!;
+        const spec = countSql(this.def, partitionKey);
+        const count = (plan: boolean) => this.iterate(spec, { partitionKey }, plan).fetchAll();
+        const r = await count(false).catch((err: unknown) => {
+          if (isPlanNeeded(err)) return count(true);
+          throw err;
+        });
+        counts[i] = Math.min(opts.max, Number(r.resources[0] ?? 0));
+        total += r.requestCharge;
+      });
+      return { counts, requestCharge: total };
     });
   }
 

@@ -104,6 +104,14 @@ export function keysetOrder(def: ContainerDef, q: Query): Query['orderBy'] | und
   return served ? withId : undefined;
 }
 
+/** The number of items of one partition (scoped by its key in the query too, as buildSql does). */
+export function countSql(def: ContainerDef, partitionKey: string): SqlQuerySpec {
+  return {
+    query: `SELECT VALUE COUNT(1) FROM c WHERE ${prop(fieldOfPath(def.partitionKey))} = @pk`,
+    parameters: [{ name: '@pk', value: partitionKey }],
+  };
+}
+
 export function buildSql(
   def: ContainerDef,
   q: Query,

@@ -13,6 +13,7 @@ import {
   type Doc,
   type FeedRange,
   type LagOptions,
+  type PartitionCounts,
   type PatchOp,
   type ProjectionContainer,
   ProjectionError,
@@ -25,6 +26,7 @@ import {
   type WriteResult,
 } from '../port.ts';
 import {
+  checkCountRequest,
   checkField,
   checkId,
   checkPartitionKey,
@@ -33,6 +35,7 @@ import {
   effectiveTtl,
   partitionKeyOf,
   prepareDoc,
+  serializeDoc,
 } from '../validate.ts';
 import { deleteSegment, type PreparedDoc, segment, upsertSegment } from './bulk.ts';
 import { checkRange, countChanges, readChanges } from './change-feed.ts';
@@ -355,6 +358,23 @@ export class EmbeddedContainer implements ProjectionContainer {
     });
   }
 
+  countPerPartition(partitionKeys: string[], opts: { max: number }): Promise<PartitionCounts> {
+    return this.run('countPerPartition', async () => {
+      checkCountRequest(partitionKeys, opts);
+      if (partitionKeys.length === 0) return { counts: [], requestCharge: 0 };
+      // Each count stops at max rows of its partition's primary-key range.
+      const { rows } = await this.db.query<{ n: number }>(
+        `SELECT (SELECT count(*) FROM (
+                   SELECT 1 FROM ${this.table} WHERE pk = k.pk AND ${LIVE} LIMIT $2
+                 ) s)::int AS n
+           FROM unnest($1::text[]) WITH ORDINALITY AS k(pk, o)
+          ORDER BY k.o`,
+        [partitionKeys, opts.max],
+      );
+      return { counts: rows.map((r) => r.n), requestCharge: charge.query(partitionKeys.length) };
+    });
+  }
+
   bulk(ops: BulkOp[], opts?: BulkOptions): Promise<BulkResult> {
     return this.run('bulk', async () => {
       if (!Array.isArray(ops))
@@ -362,7 +382,7 @@ export class EmbeddedContainer implements ProjectionContainer {
       if (opts?.ifNewer !== undefined) checkField(opts.ifNewer);
       // Validate everything first: bad input writes nothing.
       const prepared = ops.map((op) => {
-        if (op?.op === 'upsert') return prepareDoc(this.def, op.doc);
+        if (op?.op === 'upsert') return { doc: op.doc, ...serializeDoc(this.def, op.doc) };
         if (op?.op === 'delete') {
           checkId(op.id);
           checkPartitionKey(op.partitionKey);

@@ -162,6 +162,39 @@ describe(`posts_v2 → userFeed fan-out (${engineName})`, () => {
     expect(await feedOf(proj.store, author)).toEqual(newestFirst);
   });
 
+  it('checks sampled feeds by size in one call: feeds under the cap are not read', async () => {
+    await fresh({ feedCap: 3 });
+    const author = await canon.user('author');
+    const fans = await canon.bulkFollowers(author, 6);
+    const feed = proj.store.container('userFeed');
+    const calls: string[] = [];
+    const spy = Object.create(proj.store) as typeof proj.store;
+    spy.container = (name: string) => {
+      const c = Object.create(proj.store.container(name)) as typeof feed;
+      if (name === 'userFeed') {
+        c.countPerPartition = (keys, o) => (
+          calls.push(`count ${keys.length}`), feed.countPerPartition(keys, o)
+        );
+        c.query = (q) => (calls.push('query'), feed.query(q));
+      }
+      return c;
+    };
+    const handle = createPostFanoutHandler(pipelineContext(canon.db, spy, { feedCap: 3 }), {
+      capCheckEvery: 1,
+    });
+    for (let i = 0; i < 3; i++) await handle([await postDoc(author)]);
+    // Three posts: each checks the author and six fans in one count, and reads no feed.
+    expect(calls).toEqual(['count 7', 'count 7', 'count 7']);
+    calls.length = 0;
+    const fourth = await postDoc(author);
+    const [outcome] = await handle([fourth]);
+    // Now every feed holds four items: one count, then a trim (a feed read) for each.
+    expect(calls[0]).toBe('count 7');
+    expect(calls.filter((c) => c === 'query')).toHaveLength(7);
+    expect(outcome!.removed).toBe(7);
+    for (const f of [author, ...fans]) expect(await feedOf(proj.store, f)).toHaveLength(3);
+  });
+
   it('the sampled cap check is deterministic and about 1 in capCheckEvery', () => {
     expect(shouldCheckCap('r', 'p', 1)).toBe(true);
     const hits = Array.from({ length: 4000 }, (_, i) => shouldCheckCap(`r${i}`, 'p', 32)).filter(
