@@ -172,10 +172,14 @@ describe(`posts_v2 → userFeed fan-out (${engineName})`, () => {
     spy.container = (name: string) => {
       const c = Object.create(proj.store.container(name)) as typeof feed;
       if (name === 'userFeed') {
-        c.countPerPartition = (keys, o) => (
-          calls.push(`count ${keys.length}`), feed.countPerPartition(keys, o)
-        );
-        c.query = (q) => (calls.push('query'), feed.query(q));
+        c.countPerPartition = (keys, o) => {
+          calls.push(`count ${keys.length}`);
+          return feed.countPerPartition(keys, o);
+        };
+        c.query = (q) => {
+          calls.push('query');
+          return feed.query(q);
+        };
       }
       return c;
     };
