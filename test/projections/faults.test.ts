@@ -61,6 +61,23 @@ describe(`faults and background work (${engineName})`, () => {
     }
   });
 
+  it('a string PostgreSQL cannot hold (NUL) is bad_request on every write path, and nothing is written', async () => {
+    const s = await embeddedStore();
+    try {
+      const feed = s.store.container('userFeed');
+      const doc = { id: 'r:p', recipientId: 'r', postId: 'p', text: 'a\u0000b' };
+      await expectError(feed.upsert(doc), 'bad_request');
+      await expectError(feed.bulk([{ op: 'upsert', doc }]), 'bad_request');
+      await expectError(
+        feed.bulk([{ op: 'upsert', doc }], { ifNewer: 'sourceVersion' }),
+        'bad_request',
+      );
+      expect((await feed.read('r:p', 'r')).resource).toBeUndefined();
+    } finally {
+      await s.close();
+    }
+  });
+
   it('the sweeper deletes expired rows (reads hid them already) and keeps live ones', {
     timeout: 180_000,
   }, async () => {
