@@ -2,6 +2,7 @@ import type { Filter, QueryPage } from '../projections/port.ts';
 import { tagKeys } from '../readmodel/builders.ts';
 import {
   CONTAINERS,
+  isLivePost,
   type PostDoc,
   type PostTagDoc,
   type PublicProfileDoc,
@@ -16,6 +17,7 @@ import {
   type Keyset,
   keysetBefore,
 } from './cursor.ts';
+import { postDocsOf } from './post-docs.ts';
 import { fromDoc, type Post, presentPosts } from './posts.ts';
 import { readContext } from './read-context.ts';
 import { type Candidate, type PageFetcher, SortedSource } from './sorted-source.ts';
@@ -78,15 +80,13 @@ const taggedSource =
 
 /** The tag entries' posts as they are now: live and still carrying the tag. */
 async function readTagged(ctx: DomainContext, tag: string, cs: Candidate[]): Promise<Candidate[]> {
-  if (cs.length === 0) return [];
-  const { items } = await ctx.store
-    .container(CONTAINERS.posts)
-    .readMany<PostDoc>(cs.map((c) => ({ id: c.id, partitionKey: c.id })));
-  const docs = new Map(items.map((d) => [d.postId, d]));
+  const docs = await postDocsOf(
+    ctx,
+    cs.map((c) => c.id),
+  );
   return cs.flatMap((c) => {
     const d = docs.get(c.id);
-    const live = d && d.deleted !== true && d.status === 'published';
-    return live && tagKeys(d.tags ?? []).includes(tag) ? [candidate(d)] : [];
+    return d && isLivePost(d) && tagKeys(d.tags ?? []).includes(tag) ? [candidate(d)] : [];
   });
 }
 

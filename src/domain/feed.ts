@@ -4,11 +4,13 @@ import {
   CONTAINERS,
   type FeedItemDoc,
   feedItemId,
+  isLivePost,
   type PostDoc,
   type ReactionCounts,
 } from '../readmodel/documents.ts';
 import type { DomainContext } from './context.ts';
 import { decodeKeyset, encodeKeyset, type Keyset, keysetBefore } from './cursor.ts';
+import { postDocsOf } from './post-docs.ts';
 import { type Post, presentPosts } from './posts.ts';
 import { readContext } from './read-context.ts';
 import { type Candidate, type PageFetcher, SortedSource, takeNewest } from './sorted-source.ts';
@@ -93,16 +95,15 @@ type Hydrated = Candidate & { counts?: ReactionCounts | undefined };
  * copy and the projection has not caught up yet.
  */
 async function hydrate(ctx: DomainContext, candidates: Candidate[]): Promise<Hydrated[]> {
-  if (candidates.length === 0) return [];
-  const { items } = await ctx.store
-    .container(CONTAINERS.posts)
-    .readMany<PostDoc>(candidates.map((c) => ({ id: c.id, partitionKey: c.id })));
-  const docs = new Map(items.map((d) => [d.postId, d]));
+  const docs = await postDocsOf(
+    ctx,
+    candidates.map((c) => c.id),
+  );
   const out: Hydrated[] = [];
   for (const c of candidates) {
     const d = docs.get(c.id);
     if (!d) out.push(c);
-    else if (!d.deleted && d.status === 'published')
+    else if (isLivePost(d))
       out.push({
         ...c,
         text: d.text,

@@ -14,7 +14,7 @@ import { userVisible } from '../canonical/tables/users.ts';
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors.ts';
 import { type PostSnapshot, REACTION_TYPES } from '../events/catalogue.ts';
 import { emit } from '../events/emit.ts';
-import { CONTAINERS, type PostDoc } from '../readmodel/documents.ts';
+import { CONTAINERS, isLivePost, type PostDoc } from '../readmodel/documents.ts';
 import type { Queryable } from '../sql/db.ts';
 import type { DomainContext } from './context.ts';
 import { postCounts, type ReactionCounts } from './counts.ts';
@@ -71,7 +71,7 @@ const isModerator = (c: Caller) => c.role === 'admin' || c.role === 'moderator';
 /** A post as the caller may see it: published for everyone; hidden or removed only for its author and moderators. */
 export async function getPost(ctx: DomainContext, userId: string, postId: string): Promise<Post> {
   const { resource } = await ctx.store.container(CONTAINERS.posts).read<PostDoc>(postId, postId);
-  if (resource && !resource.deleted && resource.status === 'published') {
+  if (resource && isLivePost(resource)) {
     const [post] = await presentPosts(ctx, [fromDoc(resource)]);
     return post!;
   }

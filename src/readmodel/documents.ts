@@ -27,6 +27,9 @@ export interface PostDoc {
   ttl?: number;
 }
 
+/** A post document everyone may see: published and not soft-deleted (what feeds and discovery show). */
+export const isLivePost = (p: PostDoc): boolean => p.status === 'published' && p.deleted !== true;
+
 export type ReactionCounts = Record<ReactionType, number>;
 
 /** userFeed, partition /recipientId; a copy of the post so one query serves a feed page. */

@@ -3,6 +3,7 @@ import {
   CONTAINERS,
   type FeedItemDoc,
   feedItemId,
+  isLivePost,
   type PostDoc,
 } from '../../readmodel/documents.ts';
 import type { PipelineContext } from '../context.ts';
@@ -49,9 +50,6 @@ export interface FanoutOutcome {
   written: number;
   removed: number;
 }
-
-/** Posts that belong in feeds: published and not soft-deleted. */
-export const isLive = (p: PostDoc) => p.status === 'published' && p.deleted !== true;
 
 /**
  * posts_v2 change feed → userFeed. A live post goes to its author's feed and to every
@@ -135,13 +133,13 @@ export function createPostFanoutHandler(ctx: PipelineContext, opts: FanoutOption
     let current = doc;
     let outcome: FanoutOutcome;
     for (let round = 0; ; round++) {
-      outcome = isLive(current)
+      outcome = isLivePost(current)
         ? await deliver(current, round === 0)
         : await retract(current.postId, current.authorId, current.sourceVersion);
       const latest = (await posts.read<PostDoc>(current.postId, current.postId)).resource;
       if (!latest) {
         // Purged (soft-delete TTL or account deletion): nothing of it may stay in feeds.
-        if (isLive(current))
+        if (isLivePost(current))
           outcome = await retract(current.postId, current.authorId, Number.MAX_SAFE_INTEGER);
         return outcome;
       }
