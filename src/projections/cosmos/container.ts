@@ -321,17 +321,12 @@ export class CosmosContainer implements ProjectionContainer {
       // Point reads (1 RU each) in parallel, a few at a time; order follows the input.
       const out: (Stored<T> | undefined)[] = new Array(keys.length);
       let total = 0;
-      let next = 0;
-      const worker = async () => {
-        while (next < keys.length) {
-          const i = next++;
-          const k = keys[i] as { id: string; partitionKey: string };
-          const r = await this.read<T>(k.id, k.partitionKey, opts);
-          out[i] = r.resource;
-          total += r.requestCharge;
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(16, keys.length) }, worker));
+      await forEachLimited([...keys.keys()], 16, async (i) => {
+        const k = keys[i]!;
+        const r = await this.read<T>(k.id, k.partitionKey, opts);
+        out[i] = r.resource;
+        total += r.requestCharge;
+      });
       const seen = new Set<string>();
       const items = out.filter((d): d is Stored<T> => {
         if (!d) return false;
