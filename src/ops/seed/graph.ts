@@ -8,7 +8,6 @@ import { insertEmailAccounts } from '../../canonical/tables/users.ts';
 import { hashPassword } from '../../domain/password.ts';
 import { type PostSnapshot, REACTION_TYPES, type ReactionType } from '../../events/catalogue.ts';
 import { emitMany, pairAggregateId } from '../../events/emit.ts';
-import { holdEvents } from '../../outbox/hold.ts';
 import type { Db, Queryable } from '../../sql/db.ts';
 import type { Output } from '../output.ts';
 import { progress } from '../progress.ts';
@@ -81,15 +80,14 @@ export async function seedGraph(db: Db, opts: SeedOptions, out: Output): Promise
     mark = Date.now();
   };
 
-  /** Runs one batch's canonical writes and keeps its events' ids (held when asked). */
+  /** Runs one batch's canonical writes and keeps its events' ids. */
   const inBatch = (write: (tx: Queryable) => Promise<{ id: number; version: number }[]>) =>
     asWorker(db, async (tx) => {
       const events = await write(tx);
-      const ids = events.map((e) => e.id);
-      if (opts.holdSeconds > 0) await holdEvents(tx, ids, opts.holdSeconds);
-      eventIds.push(...ids);
+      for (const e of events) eventIds.push(e.id);
       return events;
     });
+  const hold = { holdSeconds: opts.holdSeconds };
 
   const bar = progress(out, 'users       ', opts.users);
   const userCreatedAt = new Date(now - 31 * 86_400_000).toISOString();
@@ -124,6 +122,7 @@ export async function seedGraph(db: Db, opts: SeedOptions, out: Output): Promise
             updatedAt: userCreatedAt,
           },
         })),
+        hold,
       );
     });
     bar.increment(batch.length);
@@ -153,6 +152,7 @@ export async function seedGraph(db: Db, opts: SeedOptions, out: Output): Promise
         'follow',
         'follow.created',
         batch.map((p, k) => ({ id: aggregates[k]!, payload: { ...p, createdAt: followedAt } })),
+        hold,
       );
     });
     for (const [k, e] of events.entries()) versions.set(aggregates[k]!, e.version);
@@ -188,6 +188,7 @@ export async function seedGraph(db: Db, opts: SeedOptions, out: Output): Promise
         'post',
         'post.created',
         batch.map((p) => ({ id: p.id, payload: p })),
+        hold,
       );
     });
     pbar.increment(batch.length);
@@ -231,6 +232,7 @@ export async function seedGraph(db: Db, opts: SeedOptions, out: Output): Promise
         'reaction',
         'reaction.added',
         batch.map((r, k) => ({ id: aggregates[k]!, payload: r })),
+        hold,
       );
     });
     for (const [k, e] of events.entries()) versions.set(aggregates[k]!, e.version);
