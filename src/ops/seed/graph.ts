@@ -41,7 +41,11 @@ export interface SeedResult {
   seconds: Record<string, number>;
 }
 
-const BATCH = 1000;
+/**
+ * Rows per transaction (one multi-row statement per table, with its events): larger
+ * batches measured faster (follows at 10,000 users: 17.5 s at 5,000 vs 21.6 s at 1,000).
+ */
+const BATCH = 5000;
 const WORDS = [
   'coffee',
   'rust',
@@ -62,7 +66,7 @@ export const chunks = <T>(xs: readonly T[], n: number): T[][] =>
 
 /**
  * Generates a demo social graph straight into canonical as the worker role: batches of
- * 1,000 rows, one multi-row statement per table, each batch with its outbox events in the
+ * BATCH rows, one multi-row statement per table, each batch with its outbox events in the
  * same transaction (held back from the relay for `holdSeconds`, see outbox/hold.ts).
  */
 export async function seedGraph(db: Db, opts: SeedOptions, out: Output): Promise<SeedResult> {
@@ -141,6 +145,10 @@ export async function seedGraph(db: Db, opts: SeedOptions, out: Output): Promise
     }
     for (const j of chosen) pairs.push({ followerId: userIds[i]!, followeeId: userIds[j]! });
   }
+  // By followee: a batch then touches each followee's follower_counts row once for many
+  // follows (the counting trigger's grouped upsert) instead of once per follow, and each
+  // update leaves a dead row version behind (PGlite never vacuums during the seed).
+  pairs.sort((a, b) => (a.followeeId < b.followeeId ? -1 : a.followeeId > b.followeeId ? 1 : 0));
   const fbar = progress(out, 'follows     ', pairs.length);
   const followedAt = new Date(now - 30 * 86_400_000).toISOString();
   for (const batch of chunks(pairs, BATCH)) {
