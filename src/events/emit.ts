@@ -24,11 +24,14 @@ export { pairAggregateId } from '../outbox/emit.ts';
 
 /**
  * Emits one catalogue event per row (aggregates of one type) inside the caller's
- * transaction, in one statement: bulk writers (the seed) emit through here.
+ * transaction, in one statement: bulk writers (the seed) emit through here, optionally
+ * held back from the relay (outbox/hold.ts).
  */
 export const emitMany = <E extends EventType>(
   tx: Queryable,
   aggregateType: AggregateType,
   eventType: E,
   rows: { id: string; payload: EventPayloads[E] }[],
-): Promise<{ id: number; version: number }[]> => emitBatch(tx, aggregateType, eventType, rows);
+  opts: { holdSeconds?: number } = {},
+): Promise<{ id: number; version: number }[]> =>
+  emitBatch(tx, aggregateType, eventType, rows, opts);

@@ -22,6 +22,8 @@ export interface SeedRun extends SeedResult {
   /** Seconds for the canonical rows (with their events) and for the projections. */
   canonicalSeconds: number;
   projectionSeconds: number;
+  /** Of each projection phase's seconds, those spent in the store's bulk writes. */
+  storeSeconds: Record<string, number>;
 }
 
 /**
@@ -46,9 +48,10 @@ export async function seed(
   // (PGlite never auto-analyzes).
   await ctx.db.exec('ANALYZE');
   const canonicalSeconds = (Date.now() - started) / 1000;
-  if (!opts.projections) return { ...r, canonicalSeconds, projectionSeconds: 0 };
+  if (!opts.projections) return { ...r, canonicalSeconds, projectionSeconds: 0, storeSeconds: {} };
 
-  Object.assign(r.seconds, await buildSeedProjections(ctx, r, out));
+  const built = await buildSeedProjections(ctx, r, out);
+  Object.assign(r.seconds, built.seconds);
   const marking = Date.now();
   const bar = progress(out, 'events      ', r.eventIds.length);
   for (const ids of chunks(r.eventIds, 10_000)) {
@@ -62,6 +65,7 @@ export async function seed(
     ...r,
     canonicalSeconds,
     projectionSeconds: (Date.now() - started) / 1000 - canonicalSeconds,
+    storeSeconds: built.storeSeconds,
   };
 }
 
@@ -113,6 +117,12 @@ export function registerSeed(program: Command, out: Output = consoleOutput): voi
               .map(([phase, s]) => `${phase} ${s.toFixed(1)}`)
               .join(', ')}`,
           );
+          if (o.projections)
+            out.log(
+              `of which store bulk writes (s): ${Object.entries(r.storeSeconds)
+                .map(([phase, s]) => `${phase} ${s.toFixed(1)}`)
+                .join(', ')}`,
+            );
           out.log(
             `sign in as ${r.emails[0] ?? '(no users)'} with password "${o.password}" (run ${r.runId})`,
           );

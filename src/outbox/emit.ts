@@ -30,27 +30,27 @@ export function pairAggregateId(kind: string, ...parts: string[]): string {
 
 /**
  * Emits one event per row for aggregates of one type, in one statement inside the
- * caller's transaction (emit_event per row, so versions and notifications are exactly
- * as for `emit`). Returns each row's event id and aggregate version, in input order.
+ * caller's transaction (emit_events, 0012: set-based, with emit_event's versions and
+ * order; one notification per call). `holdSeconds` > 0 makes the events due only after
+ * that long (see hold.ts). Returns each row's event id and aggregate version, in input order.
  */
 export async function emitBatch(
   tx: Queryable,
   aggregateType: string,
   eventType: string,
   rows: { id: string; payload: unknown }[],
+  opts: { holdSeconds?: number } = {},
 ): Promise<{ id: number; version: number }[]> {
   if (rows.length === 0) return [];
-  const emitted = await tx.query<{ id: number | string }>(
-    `SELECT emit_event($1, x.id, $2, x.p) AS id
-       FROM unnest($3::uuid[], $4::jsonb[]) WITH ORDINALITY AS x(id, p, o) ORDER BY x.o`,
-    [aggregateType, eventType, rows.map((r) => r.id), rows.map((r) => JSON.stringify(r.payload))],
+  const { rows: emitted } = await tx.query<{ id: number | string; v: number | string }>(
+    'SELECT event_id AS id, event_version AS v FROM emit_events($1, $2::uuid[], $3, $4::jsonb[], $5)',
+    [
+      aggregateType,
+      rows.map((r) => r.id),
+      eventType,
+      rows.map((r) => JSON.stringify(r.payload)),
+      opts.holdSeconds ?? 0,
+    ],
   );
-  const ids = emitted.rows.map((r) => Number(r.id));
-  // A second statement: the emitting statement's snapshot cannot see the rows it inserted.
-  const { rows: versions } = await tx.query<{ id: number | string; v: number | string }>(
-    'SELECT id, aggregate_version AS v FROM outbox WHERE id = ANY($1::bigint[])',
-    [ids],
-  );
-  const byId = new Map(versions.map((r) => [Number(r.id), Number(r.v)]));
-  return ids.map((id) => ({ id, version: byId.get(id)! }));
+  return emitted.map((r) => ({ id: Number(r.id), version: Number(r.v) }));
 }

@@ -1,4 +1,4 @@
-import type { Db, Queryable } from '../sql/db.ts';
+import type { Db } from '../sql/db.ts';
 import { PENDING } from './claim.ts';
 import { inOutboxTx } from './tx.ts';
 
@@ -7,18 +7,9 @@ import { inOutboxTx } from './tx.ts';
  * (the seed builds projections straight from canonical): the events stay in the outbox
  * as the record of what happened, but no relay claims them during the hold, and the bulk
  * writer marks them delivered once its writes are done. If it dies first, the hold runs
- * out and the relay applies them one by one: slower, nothing lost.
+ * out and the relay applies them one by one: slower, nothing lost. The hold is set when
+ * the events are written (emitBatch's `holdSeconds`: emit_events makes them due later).
  */
-
-/** Makes just-emitted events due only after `seconds` (inside the emitting transaction). */
-export async function holdEvents(tx: Queryable, ids: number[], seconds: number): Promise<void> {
-  if (ids.length === 0) return;
-  await tx.query(
-    `UPDATE outbox SET next_retry_at = now() + make_interval(secs => $2)
-      WHERE id = ANY($1::bigint[]) AND ${PENDING}`,
-    [ids, seconds],
-  );
-}
 
 /**
  * Marks held events delivered, except any a relay has claimed meanwhile (the hold ran

@@ -60,6 +60,33 @@ describe(`follower counts (${engineName})`, () => {
     expect(rows[0]!.n).toBe(2);
   });
 
+  it('counts multi-row inserts and deletes (one statement each) exactly', async () => {
+    const [star, other, a, b] = users as [string, string, string, string];
+    // One statement: three follows of star, one of other (the seed inserts like this).
+    await db.query(
+      `INSERT INTO follows (follower_id, followee_id)
+       SELECT f, e FROM unnest($1::uuid[], $2::uuid[]) AS x(f, e)`,
+      [
+        [a, b, other, a],
+        [star, star, star, other],
+      ],
+    );
+    expect(await followersOf(star)).toBe(3);
+    expect(await followersOf(other)).toBe(1);
+    // A statement that inserts nothing (all duplicates skipped) counts nothing.
+    await db.query(
+      'INSERT INTO follows (follower_id, followee_id) VALUES ($1, $2), ($3, $2) ON CONFLICT DO NOTHING',
+      [a, star, b],
+    );
+    expect(await followersOf(star)).toBe(3);
+    // One statement removing follows of both; then an account deletion's cascade.
+    await db.query('DELETE FROM follows WHERE follower_id = $1', [a]);
+    expect(await followersOf(star)).toBe(2);
+    expect(await followersOf(other)).toBe(0);
+    await db.query('DELETE FROM users WHERE id = $1', [b]);
+    expect(await followersOf(star)).toBe(1);
+  });
+
   it('is readable but not writable by the application role', async () => {
     const [star, a] = users as [string, string];
     await db.query('INSERT INTO follows (follower_id, followee_id) VALUES ($1, $2)', [a, star]);

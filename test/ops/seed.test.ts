@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Output } from '../../src/ops/output.ts';
 import { reconcile, totalDrift } from '../../src/ops/reconcile/index.ts';
+import { buildSeedProjections } from '../../src/ops/seed/projections.ts';
 import { seed } from '../../src/ops/seed.ts';
 import { outboxCounts, replayOutbox } from '../../src/outbox/status.ts';
 import { createPostFanoutHandler } from '../../src/pipeline/changes/posts-fanout.ts';
@@ -9,8 +10,9 @@ import type { PipelineContext } from '../../src/pipeline/context.ts';
 import { createPipelineWorkers } from '../../src/pipeline/workers.ts';
 import type { Stored } from '../../src/projections/port.ts';
 import { CONTAINERS } from '../../src/readmodel/documents.ts';
+import { Canon } from '../support/canon.ts';
 import { engineName } from '../support/databases.ts';
-import { dump, dumpAll, pipelineContext } from '../support/pipeline.ts';
+import { dump, dumpAll, feedOf, pipelineContext } from '../support/pipeline.ts';
 import { useCanonicalDb, useEmbeddedStore } from '../support/use-stores.ts';
 
 const quiet: Output = { log() {}, error() {}, interactive: false };
@@ -88,5 +90,33 @@ describe(`asora seed builds the projections in bulk (${engineName})`, () => {
     await createReactionHandler(ctx)((await dump(bulk.store, CONTAINERS.reactions)) as Stored[]);
     expect(await dumpAll(bulk.store)).toEqual(built);
     expect(totalDrift(await reconcile(ctx, { repair: false }))).toBe(0);
+  }, 600_000);
+
+  it('feeds take posts the post docs phase did not read (an author outside the seeded users)', async () => {
+    const ctx = pipelineContext(canon.db, bulk.store);
+    const r = await seed(
+      ctx,
+      {
+        users: 5,
+        followsPerUser: 2,
+        postsPerUser: 2,
+        reactions: 0,
+        password: 'seed-password',
+        projections: true,
+      },
+      quiet,
+    );
+    // A seeded user follows an account the seed did not create, which has posted.
+    const c = new Canon(canon.db);
+    const outsider = await c.user('outsider');
+    const post = await c.post(outsider, 'from outside the seed', { ageSeconds: 1 });
+    const reader = r.userIds[0]!;
+    await canon.db.query('INSERT INTO follows (follower_id, followee_id) VALUES ($1, $2)', [
+      reader,
+      outsider,
+    ]);
+    await buildSeedProjections(ctx, r, quiet);
+    expect(await feedOf(bulk.store, reader)).toContain(post.id);
+    expect(await feedOf(bulk.store, r.userIds[1]!)).not.toContain(post.id);
   }, 600_000);
 });

@@ -359,17 +359,19 @@ export async function postsByAuthors(tx: Queryable, authorIds: string[]): Promis
 /**
  * What each of many users' feeds should hold (the same rule as regenerateUserFeed, for
  * all of them in one set-based query): per recipient the newest `cap` published posts
- * of their own and of their visible followees (FEED_AUTHORS_CTE's rule).
+ * of their own and of their visible followees (FEED_AUTHORS_CTE's rule). Keys only: a
+ * post is in about as many feeds as its author has followers, so the caller builds each
+ * post's document once instead of reading its text and tags once per recipient.
  */
-export async function feedPostsOfMany(
+export async function feedPostIdsOfMany(
   tx: Queryable,
   recipientIds: string[],
   cap: number,
   threshold: number,
-): Promise<(PostRow & { recipient_id: string })[]> {
+): Promise<{ recipientId: string; postId: string; authorId: string }[]> {
   // The batch's rows are sorted per recipient in one go: in memory, not in temp files.
   await tx.exec(`SET LOCAL work_mem = '64MB'`);
-  const { rows } = await tx.query<PostRow & { recipient_id: string }>(
+  const { rows } = await tx.query<{ r: string; p: string; a: string }>(
     `WITH r AS (SELECT DISTINCT unnest($1::uuid[]) AS id),
      authors AS (
        SELECT r.id AS recipient_id, r.id AS author_id FROM r
@@ -377,15 +379,13 @@ export async function feedPostsOfMany(
        SELECT r.id, f.followee_id FROM r, follows f${visibleFollowee('r.id', '$3::int')}
      ),
      ranked AS (
-       SELECT a.recipient_id, ${POST_COLUMNS.split(', ')
-         .map((c) => `p.${c}`)
-         .join(', ')},
+       SELECT a.recipient_id, p.id, p.author_id,
               row_number() OVER (PARTITION BY a.recipient_id ORDER BY p.created_at DESC, p.id DESC) AS n
          FROM authors a JOIN posts p ON p.author_id = a.author_id
         WHERE p.status = 'published' AND p.deleted_at IS NULL AND p.archived_at IS NULL
      )
-     SELECT recipient_id, ${POST_COLUMNS} FROM ranked WHERE n <= $2`,
+     SELECT recipient_id AS r, id AS p, author_id AS a FROM ranked WHERE n <= $2`,
     [recipientIds, cap, threshold],
   );
-  return rows;
+  return rows.map((x) => ({ recipientId: x.r, postId: x.p, authorId: x.a }));
 }

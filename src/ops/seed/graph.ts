@@ -8,7 +8,6 @@ import { insertEmailAccounts } from '../../canonical/tables/users.ts';
 import { hashPassword } from '../../domain/password.ts';
 import { type PostSnapshot, REACTION_TYPES, type ReactionType } from '../../events/catalogue.ts';
 import { emitMany, pairAggregateId } from '../../events/emit.ts';
-import { holdEvents } from '../../outbox/hold.ts';
 import type { Db, Queryable } from '../../sql/db.ts';
 import type { Output } from '../output.ts';
 import { progress } from '../progress.ts';
@@ -42,7 +41,11 @@ export interface SeedResult {
   seconds: Record<string, number>;
 }
 
-const BATCH = 1000;
+/**
+ * Rows per transaction (one multi-row statement per table, with its events): larger
+ * batches measured faster (follows at 10,000 users: 17.5 s at 5,000 vs 21.6 s at 1,000).
+ */
+const BATCH = 5000;
 const WORDS = [
   'coffee',
   'rust',
@@ -63,7 +66,7 @@ export const chunks = <T>(xs: readonly T[], n: number): T[][] =>
 
 /**
  * Generates a demo social graph straight into canonical as the worker role: batches of
- * 1,000 rows, one multi-row statement per table, each batch with its outbox events in the
+ * BATCH rows, one multi-row statement per table, each batch with its outbox events in the
  * same transaction (held back from the relay for `holdSeconds`, see outbox/hold.ts).
  */
 export async function seedGraph(db: Db, opts: SeedOptions, out: Output): Promise<SeedResult> {
@@ -81,15 +84,14 @@ export async function seedGraph(db: Db, opts: SeedOptions, out: Output): Promise
     mark = Date.now();
   };
 
-  /** Runs one batch's canonical writes and keeps its events' ids (held when asked). */
+  /** Runs one batch's canonical writes and keeps its events' ids. */
   const inBatch = (write: (tx: Queryable) => Promise<{ id: number; version: number }[]>) =>
     asWorker(db, async (tx) => {
       const events = await write(tx);
-      const ids = events.map((e) => e.id);
-      if (opts.holdSeconds > 0) await holdEvents(tx, ids, opts.holdSeconds);
-      eventIds.push(...ids);
+      for (const e of events) eventIds.push(e.id);
       return events;
     });
+  const hold = { holdSeconds: opts.holdSeconds };
 
   const bar = progress(out, 'users       ', opts.users);
   const userCreatedAt = new Date(now - 31 * 86_400_000).toISOString();
@@ -124,6 +126,7 @@ export async function seedGraph(db: Db, opts: SeedOptions, out: Output): Promise
             updatedAt: userCreatedAt,
           },
         })),
+        hold,
       );
     });
     bar.increment(batch.length);
@@ -142,6 +145,10 @@ export async function seedGraph(db: Db, opts: SeedOptions, out: Output): Promise
     }
     for (const j of chosen) pairs.push({ followerId: userIds[i]!, followeeId: userIds[j]! });
   }
+  // By followee: a batch then touches each followee's follower_counts row once for many
+  // follows (the counting trigger's grouped upsert) instead of once per follow, and each
+  // update leaves a dead row version behind (PGlite never vacuums during the seed).
+  pairs.sort((a, b) => (a.followeeId < b.followeeId ? -1 : a.followeeId > b.followeeId ? 1 : 0));
   const fbar = progress(out, 'follows     ', pairs.length);
   const followedAt = new Date(now - 30 * 86_400_000).toISOString();
   for (const batch of chunks(pairs, BATCH)) {
@@ -153,6 +160,7 @@ export async function seedGraph(db: Db, opts: SeedOptions, out: Output): Promise
         'follow',
         'follow.created',
         batch.map((p, k) => ({ id: aggregates[k]!, payload: { ...p, createdAt: followedAt } })),
+        hold,
       );
     });
     for (const [k, e] of events.entries()) versions.set(aggregates[k]!, e.version);
@@ -188,6 +196,7 @@ export async function seedGraph(db: Db, opts: SeedOptions, out: Output): Promise
         'post',
         'post.created',
         batch.map((p) => ({ id: p.id, payload: p })),
+        hold,
       );
     });
     pbar.increment(batch.length);
@@ -231,6 +240,7 @@ export async function seedGraph(db: Db, opts: SeedOptions, out: Output): Promise
         'reaction',
         'reaction.added',
         batch.map((r, k) => ({ id: aggregates[k]!, payload: r })),
+        hold,
       );
     });
     for (const [k, e] of events.entries()) versions.set(aggregates[k]!, e.version);
