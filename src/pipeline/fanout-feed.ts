@@ -13,14 +13,18 @@ export function assertBulkOk(
   res: BulkResult,
   opts: { guarded?: boolean } = {},
 ): void {
-  const bad = res.statuses
-    .map((s, i) => ({ s, op: ops[i]! }))
-    .filter(({ s }) => !(s >= 200 && s < 300) && s !== 404 && !(opts.guarded && s === 412));
-  if (bad.length > 0) {
-    const first = bad[0]!;
-    const id = first.op.op === 'upsert' ? first.op.doc.id : first.op.id;
+  let bad = 0;
+  let first = -1;
+  res.statuses.forEach((s, i) => {
+    if ((s >= 200 && s < 300) || s === 404 || (opts.guarded && s === 412)) return;
+    bad++;
+    if (first < 0) first = i;
+  });
+  if (bad > 0) {
+    const op = ops[first]!;
+    const id = op.op === 'upsert' ? op.doc.id : op.id;
     throw new Error(
-      `${container.def.name}: ${bad.length} of ${ops.length} bulk operations failed (first: ${id} → ${first.s})`,
+      `${container.def.name}: ${bad} of ${ops.length} bulk operations failed (first: ${id} → ${res.statuses[first]})`,
     );
   }
 }
@@ -46,10 +50,13 @@ export async function deliverToRecipients(
   const ops: BulkOp[] = recipients.map((r) => ({ op: 'upsert', doc: feedItemFor(r, post) }));
   const res = await feed.bulk(ops, { ifNewer: 'sourceVersion' });
   assertBulkOk(feed, ops, res, { guarded: true });
-  return {
-    written: res.statuses.filter((s) => s === 200 || s === 201).length,
-    added: recipients.filter((_, i) => res.statuses[i] === 201),
-  };
+  let written = 0;
+  const added: string[] = [];
+  res.statuses.forEach((s, i) => {
+    if (s === 200 || s === 201) written++;
+    if (s === 201) added.push(recipients[i]!);
+  });
+  return { written, added };
 }
 
 /** Removes the post from each recipient's feed, except items already at a newer version. */

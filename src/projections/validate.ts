@@ -17,6 +17,11 @@ const bad = (message: string): ProjectionError => new ProjectionError('bad_reque
 /** Properties the store owns; never stored from input. */
 export const SYSTEM_PROPS = ['_etag', '_ts', '_rid', '_self', '_attachments', '_lsn'] as const;
 
+const hasSystemProp = (doc: Doc): boolean => {
+  for (const p of SYSTEM_PROPS) if (p in doc) return true;
+  return false;
+};
+
 export const MAX_PATCH_OPS = 10;
 export const MAX_DOC_BYTES = 2 * 1024 * 1024;
 export const MAX_QUERY_LIMIT = 1000;
@@ -91,7 +96,7 @@ export function serializeDoc(def: ContainerDef, doc: Doc): { pk: string; json: s
   checkTtl(doc.ttl);
   // Copy only when there is something to strip: `delete` leaves an object slow to serialise.
   let body: Record<string, unknown> = doc;
-  if (SYSTEM_PROPS.some((p) => p in doc)) {
+  if (hasSystemProp(doc)) {
     body = { ...doc };
     for (const p of SYSTEM_PROPS) delete body[p];
   }

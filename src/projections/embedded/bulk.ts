@@ -1,7 +1,7 @@
 import { jsonbParam, type Queryable } from '../../sql/db.ts';
 import { hashKey } from '../hash.ts';
 import type { BulkOp, ContainerDef, Doc } from '../port.ts';
-import { checkField, effectiveTtl, partitionKeyOf } from '../validate.ts';
+import { checkField, effectiveTtl } from '../validate.ts';
 import { charge } from './charge.ts';
 import { LIVE } from './query-sql.ts';
 import { LSN_SEQUENCE, lit } from './schema.ts';
@@ -42,16 +42,16 @@ export interface Segment {
 
 const keyOf = (pk: string, id: string) => `${pk}\u0000${id}`;
 
-/** Cuts ops into segments of one kind with each item at most once. */
-export function segment(def: ContainerDef, ops: BulkOp[], max = BULK_SEGMENT): Segment[] {
+/**
+ * Cuts ops into segments of one kind with each item at most once. `pkAt(i)` is op i's
+ * partition key (the caller has it from validation already).
+ */
+export function segment(ops: BulkOp[], pkAt: (i: number) => string, max = BULK_SEGMENT): Segment[] {
   const out: Segment[] = [];
   let cur: Segment | undefined;
   let seen = new Set<string>();
   ops.forEach((op, i) => {
-    const key =
-      op.op === 'upsert'
-        ? keyOf(partitionKeyOf(def, op.doc), String(op.doc.id))
-        : keyOf(op.partitionKey, op.id);
+    const key = keyOf(pkAt(i), op.op === 'upsert' ? String(op.doc.id) : op.id);
     if (!cur || cur.kind !== op.op || seen.has(key) || cur.indexes.length >= max) {
       cur = { kind: op.op, indexes: [] };
       seen = new Set();
@@ -112,7 +112,7 @@ export async function upsertSegment(
       `{"pk":${str(pk)},"id":${str(doc.id)},"ttl":${ttl ?? 'null'},"fr":${h % t.ranges},"b":${json}}`,
     );
     if (t.keyLocks) keys.add(h | 0);
-    requestCharge += charge.write(Buffer.byteLength(json));
+    requestCharge += charge.writeJson(json);
   }
   const lockKeys = [...keys].sort((a, b) => a - b);
   const field = ifNewer ? lit(`{${checkField(ifNewer).join(',')}}`) : '';
@@ -152,7 +152,8 @@ export async function upsertSegment(
       : [jsonbParam(`[${rows.join(',')}]`), docs.length],
   );
   const r = out[0]!;
-  if (!r.written_pk && !r.replaced_pk) return { statuses: docs.map(() => 201), requestCharge };
+  if (!r.written_pk && !r.replaced_pk)
+    return { statuses: new Array<number>(docs.length).fill(201), requestCharge };
   // Usually every row was written and inserted: 201 each, with no per-row answer to read.
   const written =
     r.written_pk && new Set(r.written_pk.map((pk, i) => keyOf(pk, r.written_id![i]!)));

@@ -196,7 +196,7 @@ export class EmbeddedContainer implements ProjectionContainer {
     return {
       result: {
         resource: toStored<T>({ body, etag, ts: row.ts }),
-        requestCharge: charge.write(Buffer.byteLength(json)),
+        requestCharge: charge.writeJson(json),
       },
       inserted: row.inserted,
     };
@@ -402,7 +402,11 @@ export class EmbeddedContainer implements ProjectionContainer {
         ranges: this.ranges,
         keyLocks: this.keyLocks,
       };
-      for (const seg of segment(this.def, ops)) {
+      const pkAt = (i: number) => {
+        const op = ops[i]!;
+        return op.op === 'upsert' ? (prepared[i] as PreparedDoc).pk : op.partitionKey;
+      };
+      for (const seg of segment(ops, pkAt)) {
         const r =
           seg.kind === 'upsert'
             ? await upsertSegment(
