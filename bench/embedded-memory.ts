@@ -46,9 +46,20 @@ interface Run {
   peakSinceMark(): number;
 }
 
-/** `node bin/asora.mjs start` (what `npm start` runs) on DATA_DIR, sampled every 100 ms. */
+/** The node options `npm start` passes (package.json's start script: `exec node <options> bin/asora.mjs start`). */
+function startNodeOptions(): string[] {
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+    scripts: Record<string, string>;
+  };
+  const m = /\bnode\s+(.*?)\s*bin\/asora\.mjs start\b/.exec(pkg.scripts.start ?? '');
+  if (!m) throw new Error(`unexpected start script: ${pkg.scripts.start}`);
+  return m[1] ? m[1].split(/\s+/) : [];
+}
+
+/** What `npm start` runs (node with its options, bin/asora.mjs start) on DATA_DIR, sampled every 100 ms. */
 function start(dataDir: string): Run {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/asora.mjs'), 'start'], {
+  const args = [...startNodeOptions(), path.join(ROOT, 'bin/asora.mjs'), 'start'];
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -190,7 +201,7 @@ try {
     'embedded-memory',
     'e. Memory of the embedded process (`npm start`)',
     [
-      `\`node bin/asora.mjs start\` (what \`npm start\` runs) as a child process on a fresh DATA_DIR, sampled from /proc every 100 ms; idle = mean of 10 samples after ${IDLE_S} s without requests; peak = the kernel's VmHWM of the process. Between the runs ${FOLLOWERS.toLocaleString('en-US')} followers of one author are written straight into the canonical PGlite; then one post (POST /v1/posts) is fanned out and the last follower's GET /v1/feed polled until it shows.`,
+      `\`node ${startNodeOptions().join(' ')} bin/asora.mjs start\` (what \`npm start\` runs) as a child process on a fresh DATA_DIR, sampled from /proc every 100 ms; idle = mean of 10 samples after ${IDLE_S} s without requests; peak = the kernel's VmHWM of the process. Between the runs ${FOLLOWERS.toLocaleString('en-US')} followers of one author are written straight into the canonical PGlite; then one post (POST /v1/posts) is fanned out and the last follower's GET /v1/feed polled until it shows.`,
       '',
       table(
         ['run', 'ready after (s)', 'idle RSS (MB)', 'peak RSS (MB)'],
