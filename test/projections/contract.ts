@@ -574,6 +574,15 @@ export function projectionContract(
           { ifNewer: 'sourceVersion' },
         );
         expect(res.statuses).toEqual([412, 200, 201]);
+        // A redelivery of what is stored: every op skipped, and each says so.
+        const again = await feed.bulk(
+          [
+            { op: 'upsert', doc: feedItem(r, 1, { sourceVersion: 5, text: 'v5 again' }) },
+            { op: 'upsert', doc: feedItem(r, 2, { sourceVersion: 6, text: 'v6 again' }) },
+          ],
+          { ifNewer: 'sourceVersion' },
+        );
+        expect(again.statuses).toEqual([412, 412]);
         expect((await feed.read<Doc>(`${r}:p1`, r)).resource?.text).toBe('v5');
         expect((await feed.read<Doc>(`${r}:p2`, r)).resource?.text).toBe('v6');
         expect((await feed.read<Doc>(`${r}:p3`, r)).resource?.text).toBe('v1');

@@ -142,8 +142,8 @@ export async function upsertSegment(
               ${guard}
        RETURNING (x.xmax = 0) AS inserted, x.pk, x.id
      )
-     SELECT CASE WHEN count(*) < ${total} THEN array_agg(pk) END AS written_pk,
-            CASE WHEN count(*) < ${total} THEN array_agg(id) END AS written_id,
+     SELECT CASE WHEN count(*) < ${total} THEN COALESCE(array_agg(pk), '{}') END AS written_pk,
+            CASE WHEN count(*) < ${total} THEN COALESCE(array_agg(id), '{}') END AS written_id,
             array_agg(pk) FILTER (WHERE NOT inserted) AS replaced_pk,
             array_agg(id) FILTER (WHERE NOT inserted) AS replaced_id
        FROM w`,
@@ -152,9 +152,9 @@ export async function upsertSegment(
       : [jsonbParam(`[${rows.join(',')}]`), docs.length],
   );
   const r = out[0]!;
+  // Usually every row was written and inserted: 201 each, with no per-row answer to read.
   if (!r.written_pk && !r.replaced_pk)
     return { statuses: new Array<number>(docs.length).fill(201), requestCharge };
-  // Usually every row was written and inserted: 201 each, with no per-row answer to read.
   const written =
     r.written_pk && new Set(r.written_pk.map((pk, i) => keyOf(pk, r.written_id![i]!)));
   const replaced = new Set((r.replaced_pk ?? []).map((pk, i) => keyOf(pk, r.replaced_id![i]!)));
