@@ -415,7 +415,9 @@ export class CosmosContainer implements ProjectionContainer {
           if (isPlanNeeded(err)) return count(true);
           throw err;
         });
-        counts[i] = Math.min(opts.max, Number(r.resources[0] ?? 0));
+        // One value per page; summed in case the answer comes in partial counts.
+        const n = r.resources.reduce((sum: number, v) => sum + Number(v ?? 0), 0);
+        counts[i] = Math.min(opts.max, n);
         total += r.requestCharge;
       });
       return { counts, requestCharge: total };
