@@ -126,7 +126,7 @@ export async function buildSeedProjections(
     storeSeconds[label] = storeMs / 1000;
   }
 
-  /** Each seeded post's document as a feed item carries it (the feeds phase reuses them). */
+  /** Each seeded post's posts_v2 document (without counts), built once: feed items carry it too. */
   const feedPosts = new Map<string, PostDoc>();
 
   await phase('profile docs', async (users) => {
@@ -146,9 +146,10 @@ export async function buildSeedProjections(
     const countsOf = new Map(ids.map((id) => [id, zeroCounts()]));
     for (const c of counts) countsOf.get(c.postId)![c.type] = c.n;
     // posts_v2 as the post event and then the reaction pipeline leave it: counts included.
-    const docs = posts.map((p) =>
-      isHot(p) ? { ...postDoc(p), counts: countsOf.get(p.id)! } : postDoc(p),
-    );
+    const docs = posts.map((p) => {
+      const doc = feedPosts.get(p.id)!;
+      return isHot(p) ? { ...doc, counts: countsOf.get(p.id)! } : doc;
+    });
     await write(CONTAINERS.posts, docs, true);
     await write(CONTAINERS.postTags, posts.flatMap(postTagDocs), true);
     await asWorker(ctx.db, (tx) => mirrorPosts(tx, posts));

@@ -112,7 +112,7 @@ export async function upsertSegment(
       `{"pk":${str(pk)},"id":${str(doc.id)},"ttl":${ttl ?? 'null'},"fr":${h % t.ranges},"b":${json}}`,
     );
     if (t.keyLocks) keys.add(h | 0);
-    requestCharge += charge.writeJson(json);
+    requestCharge += charge.write(json);
   }
   const lockKeys = [...keys].sort((a, b) => a - b);
   const field = ifNewer ? lit(`{${checkField(ifNewer).join(',')}}`) : '';

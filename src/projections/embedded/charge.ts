@@ -5,9 +5,8 @@
 export const charge = {
   read: 1,
   readMany: (found: number) => Math.max(1, found),
-  write: (bytes: number) => 5 + Math.floor(bytes / 1024),
-  /** write() for a JSON text: n UTF-16 units are at most 3n bytes, so short ones need no byte count. */
-  writeJson: (json: string) =>
+  /** Of a document's JSON: n UTF-16 units are at most 3n bytes, so short ones need no byte count. */
+  write: (json: string) =>
     json.length * 3 < 1024 ? 5 : 5 + Math.floor(Buffer.byteLength(json) / 1024),
   delete: 5,
   patch: (ops: number) => 6 + ops * 0.5,

@@ -196,7 +196,7 @@ export class EmbeddedContainer implements ProjectionContainer {
     return {
       result: {
         resource: toStored<T>({ body, etag, ts: row.ts }),
-        requestCharge: charge.writeJson(json),
+        requestCharge: charge.write(json),
       },
       inserted: row.inserted,
     };
