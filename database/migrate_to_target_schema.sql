@@ -1077,4 +1077,35 @@ CREATE TRIGGER follower_counts_removed
 
 INSERT INTO schema_migrations (version, name, checksum) VALUES ('0012', 'bulk_emit_and_statement_follower_counts', '3a528c061a65f0609ad15b8554f621d55204c9943c702d68856c8226e3608fbc');
 
+-- ======================================== migration 0013_emit_event_one_wakeup
+
+-- emit_event (0001) notified the relay with each event's id as payload. PostgreSQL folds
+-- repeated notifications of one transaction only when channel and payload are both the
+-- same, so a transaction that emitted n events queued n notifications and woke every
+-- listening relay n times at commit. The relay reads no payload (a notification only
+-- wakes it, as emit_events in 0012 already assumes), so every event now sends the same
+-- empty one: one wake-up per committing transaction, however many events it emitted.
+CREATE OR REPLACE FUNCTION emit_event(p_aggregate_type text, p_aggregate_id uuid, p_event_type text, p_payload jsonb)
+  RETURNS bigint
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = public, pg_temp
+  AS $$
+DECLARE
+  v_version bigint;
+  v_id bigint;
+BEGIN
+  INSERT INTO aggregate_versions AS av (aggregate_type, aggregate_id, version)
+    VALUES (p_aggregate_type, p_aggregate_id, 1)
+    ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET version = av.version + 1
+    RETURNING version INTO v_version;
+  INSERT INTO outbox (aggregate_type, aggregate_id, aggregate_version, event_type, payload)
+    VALUES (p_aggregate_type, p_aggregate_id, v_version, p_event_type, p_payload)
+    RETURNING id INTO v_id;
+  PERFORM pg_notify('asora_outbox', '');
+  RETURN v_id;
+END
+$$;
+
+INSERT INTO schema_migrations (version, name, checksum) VALUES ('0013', 'emit_event_one_wakeup', 'f75b5616abefda31a018ac72590bbc6afdc9e4053e0936d98287c72663711f26');
+
 COMMIT;

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { asUser, asWorker } from '../../src/canonical/session.ts';
 import { emit, emitBatch } from '../../src/outbox/emit.ts';
+import { OUTBOX_CHANNEL } from '../../src/outbox/relay.ts';
 import { insertUser } from '../support/canon.ts';
 import { engineName } from '../support/databases.ts';
 import { useCanonicalDb } from '../support/use-stores.ts';
@@ -41,6 +42,27 @@ describe(`bulk emit (${engineName})`, () => {
     // A later single emit continues the same sequence.
     await s.db.transaction((tx) => emit(tx, { type: 'post', id: a }, 'post.updated', { n: 4 }));
     expect(Number((await outboxRows(s.db)).at(-1)!.aggregate_version)).toBe(4);
+  });
+
+  it('wakes the relay once per committed transaction, however many events it emitted (0013)', async () => {
+    const wakeups: string[] = [];
+    const unlisten = await s.db.listen(OUTBOX_CHANNEL, (payload) => wakeups.push(payload));
+    try {
+      const a = randomUUID();
+      await s.db.transaction(async (tx) => {
+        for (let n = 0; n < 3; n++) await emit(tx, { type: 'post', id: a }, 'post.updated', { n });
+      });
+      await asWorker(s.db, (tx) =>
+        emitBatch(tx, 'post', 'post.updated', [{ id: a, payload: { n: 3 } }]),
+      );
+      // Notifications arrive in commit order: once the second transaction's is in, the
+      // first's have all arrived (three before 0013).
+      await vi.waitFor(() => expect(wakeups.length).toBeGreaterThanOrEqual(2), { timeout: 5000 });
+      await new Promise((r) => setTimeout(r, 50));
+      expect(wakeups).toEqual(['', '']);
+    } finally {
+      await unlisten();
+    }
   });
 
   it('holds events back from the relay when asked, and leaves nothing behind on rollback', async () => {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Db, Queryable } from '../../sql/db.ts';
 import { asWorker, sessionStatement } from '../session.ts';
 import { iso } from '../time.ts';
@@ -172,16 +173,25 @@ export const FEED_AUTHORS_CTE = `
     SELECT f.followee_id, f.created_at FROM follows f${visibleFollowee('$1', '$3::int')}
   )`;
 
-/** Bulk-creates follows at one time (the seed), one statement. */
+/**
+ * Bulk-creates follows at one time (the seed), one statement. Row ids come from Node: the
+ * column default (gen_random_uuid) asks the OS for entropy per row, which on PGlite is a
+ * call out of WASM each (8 µs a row there).
+ */
 export async function insertFollows(
   tx: Queryable,
   pairs: { followerId: string; followeeId: string }[],
   createdAt: string,
 ): Promise<void> {
   await tx.query(
-    `INSERT INTO follows (follower_id, followee_id, created_at)
-     SELECT f, e, $3 FROM unnest($1::uuid[], $2::uuid[]) AS x(f, e)`,
-    [pairs.map((p) => p.followerId), pairs.map((p) => p.followeeId), createdAt],
+    `INSERT INTO follows (id, follower_id, followee_id, created_at)
+     SELECT i, f, e, $4 FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS x(i, f, e)`,
+    [
+      pairs.map(() => randomUUID()),
+      pairs.map((p) => p.followerId),
+      pairs.map((p) => p.followeeId),
+      createdAt,
+    ],
   );
 }
 
