@@ -1,0 +1,260 @@
+/**
+ * Where a bulk write's time goes inside the database, with no Node work in the timed part
+ * (every statement's parameters are built before the clock starts):
+ *   1. server: the embedded store's bulk upsert of feed items (the statement upsertSegment
+ *      builds, recorded and replayed) against the fan-out floor's raw insert of the same
+ *      rows (bench/fanout.ts), 500 rows a statement, 4 at once; and the store's statement
+ *      without its per-partition-key advisory locks (the form PGlite runs).
+ *   2. PGlite, per 1,000 feed rows: turning the JSON parameter into records alone, a plain
+ *      INSERT of them, and the store's version-guarded upsert.
+ *   3. PGlite, per follow: the seed's INSERT into follows (two foreign keys, the
+ *      follower-count trigger) against a copy of the table without foreign keys.
+ *   npx tsx bench/write-costs.ts [--statements 60] [--rounds 3]
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { migrate } from '../src/canonical/migrations.ts';
+import { type BulkTarget, upsertSegment } from '../src/projections/embedded/bulk.ts';
+import { createEmbeddedStore } from '../src/projections/embedded/store.ts';
+import { serializeDoc } from '../src/projections/validate.ts';
+import { feedItemFor, postDoc } from '../src/readmodel/builders.ts';
+import { containerDef, containerDefs } from '../src/readmodel/containers.ts';
+import type { FeedItemDoc } from '../src/readmodel/documents.ts';
+import { type Db, jsonbParam, type Queryable } from '../src/sql/db.ts';
+import { createPgDb } from '../src/sql/pg.ts';
+import { createPgliteDb } from '../src/sql/pglite.ts';
+import { EMBEDDED_PGLITE_SETTINGS } from '../src/sql/pglite-settings.ts';
+import { scratchDatabase } from './lib/pg.ts';
+import { table, writeSection } from './lib/results.ts';
+import { fmt } from './lib/stats.ts';
+
+const argv = process.argv;
+const opt = (name: string, def: string) =>
+  argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1]! : def;
+const STATEMENTS = Number(opt('statements', '60'));
+const ROUNDS = Number(opt('rounds', '3'));
+const ROWS = 500;
+const CONCURRENCY = 4;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** `n` feed items of one new post, each to a new recipient (a fan-out page). */
+function feedPage(n: number): FeedItemDoc[] {
+  const now = new Date().toISOString();
+  const post = postDoc({
+    id: randomUUID(),
+    authorId: randomUUID(),
+    text: 'Thinking about cats and books today (#1)',
+    tags: ['cats', 'books'],
+    status: 'published',
+    version: 1,
+    createdAt: now,
+    updatedAt: now,
+  });
+  return Array.from({ length: n }, () => feedItemFor(randomUUID(), post));
+}
+
+interface Statement {
+  sql: string;
+  params: unknown[];
+}
+
+/** The statement upsertSegment sends for these documents, recorded instead of run. */
+async function storeStatement(docs: FeedItemDoc[], keyLocks: boolean): Promise<Statement> {
+  const def = containerDef('userFeed')!;
+  const target: BulkTarget = { def, table: 'proj_userfeed', containerNo: 3, ranges: 4, keyLocks };
+  let recorded: Statement | undefined;
+  const recorder = {
+    async query(sql: string, params: unknown[]) {
+      recorded = { sql, params };
+      return { rows: [{}], rowCount: 1 };
+    },
+  } as unknown as Queryable;
+  const prepared = docs.map((doc) => ({ doc, ...serializeDoc(def, doc) }));
+  await upsertSegment(recorder, target, prepared, 'sourceVersion');
+  return recorded!;
+}
+
+/** The fan-out floor's raw insert (bench/fanout.ts, one JSON parameter) into `floor_feed`. */
+const FLOOR_SQL = `INSERT INTO floor_feed AS x (pk, id, body, etag, ts, lsn, txid, feed_range, expires_at)
+  SELECT d.pk, d.id, d.b, md5(d.id), extract(epoch FROM now())::bigint, nextval('floor_lsn'),
+         pg_current_xact_id(), 0, NULL
+    FROM jsonb_to_recordset($1::jsonb) AS d(pk text, id text, b jsonb)
+  ON CONFLICT (pk, id) DO UPDATE SET body = excluded.body, etag = excluded.etag, ts = excluded.ts,
+         lsn = excluded.lsn, txid = excluded.txid`;
+
+const floorStatement = (docs: FeedItemDoc[]): Statement => ({
+  sql: FLOOR_SQL,
+  params: [
+    jsonbParam(
+      `[${docs.map((d) => `{"pk":${JSON.stringify(d.recipientId)},"id":${JSON.stringify(d.id)},"b":${JSON.stringify(d)}}`).join(',')}]`,
+    ),
+  ],
+});
+
+/** Runs the statements `concurrency` at once; rows per second. */
+async function replay(db: Db, statements: Statement[], concurrency: number): Promise<number> {
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let s = statements[next++]; s; s = statements[next++]) await db.query(s.sql, s.params);
+    }),
+  );
+  return (statements.length * ROWS) / ((performance.now() - t0) / 1000);
+}
+
+async function serverStatements(): Promise<string> {
+  const scratch = await scratchDatabase('writecosts');
+  const db = createPgDb(scratch.url, { max: CONCURRENCY });
+  try {
+    await createEmbeddedStore(db, { definitions: containerDefs });
+    await db.exec(`CREATE TABLE floor_feed (LIKE proj_userfeed INCLUDING ALL);
+                   CREATE SEQUENCE floor_lsn`);
+    const rows: string[][] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const pages = Array.from({ length: STATEMENTS }, () => feedPage(ROWS));
+      const floor = pages.map(floorStatement);
+      const locked = await Promise.all(pages.map((p) => storeStatement(p, true)));
+      const unlocked = await Promise.all(pages.map((p) => storeStatement(p, false)));
+      await db.exec('TRUNCATE proj_userfeed, floor_feed');
+      const f = await replay(db, floor, CONCURRENCY);
+      const s = await replay(db, locked, CONCURRENCY);
+      await db.exec('TRUNCATE proj_userfeed');
+      const u = await replay(db, unlocked, CONCURRENCY);
+      rows.push([
+        String(round + 1),
+        fmt(f, 0),
+        `${fmt(s, 0)} (${fmt(s / f)}×)`,
+        `${fmt(u, 0)} (${fmt(u / f)}×)`,
+      ]);
+    }
+    return table(
+      [
+        'round',
+        'floor rows/s',
+        'store upsert rows/s (÷ floor)',
+        'store upsert without key locks rows/s (÷ floor)',
+      ],
+      rows,
+    );
+  } finally {
+    await db.close();
+    await scratch.drop();
+  }
+}
+
+/** Milliseconds per run of fn, median of ROUNDS after one warm-up. */
+async function timed(fn: () => Promise<void>): Promise<number> {
+  await fn();
+  const ms: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const t0 = performance.now();
+    await fn();
+    ms.push(performance.now() - t0);
+  }
+  return median(ms);
+}
+
+async function pgliteCosts(): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'asora-write-costs-'));
+  const db = await createPgliteDb(dir, { settings: { ...EMBEDDED_PGLITE_SETTINGS } });
+  try {
+    await migrate(db);
+    await createEmbeddedStore(db, { definitions: containerDefs });
+    const pages = Array.from({ length: 10 }, () => feedPage(1000));
+    const json = pages.map((p) => floorStatement(p).params[0]);
+    const upserts = await Promise.all(pages.map((p) => storeStatement(p, false)));
+    const RECORDS = `FROM jsonb_to_recordset($1::jsonb) AS d(pk text, id text, b jsonb)`;
+    const perPage = (ms: number) => fmt(ms / pages.length, 1);
+    const parse = await timed(async () => {
+      for (const p of json)
+        await db.query(`SELECT count(*) ${RECORDS} WHERE d.b IS NOT NULL AND d.pk IS NOT NULL`, [
+          p,
+        ]);
+    });
+    await db.exec('CREATE TABLE plain_feed (LIKE proj_userfeed INCLUDING ALL)');
+    const plain = await timed(async () => {
+      await db.exec('TRUNCATE plain_feed');
+      for (const p of json)
+        await db.query(
+          `INSERT INTO plain_feed (pk, id, body, etag, ts, lsn, txid, feed_range)
+           SELECT d.pk, d.id, d.b, md5(d.id), 0, nextval('proj_lsn'), pg_current_xact_id(), 0 ${RECORDS}`,
+          [p],
+        );
+    });
+    const upsert = await timed(async () => {
+      await db.exec('TRUNCATE proj_userfeed');
+      for (const s of upserts) await db.query(s.sql, s.params);
+    });
+
+    // Follows among 10,000 users, 20 each for 2,000 of them, in the seed's batches of 5,000.
+    const users = Array.from({ length: 10_000 }, () => randomUUID());
+    await db.query(
+      `INSERT INTO users (id, email, password_hash)
+       SELECT id, id::text || '@bench.example', 'x' FROM unnest($1::uuid[]) AS id`,
+      [users],
+    );
+    const pairs: [string, string][] = [];
+    for (const follower of users.slice(0, 2000)) {
+      const chosen = new Set<string>();
+      while (chosen.size < 20) {
+        const followee = users[Math.floor(Math.random() * users.length)]!;
+        if (followee !== follower) chosen.add(followee);
+      }
+      for (const followee of chosen) pairs.push([follower, followee]);
+    }
+    await db.exec('CREATE TABLE follows_without_fks (LIKE follows INCLUDING ALL)');
+    const follows = (t: string) => async () => {
+      await db.exec(`TRUNCATE ${t} CASCADE`);
+      for (let i = 0; i < pairs.length; i += 5000) {
+        const batch = pairs.slice(i, i + 5000);
+        await db.query(
+          `INSERT INTO ${t} (id, follower_id, followee_id, created_at)
+           SELECT i, f, e, now() FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS x(i, f, e)`,
+          [batch.map(() => randomUUID()), batch.map((p) => p[0]), batch.map((p) => p[1])],
+        );
+      }
+    };
+    const withFks = await timed(follows('follows'));
+    const withoutFks = await timed(follows('follows_without_fks'));
+    const perFollow = (ms: number) => fmt((ms * 1000) / pairs.length, 1);
+    return [
+      table(
+        ['PGlite, 1,000 feed rows a statement', 'ms per statement'],
+        [
+          ['the JSON parameter into records only (no insert)', perPage(parse)],
+          ['plain INSERT of those records', perPage(plain)],
+          ["the store's version-guarded upsert (ON CONFLICT)", perPage(upsert)],
+        ],
+      ),
+      '',
+      table(
+        ['PGlite, 40,000 follows in batches of 5,000', 'µs per follow'],
+        [
+          ['follows (two foreign keys, follower-count trigger)', perFollow(withFks)],
+          ['a copy without foreign keys or trigger', perFollow(withoutFks)],
+        ],
+      ),
+    ].join('\n');
+  } finally {
+    await db.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const server = await serverStatements();
+console.log(server);
+const pglite = await pgliteCosts();
+console.log(pglite);
+writeSection(
+  'write-costs',
+  'g. Where a bulk write spends its time in the database',
+  `Each statement's parameters are built before the clock starts, so no Node work is timed. Server: ${STATEMENTS} statements of ${ROWS} feed rows per round, ${CONCURRENCY} at once, on a scratch database; the floor is bench/fanout.ts's raw insert with one JSON parameter. PGlite: median of ${ROUNDS} runs after a warm-up, on a fresh data directory with the embedded settings.
+
+${server}
+
+${pglite}`,
+);
+process.exit(0);
