@@ -176,7 +176,7 @@ export const FEED_AUTHORS_CTE = `
 /**
  * Bulk-creates follows at one time (the seed), one statement. Row ids come from Node: the
  * column default (gen_random_uuid) asks the OS for entropy per row, which on PGlite is a
- * call out of WASM each (8 µs a row there).
+ * call out of WASM each.
  */
 export async function insertFollows(
   tx: Queryable,
