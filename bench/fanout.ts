@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type { EmbeddedProjectionStore } from '../src/projections/connect.ts';
 import { CONTAINERS } from '../src/readmodel/documents.ts';
 import { addFollowers, postAs } from './lib/audience.ts';
+import { FLOOR_LSN, FLOOR_SQL, FLOOR_TABLE, type FloorInput, floorJson } from './lib/floor.ts';
 import { type BenchPlatform, benchPlatform, type Engine, registerUser } from './lib/platform.ts';
 import { table, writeSection } from './lib/results.ts';
 import { fmt } from './lib/stats.ts';
@@ -27,28 +28,6 @@ const PEER_CONCURRENCY = 4;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mb = (b: number) => fmt(b / 1024 / 1024, 0);
 
-/** How the floor's rows reach the statement. */
-type FloorInput = 'arrays' | 'json';
-
-/**
- * The floor's statement, by input shape: three array parameters (the issue's floor), or
- * one JSON array parameter, the shape the embedded store's bulk path now sends.
- */
-const FLOOR_SQL: Record<FloorInput, string> = {
-  arrays: `INSERT INTO bench_floor_feed AS x (pk, id, body, etag, ts, lsn, txid, feed_range, expires_at)
-           SELECT d.pk, d.id, d.body, md5(d.id), extract(epoch FROM now())::bigint, nextval('bench_floor_lsn'),
-                  pg_current_xact_id(), 0, NULL
-             FROM unnest($1::text[], $2::text[], $3::jsonb[]) AS d(pk, id, body)
-           ON CONFLICT (pk, id) DO UPDATE SET body = excluded.body, etag = excluded.etag, ts = excluded.ts,
-                  lsn = excluded.lsn, txid = excluded.txid`,
-  json: `INSERT INTO bench_floor_feed AS x (pk, id, body, etag, ts, lsn, txid, feed_range, expires_at)
-           SELECT d.pk, d.id, d.b, md5(d.id), extract(epoch FROM now())::bigint, nextval('bench_floor_lsn'),
-                  pg_current_xact_id(), 0, NULL
-             FROM jsonb_to_recordset($1::jsonb) AS d(pk text, id text, b jsonb)
-           ON CONFLICT (pk, id) DO UPDATE SET body = excluded.body, etag = excluded.etag, ts = excluded.ts,
-                  lsn = excluded.lsn, txid = excluded.txid`,
-};
-
 /** Raw multi-row upserts of `rows` feed rows into a same-shaped copy of the userFeed table: rows/s. */
 async function rawInsertFloor(bp: BenchPlatform, rows: number, input: FloorInput): Promise<number> {
   const db = (bp.platform.store as EmbeddedProjectionStore).db;
@@ -58,8 +37,8 @@ async function rawInsertFloor(bp: BenchPlatform, rows: number, input: FloorInput
       WHERE c.relname = 'proj_userfeed' AND n.nspname NOT LIKE 'pg_%' LIMIT 1`,
   );
   const src = t[0]!.name;
-  await db.exec(`DROP TABLE IF EXISTS bench_floor_feed; CREATE TABLE bench_floor_feed (LIKE ${src} INCLUDING ALL);
-                 CREATE SEQUENCE IF NOT EXISTS bench_floor_lsn`);
+  await db.exec(`DROP TABLE IF EXISTS ${FLOOR_TABLE}; CREATE TABLE ${FLOOR_TABLE} (LIKE ${src} INCLUDING ALL);
+                 CREATE SEQUENCE IF NOT EXISTS ${FLOOR_LSN}`);
   const postId = randomUUID();
   const now = new Date().toISOString();
   const batches = Array.from({ length: Math.ceil(rows / PEER_BATCH) }, (_, b) =>
@@ -91,15 +70,13 @@ async function rawInsertFloor(bp: BenchPlatform, rows: number, input: FloorInput
           FLOOR_SQL[input],
           input === 'arrays'
             ? [b.map((r) => r.pk), b.map((r) => r.id), b.map((r) => r.body)]
-            : [
-                `[${b.map((r) => `{"pk":${JSON.stringify(r.pk)},"id":${JSON.stringify(r.id)},"b":${r.body}}`).join(',')}]`,
-              ],
+            : [floorJson(b)],
         );
       }
     }),
   );
   const perSecond = rows / ((performance.now() - t0) / 1000);
-  await db.exec('DROP TABLE bench_floor_feed; DROP SEQUENCE bench_floor_lsn');
+  await db.exec(`DROP TABLE ${FLOOR_TABLE}; DROP SEQUENCE ${FLOOR_LSN}`);
   return perSecond;
 }
 

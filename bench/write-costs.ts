@@ -26,6 +26,7 @@ import { type Db, jsonbParam, type Queryable } from '../src/sql/db.ts';
 import { createPgDb } from '../src/sql/pg.ts';
 import { createPgliteDb } from '../src/sql/pglite.ts';
 import { EMBEDDED_PGLITE_SETTINGS } from '../src/sql/pglite-settings.ts';
+import { FLOOR_LSN, FLOOR_SQL, FLOOR_TABLE, floorJson } from './lib/floor.ts';
 import { scratchDatabase } from './lib/pg.ts';
 import { table, writeSection } from './lib/results.ts';
 import { fmt } from './lib/stats.ts';
@@ -76,19 +77,12 @@ async function storeStatement(docs: FeedItemDoc[], keyLocks: boolean): Promise<S
   return recorded!;
 }
 
-/** The fan-out floor's raw insert (bench/fanout.ts, one JSON parameter) into `floor_feed`. */
-const FLOOR_SQL = `INSERT INTO floor_feed AS x (pk, id, body, etag, ts, lsn, txid, feed_range, expires_at)
-  SELECT d.pk, d.id, d.b, md5(d.id), extract(epoch FROM now())::bigint, nextval('floor_lsn'),
-         pg_current_xact_id(), 0, NULL
-    FROM jsonb_to_recordset($1::jsonb) AS d(pk text, id text, b jsonb)
-  ON CONFLICT (pk, id) DO UPDATE SET body = excluded.body, etag = excluded.etag, ts = excluded.ts,
-         lsn = excluded.lsn, txid = excluded.txid`;
-
+/** The fan-out floor's raw insert of these documents (bench/lib/floor.ts, one JSON parameter). */
 const floorStatement = (docs: FeedItemDoc[]): Statement => ({
-  sql: FLOOR_SQL,
+  sql: FLOOR_SQL.json,
   params: [
     jsonbParam(
-      `[${docs.map((d) => `{"pk":${JSON.stringify(d.recipientId)},"id":${JSON.stringify(d.id)},"b":${JSON.stringify(d)}}`).join(',')}]`,
+      floorJson(docs.map((d) => ({ pk: d.recipientId, id: d.id, body: JSON.stringify(d) }))),
     ),
   ],
 });
@@ -110,15 +104,15 @@ async function serverStatements(): Promise<string> {
   const db = createPgDb(scratch.url, { max: CONCURRENCY });
   try {
     await createEmbeddedStore(db, { definitions: containerDefs });
-    await db.exec(`CREATE TABLE floor_feed (LIKE proj_userfeed INCLUDING ALL);
-                   CREATE SEQUENCE floor_lsn`);
+    await db.exec(`CREATE TABLE ${FLOOR_TABLE} (LIKE proj_userfeed INCLUDING ALL);
+                   CREATE SEQUENCE ${FLOOR_LSN}`);
     const rows: string[][] = [];
     for (let round = 0; round < ROUNDS; round++) {
       const pages = Array.from({ length: STATEMENTS }, () => feedPage(ROWS));
       const floor = pages.map(floorStatement);
       const locked = await Promise.all(pages.map((p) => storeStatement(p, true)));
       const unlocked = await Promise.all(pages.map((p) => storeStatement(p, false)));
-      await db.exec('TRUNCATE proj_userfeed, floor_feed');
+      await db.exec(`TRUNCATE proj_userfeed, ${FLOOR_TABLE}`);
       const f = await replay(db, floor, CONCURRENCY);
       const s = await replay(db, locked, CONCURRENCY);
       await db.exec('TRUNCATE proj_userfeed');
