@@ -29,7 +29,7 @@ import { EMBEDDED_PGLITE_SETTINGS } from '../src/sql/pglite-settings.ts';
 import { FLOOR_LSN, FLOOR_SQL, FLOOR_TABLE, floorJson } from './lib/floor.ts';
 import { scratchDatabase } from './lib/pg.ts';
 import { table, writeSection } from './lib/results.ts';
-import { fmt } from './lib/stats.ts';
+import { fmt, percentile } from './lib/stats.ts';
 
 const argv = process.argv;
 const opt = (name: string, def: string) =>
@@ -38,7 +38,6 @@ const STATEMENTS = Number(opt('statements', '60'));
 const ROUNDS = Number(opt('rounds', '3'));
 const ROWS = 500;
 const CONCURRENCY = 4;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** `n` feed items of one new post, each to a new recipient (a fan-out page). */
 function feedPage(n: number): FeedItemDoc[] {
@@ -148,7 +147,7 @@ async function timed(fn: () => Promise<void>): Promise<number> {
     await fn();
     ms.push(performance.now() - t0);
   }
-  return median(ms);
+  return percentile(ms, 50);
 }
 
 async function pgliteCosts(): Promise<string> {
