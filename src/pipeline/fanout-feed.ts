@@ -5,12 +5,12 @@ import { type FeedItemDoc, feedItemId, type PostDoc } from '../readmodel/documen
 /**
  * Bulk writes are not atomic: any op that did not succeed fails the whole call (it is
  * retried). 404 (already deleted) and, for a version-guarded write, 412 (a newer version
- * is stored) are outcomes, not failures.
+ * is stored) are outcomes, not failures. `idAt(i)` is the id of the item op i wrote.
  */
-export function assertBulkOk(
+export function assertStatusesOk(
   container: ProjectionContainer,
-  ops: BulkOp[],
   res: BulkResult,
+  idAt: (i: number) => string,
   opts: { guarded?: boolean } = {},
 ): void {
   let bad = 0;
@@ -21,13 +21,28 @@ export function assertBulkOk(
     if (first < 0) first = i;
   });
   if (bad > 0) {
-    const op = ops[first]!;
-    const id = op.op === 'upsert' ? op.doc.id : op.id;
     throw new Error(
-      `${container.def.name}: ${bad} of ${ops.length} bulk operations failed (first: ${id} → ${res.statuses[first]})`,
+      `${container.def.name}: ${bad} of ${res.statuses.length} bulk operations failed (first: ${idAt(first)} → ${res.statuses[first]})`,
     );
   }
 }
+
+/** assertStatusesOk for bulk(ops). */
+export const assertBulkOk = (
+  container: ProjectionContainer,
+  ops: BulkOp[],
+  res: BulkResult,
+  opts: { guarded?: boolean } = {},
+): void =>
+  assertStatusesOk(
+    container,
+    res,
+    (i) => {
+      const op = ops[i]!;
+      return op.op === 'upsert' ? op.doc.id : op.id;
+    },
+    opts,
+  );
 
 async function existingVersions(feed: ProjectionContainer, postId: string, recipients: string[]) {
   const keys = recipients.map((r) => ({ id: feedItemId(r, postId), partitionKey: r }));
@@ -38,8 +53,8 @@ async function existingVersions(feed: ProjectionContainer, postId: string, recip
 /**
  * Writes the post into each recipient's feed unless the feed already holds this or a newer
  * version of it (the store's version guard on sourceVersion: a late, older delivery never
- * overwrites a newer one), in one bulk call. Returns the recipients whose feed gained a
- * new item (candidates for trimming).
+ * overwrites a newer one), in one bulk call: copies of one feed item, keyed per recipient.
+ * Returns the recipients whose feed gained a new item (candidates for trimming).
  */
 export async function deliverToRecipients(
   feed: ProjectionContainer,
@@ -47,9 +62,10 @@ export async function deliverToRecipients(
   recipients: string[],
 ): Promise<{ written: number; added: string[] }> {
   if (recipients.length === 0) return { written: 0, added: [] };
-  const ops: BulkOp[] = recipients.map((r) => ({ op: 'upsert', doc: feedItemFor(r, post) }));
-  const res = await feed.bulk(ops, { ifNewer: 'sourceVersion' });
-  assertBulkOk(feed, ops, res, { guarded: true });
+  const targets = recipients.map((r) => ({ id: feedItemId(r, post.postId), partitionKey: r }));
+  const doc = feedItemFor(recipients[0]!, post);
+  const res = await feed.upsertCopies([{ doc, targets }], { ifNewer: 'sourceVersion' });
+  assertStatusesOk(feed, res, (i) => targets[i]!.id, { guarded: true });
   let written = 0;
   const added: string[] = [];
   res.statuses.forEach((s, i) => {

@@ -21,6 +21,7 @@ const ASYNC_METHODS = [
   'query',
   'countPerPartition',
   'bulk',
+  'upsertCopies',
   'feedRanges',
   'readChanges',
 ] as const satisfies readonly (keyof ProjectionContainer)[];

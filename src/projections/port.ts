@@ -128,6 +128,22 @@ export type BulkOp<T extends Doc = Doc> =
   | { op: 'upsert'; doc: T }
   | { op: 'delete'; id: string; partitionKey: string };
 
+/**
+ * One document written under many keys (upsertCopies): `doc` once per target, with the
+ * target's id and partition key in place of its own. `doc` must be a valid document
+ * itself (an id and a partition key of its own).
+ */
+export interface CopySet<T extends Doc = Doc> {
+  doc: T;
+  targets: ItemKey[];
+}
+
+/** An item's address: its id within its partition. */
+export interface ItemKey {
+  id: string;
+  partitionKey: string;
+}
+
 export interface BulkResult extends Charged {
   /**
    * One per op, in order: HTTP-like status (200/201 upsert, 204 delete, 404 missing delete,
@@ -212,6 +228,13 @@ export interface ProjectionContainer {
   countPerPartition(partitionKeys: string[], opts: { max: number }): Promise<PartitionCounts>;
   /** Many writes, possibly across partitions; not atomic. */
   bulk(ops: BulkOp[], opts?: BulkOptions): Promise<BulkResult>;
+  /**
+   * bulk() with one upsert per target of each set (statuses per target, sets in order),
+   * for many items that differ only in their key (a post in every follower's feed). The
+   * shared document is validated and serialised once per set: the embedded store sends it
+   * once and builds each copy in the statement; Cosmos DB gets one upsert per copy.
+   */
+  upsertCopies(sets: CopySet[], opts?: BulkOptions): Promise<BulkResult>;
   feedRanges(): Promise<FeedRange[]>;
   /**
    * Calls `listener` soon after a write to this container commits, so change-feed readers

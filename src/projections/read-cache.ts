@@ -93,6 +93,11 @@ export class ReadCache {
         ),
         inner.bulk(ops, opts),
       );
+    c.upsertCopies = (sets, opts) =>
+      written(
+        sets.flatMap((s) => s.targets.map((t) => keyOf(t.partitionKey, t.id))),
+        inner.upsertCopies(sets, opts),
+      );
     if (cachedReads)
       c.readMany = <T extends Doc>(
         keys: { id: string; partitionKey: string }[],

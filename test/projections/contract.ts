@@ -605,6 +605,96 @@ export function projectionContract(
       });
     });
 
+    describe('upsertCopies', () => {
+      it('writes one document under each target key, as bulk upserts would, with a status per copy', async () => {
+        const [a, b, c] = [uid('r'), uid('r'), uid('r')];
+        await feed.upsert(feedItem(b, 7, { text: 'old' }));
+        const template = feedItem(a, 7, { text: 'shared', tags: ['x'] });
+        const other = feedItem(a, 8, { text: 'second set' });
+        const res = await feed.upsertCopies([
+          {
+            doc: template,
+            targets: [a, b, c].map((r) => ({ id: `${r}:p7`, partitionKey: r })),
+          },
+          { doc: other, targets: [{ id: `${c}:p8`, partitionKey: c }] },
+        ]);
+        expect(res.statuses).toEqual([201, 200, 201, 201]);
+        expect(res.requestCharge).toBeGreaterThan(0);
+        for (const r of [a, b, c]) {
+          const got = (await feed.read<Doc>(`${r}:p7`, r)).resource;
+          expect(got).toMatchObject({ ...template, id: `${r}:p7`, recipientId: r });
+        }
+        expect((await feed.read<Doc>(`${c}:p8`, c)).resource).toMatchObject({
+          text: 'second set',
+          recipientId: c,
+        });
+        // Each copy is an item like any other: in its partition's change feed and queries.
+        const page = await feed.query({ partitionKey: b, limit: 10 });
+        expect(page.items.map((d) => d.id)).toEqual([`${b}:p7`]);
+      });
+
+      it('ifNewer guards each copy on its own stored version', async () => {
+        const [a, b] = [uid('r'), uid('r')];
+        await feed.upsert(feedItem(b, 1, { sourceVersion: 9, text: 'newer' }));
+        const res = await feed.upsertCopies(
+          [
+            {
+              doc: feedItem(a, 1, { sourceVersion: 3, text: 'v3' }),
+              targets: [a, b].map((r) => ({ id: `${r}:p1`, partitionKey: r })),
+            },
+          ],
+          { ifNewer: 'sourceVersion' },
+        );
+        expect(res.statuses).toEqual([201, 412]);
+        expect((await feed.read<Doc>(`${b}:p1`, b)).resource?.text).toBe('newer');
+        expect((await feed.read<Doc>(`${a}:p1`, a)).resource?.text).toBe('v3');
+      });
+
+      it('a target listed twice is written in the given order', async () => {
+        const r = uid('r');
+        const res = await feed.upsertCopies([
+          { doc: feedItem(r, 1, { text: 'first' }), targets: [{ id: `${r}:p1`, partitionKey: r }] },
+          {
+            doc: feedItem(r, 1, { text: 'second' }),
+            targets: [{ id: `${r}:p1`, partitionKey: r }],
+          },
+        ]);
+        expect(res.statuses).toEqual([201, 200]);
+        expect((await feed.read<Doc>(`${r}:p1`, r)).resource?.text).toBe('second');
+      });
+
+      it('bad input writes nothing: a bad target key, a bad document, a bad guard', async () => {
+        const r = uid('r');
+        const good = { id: `${r}:p1`, partitionKey: r };
+        for (const sets of [
+          [{ doc: feedItem(r, 1), targets: [good, { id: 'a/b', partitionKey: r }] }],
+          [{ doc: feedItem(r, 1), targets: [good, { id: `${r}:p2`, partitionKey: '' }] }],
+          [
+            { doc: feedItem(r, 1), targets: [good] },
+            { doc: { id: 'x' }, targets: [good] },
+          ],
+          [{ doc: feedItem(r, 1), targets: 'nope' }],
+          'nope',
+        ]) {
+          await expectError(feed.upsertCopies(sets as never), 'bad_request');
+        }
+        await expectError(
+          feed.upsertCopies([{ doc: feedItem(r, 1), targets: [good] }], { ifNewer: 'a; DROP' }),
+          'bad_request',
+        );
+        expect((await feed.read(`${r}:p1`, r)).resource).toBeUndefined();
+        expect((await feed.upsertCopies([])).statuses).toEqual([]);
+        // Where the partition key is the id, a copy's two must agree.
+        const l = uid('l');
+        await expectError(
+          h.store
+            .container('leases')
+            .upsertCopies([{ doc: { id: l }, targets: [{ id: l, partitionKey: `${l}x` }] }]),
+          'bad_request',
+        );
+      });
+    });
+
     describe('bad input', () => {
       it('an item without id or partition key, or with a bad ttl, is refused and nothing is written', async () => {
         const r = uid('r');

@@ -72,6 +72,10 @@ describe(`faults and background work (${engineName})`, () => {
         feed.bulk([{ op: 'upsert', doc }], { ifNewer: 'sourceVersion' }),
         'bad_request',
       );
+      await expectError(
+        feed.upsertCopies([{ doc, targets: [{ id: 'r:p', partitionKey: 'r' }] }]),
+        'bad_request',
+      );
       expect((await feed.read('r:p', 'r')).resource).toBeUndefined();
     } finally {
       await s.close();

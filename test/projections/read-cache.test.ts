@@ -48,6 +48,10 @@ describe(`read cache over the embedded store on ${engineName}`, () => {
     await writes.patch('p1', 'p1', [{ op: 'set', path: '/text', value: 'v3' }]);
     await reads.delete('p2', 'p2');
     expect(await texts(reads, ['p2', 'p1', 'p1'])).toEqual(['v3']);
+    await writes.upsertCopies([
+      { doc: post('p1', 'v4'), targets: [{ id: 'p1', partitionKey: 'p1' }] },
+    ]);
+    expect(await texts(reads, ['p1'])).toEqual(['v4']);
   });
 
   it('does not keep a document read while a write to its container was in flight', async () => {

@@ -16,6 +16,7 @@ import {
 } from '@azure/cosmos';
 import { forEachLimited } from '../../lib/concurrency.ts';
 import { TimeoutError, withTimeout } from '../../observability/timeout.ts';
+import { checkCopySets, expandCopies } from '../copies.ts';
 import { isFeedRange } from '../feed-range.ts';
 import { observed } from '../observed.ts';
 import {
@@ -25,6 +26,7 @@ import {
   type ChangePage,
   type Charged,
   type ContainerDef,
+  type CopySet,
   type Doc,
   type FeedRange,
   type LagOptions,
@@ -52,6 +54,7 @@ import {
   checkQuery,
   partitionKeyOf,
   prepareDoc,
+  serializeDoc,
 } from '../validate.ts';
 import { summingCharges } from './charges.ts';
 import {
@@ -514,6 +517,14 @@ export class CosmosContainer implements ProjectionContainer {
       continuation: continuation ? wrapToken(continuation, shape) : null,
       requestCharge: total,
     };
+  }
+
+  /** Cosmos DB writes every copy anyway: the copies as bulk upserts (one request per 100). */
+  async upsertCopies(sets: CopySet[], opts?: BulkOptions): Promise<BulkResult> {
+    checkCopySets(this.def, sets);
+    // The shared document must be valid on its own, as on the embedded store.
+    for (const s of sets) serializeDoc(this.def, s.doc);
+    return this.bulk(expandCopies(this.def, sets), opts);
   }
 
   bulk(ops: BulkOp[], opts?: BulkOptions): Promise<BulkResult> {

@@ -1,7 +1,7 @@
 import { jsonbParam, type Queryable } from '../../sql/db.ts';
 import { hashKey } from '../hash.ts';
 import type { BulkOp, ContainerDef, Doc } from '../port.ts';
-import { checkField, effectiveTtl } from '../validate.ts';
+import { checkField, effectiveTtl, partitionKeyField } from '../validate.ts';
 import { charge } from './charge.ts';
 import { LIVE } from './query-sql.ts';
 import { LSN_SEQUENCE, lit } from './schema.ts';
@@ -43,25 +43,43 @@ export interface Segment {
 const keyOf = (pk: string, id: string) => `${pk}\u0000${id}`;
 
 /**
- * Cuts ops into segments of one kind with each item at most once. `pkAt(i)` is op i's
- * partition key (the caller has it from validation already).
+ * Cuts n operations into segments of one kind with each item at most once: op i is of
+ * kind `kindAt(i)` and writes the item `keyAt(i)` (pk and id joined by keyOf).
  */
-export function segment(ops: BulkOp[], pkAt: (i: number) => string, max = BULK_SEGMENT): Segment[] {
+export function segmentBy(
+  n: number,
+  kindAt: (i: number) => Segment['kind'],
+  keyAt: (i: number) => string,
+  max = BULK_SEGMENT,
+): Segment[] {
   const out: Segment[] = [];
   let cur: Segment | undefined;
   let seen = new Set<string>();
-  ops.forEach((op, i) => {
-    const key = keyOf(pkAt(i), op.op === 'upsert' ? String(op.doc.id) : op.id);
-    if (!cur || cur.kind !== op.op || seen.has(key) || cur.indexes.length >= max) {
-      cur = { kind: op.op, indexes: [] };
+  for (let i = 0; i < n; i++) {
+    const kind = kindAt(i);
+    const key = keyAt(i);
+    if (!cur || cur.kind !== kind || seen.has(key) || cur.indexes.length >= max) {
+      cur = { kind, indexes: [] };
       seen = new Set();
       out.push(cur);
     }
     seen.add(key);
     cur.indexes.push(i);
-  });
+  }
   return out;
 }
+
+/** segmentBy for bulk ops; `pkAt(i)` is op i's partition key (the caller has it from validation). */
+export const segment = (ops: BulkOp[], pkAt: (i: number) => string, max = BULK_SEGMENT) =>
+  segmentBy(
+    ops.length,
+    (i) => ops[i]!.op,
+    (i) => {
+      const op = ops[i]!;
+      return keyOf(pkAt(i), op.op === 'upsert' ? String(op.doc.id) : op.id);
+    },
+    max,
+  );
 
 const EXPIRES =
   'CASE WHEN d.ttl IS NULL THEN NULL ELSE statement_timestamp() + make_interval(secs => d.ttl) END';
@@ -71,6 +89,21 @@ export interface PreparedDoc {
   doc: Doc;
   pk: string;
   json: string;
+}
+
+/** A validated copy set: the shared document's JSON and effective TTL, once. */
+export interface PreparedCopies {
+  json: string;
+  ttl: number | null;
+  /** Charge of writing one copy. */
+  charge: number;
+}
+
+/** One copy: target `key` of the copy set at `set`. */
+export interface Copy {
+  set: number;
+  pk: string;
+  id: string;
 }
 
 interface Written {
@@ -85,18 +118,28 @@ interface Written {
 const str = (s: string): string => JSON.stringify(s);
 
 /**
+ * The rows of one upsert statement: a FROM item yielding d(pk, id, ttl, fr, b) from the
+ * parameters $1..$n, and each row's partition key and id, in order.
+ */
+interface RowSource {
+  from: string;
+  params: unknown[];
+  pks: string[];
+  ids: string[];
+  /** hashKey of each partition key (the feed range and the advisory lock come from it). */
+  hashes: number[];
+}
+
+/**
  * Upserts one segment in one statement; per op: 201 inserted, 200 replaced, 412 skipped
  * because the stored item's `ifNewer` property is not lower (the guard is in the statement,
  * under the row lock, so no read-then-write race).
  *
  * The rows travel as one JSON array parameter: the documents' JSON is spliced in as it is
  * (no array literal to escape and parse, no parsed copy), and PostgreSQL parses it once.
- * bench/fanout.ts compares both input shapes on each engine. The answer is one row too:
- * which rows were written (only when the guard skipped some) and which were replaced.
- * Etags come from PostgreSQL's own PRNG: gen_random_uuid() asks the OS for entropy per row,
- * which on PGlite is a call out of WASM each.
+ * bench/fanout.ts compares both input shapes on each engine.
  */
-export async function upsertSegment(
+export function upsertSegment(
   db: Queryable,
   t: BulkTarget,
   docs: PreparedDoc[],
@@ -104,38 +147,113 @@ export async function upsertSegment(
 ): Promise<{ statuses: number[]; requestCharge: number }> {
   let requestCharge = 0;
   const rows: string[] = [];
-  const keys = new Set<number>();
+  const hashes: number[] = [];
   for (const { doc, pk, json } of docs) {
     const ttl = effectiveTtl(t.def, doc);
     const h = hashKey(pk);
+    hashes.push(h);
     rows.push(
       `{"pk":${str(pk)},"id":${str(doc.id)},"ttl":${ttl ?? 'null'},"fr":${h % t.ranges},"b":${json}}`,
     );
-    if (t.keyLocks) keys.add(h | 0);
     requestCharge += charge.write(json);
   }
-  const lockKeys = [...keys].sort((a, b) => a - b);
+  const source: RowSource = {
+    from: 'jsonb_to_recordset($1::jsonb) AS d(pk text, id text, ttl int, fr int, b jsonb)',
+    params: [jsonbParam(`[${rows.join(',')}]`)],
+    pks: docs.map((d) => d.pk),
+    ids: docs.map((d) => d.doc.id),
+    hashes,
+  };
+  return writeRows(db, t, source, ifNewer, requestCharge);
+}
+
+/**
+ * Upserts one segment of copies in one statement, answering as upsertSegment. Each shared
+ * document travels once, with the copies' keys beside it, and the statement builds each
+ * copy's body (the document with the copy's id and partition key): a post fanned out to
+ * 1,000 feeds sends its text once, not 1,000 times.
+ */
+export function upsertCopiesSegment(
+  db: Queryable,
+  t: BulkTarget,
+  sets: PreparedCopies[],
+  copies: Copy[],
+  ifNewer?: string,
+): Promise<{ statuses: number[]; requestCharge: number }> {
+  // The sets this segment uses, numbered in the order it meets them.
+  const local = new Map<number, number>();
+  const setRows: string[] = [];
+  const rows: string[] = [];
+  const hashes: number[] = [];
+  let requestCharge = 0;
+  for (const c of copies) {
+    let n = local.get(c.set);
+    if (n === undefined) {
+      n = local.size;
+      local.set(c.set, n);
+      const s = sets[c.set]!;
+      setRows.push(`{"n":${n},"ttl":${s.ttl ?? 'null'},"b":${s.json}}`);
+    }
+    const h = hashKey(c.pk);
+    hashes.push(h);
+    rows.push(`{"pk":${str(c.pk)},"id":${str(c.id)},"fr":${h % t.ranges},"s":${n}}`);
+    requestCharge += sets[c.set]!.charge;
+  }
+  const pkPath = lit(`{${partitionKeyField(t.def).join(',')}}`);
+  const source: RowSource = {
+    from: `(SELECT c.pk, c.id, s.ttl, c.fr,
+                   jsonb_set(s.b || jsonb_build_object('id', c.id), ${pkPath}, to_jsonb(c.pk)) AS b
+              FROM jsonb_to_recordset($1::jsonb) AS c(pk text, id text, fr int, s int)
+              JOIN jsonb_to_recordset($2::jsonb) AS s(n int, ttl int, b jsonb) ON s.n = c.s) AS d`,
+    params: [jsonbParam(`[${rows.join(',')}]`), jsonbParam(`[${setRows.join(',')}]`)],
+    pks: copies.map((c) => c.pk),
+    ids: copies.map((c) => c.id),
+    hashes,
+  };
+  return writeRows(db, t, source, ifNewer, requestCharge);
+}
+
+/**
+ * The upsert statement shared by both segment kinds. The answer is one row: which rows were
+ * written (only when the guard skipped some) and which were replaced. Etags come from
+ * PostgreSQL's own PRNG: gen_random_uuid() asks the OS for entropy per row, which on
+ * PGlite is a call out of WASM each.
+ */
+async function writeRows(
+  db: Queryable,
+  t: BulkTarget,
+  src: RowSource,
+  ifNewer: string | undefined,
+  requestCharge: number,
+): Promise<{ statuses: number[]; requestCharge: number }> {
+  const n = src.pks.length;
   const field = ifNewer ? lit(`{${checkField(ifNewer).join(',')}}`) : '';
   const guard = ifNewer
     ? `WHERE COALESCE((x.body #>> ${field})::numeric, -1) < (excluded.body #>> ${field})::numeric`
     : '';
+  const params = [...src.params];
+  const param = (v: unknown) => {
+    params.push(v);
+    return `$${params.length}`;
+  };
   // Writers of one key serialise on its advisory lock before the txid is taken (see above).
-  const locks = t.keyLocks
-    ? `l AS MATERIALIZED (
+  let locks = '';
+  if (t.keyLocks) {
+    const keys = [...new Set(src.hashes.map((h) => h | 0))].sort((a, b) => a - b);
+    locks = `l AS MATERIALIZED (
          SELECT count(*) AS locked FROM (
-           SELECT pg_advisory_xact_lock(${Number(t.containerNo)}, k) FROM unnest($2::int[]) AS u(k)
+           SELECT pg_advisory_xact_lock(${Number(t.containerNo)}, k) FROM unnest(${param(keys)}::int[]) AS u(k)
          ) s
-       ),`
-    : '';
-  const total = t.keyLocks ? '$3' : '$2';
+       ),`;
+  }
+  const total = param(n);
   const { rows: out } = await db.query<Written>(
     `WITH ${locks} w AS (
        INSERT INTO ${t.table} AS x (pk, id, body, etag, ts, lsn, txid, feed_range, expires_at)
        SELECT d.pk, d.id, d.b, '"' || md5(random()::text || d.id) || '"',
               extract(epoch FROM statement_timestamp())::bigint,
               nextval('${LSN_SEQUENCE}'), pg_current_xact_id(), d.fr, ${EXPIRES}
-         FROM ${t.keyLocks ? 'l, ' : ''}jsonb_to_recordset($1::jsonb)
-                AS d(pk text, id text, ttl int, fr int, b jsonb)
+         FROM ${t.keyLocks ? 'l, ' : ''}${src.from}
        ON CONFLICT (pk, id) DO UPDATE SET body = excluded.body, etag = excluded.etag,
               ts = excluded.ts, lsn = excluded.lsn, txid = excluded.txid,
               feed_range = excluded.feed_range, expires_at = excluded.expires_at
@@ -147,19 +265,17 @@ export async function upsertSegment(
             array_agg(pk) FILTER (WHERE NOT inserted) AS replaced_pk,
             array_agg(id) FILTER (WHERE NOT inserted) AS replaced_id
        FROM w`,
-    t.keyLocks
-      ? [jsonbParam(`[${rows.join(',')}]`), lockKeys, docs.length]
-      : [jsonbParam(`[${rows.join(',')}]`), docs.length],
+    params,
   );
   const r = out[0]!;
   // Usually every row was written and inserted: 201 each, with no per-row answer to read.
   if (!r.written_pk && !r.replaced_pk)
-    return { statuses: new Array<number>(docs.length).fill(201), requestCharge };
+    return { statuses: new Array<number>(n).fill(201), requestCharge };
   const written =
     r.written_pk && new Set(r.written_pk.map((pk, i) => keyOf(pk, r.written_id![i]!)));
   const replaced = new Set((r.replaced_pk ?? []).map((pk, i) => keyOf(pk, r.replaced_id![i]!)));
-  const statuses = docs.map(({ doc, pk }) => {
-    const key = keyOf(pk, doc.id);
+  const statuses = src.pks.map((pk, i) => {
+    const key = keyOf(pk, src.ids[i]!);
     if (written && !written.has(key)) return 412;
     return replaced.has(key) ? 200 : 201;
   });

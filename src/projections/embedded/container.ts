@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Db, Queryable } from '../../sql/db.ts';
+import { checkCopySets } from '../copies.ts';
 import { hashKey } from '../hash.ts';
 import { observed } from '../observed.ts';
 import { applyPatch } from '../patch.ts';
@@ -10,6 +11,7 @@ import {
   type ChangePage,
   type Charged,
   type ContainerDef,
+  type CopySet,
   type Doc,
   type FeedRange,
   type LagOptions,
@@ -37,7 +39,17 @@ import {
   prepareDoc,
   serializeDoc,
 } from '../validate.ts';
-import { deleteSegment, type PreparedDoc, segment, upsertSegment } from './bulk.ts';
+import {
+  type BulkTarget,
+  type Copy,
+  deleteSegment,
+  type PreparedCopies,
+  type PreparedDoc,
+  segment,
+  segmentBy,
+  upsertCopiesSegment,
+  upsertSegment,
+} from './bulk.ts';
 import { checkRange, countChanges, readChanges } from './change-feed.ts';
 import { charge } from './charge.ts';
 import { boundsOf, loadLayout } from './feed-layout.ts';
@@ -375,6 +387,16 @@ export class EmbeddedContainer implements ProjectionContainer {
     });
   }
 
+  private bulkTarget(): BulkTarget {
+    return {
+      def: this.def,
+      table: this.table,
+      containerNo: this.no,
+      ranges: this.ranges,
+      keyLocks: this.keyLocks,
+    };
+  }
+
   bulk(ops: BulkOp[], opts?: BulkOptions): Promise<BulkResult> {
     return this.run('bulk', async () => {
       if (!Array.isArray(ops))
@@ -395,13 +417,7 @@ export class EmbeddedContainer implements ProjectionContainer {
       });
       const statuses = new Array<number>(ops.length).fill(0);
       let total = 0;
-      const target = {
-        def: this.def,
-        table: this.table,
-        containerNo: this.no,
-        ranges: this.ranges,
-        keyLocks: this.keyLocks,
-      };
+      const target = this.bulkTarget();
       const pkAt = (i: number) => {
         const op = ops[i]!;
         return op.op === 'upsert' ? (prepared[i] as PreparedDoc).pk : op.partitionKey;
@@ -425,6 +441,44 @@ export class EmbeddedContainer implements ProjectionContainer {
         });
         total += r.requestCharge;
         if (seg.kind === 'upsert') this.notifyChange();
+      }
+      return { statuses, requestCharge: total };
+    });
+  }
+
+  upsertCopies(sets: CopySet[], opts?: BulkOptions): Promise<BulkResult> {
+    return this.run('upsertCopies', async () => {
+      const n = checkCopySets(this.def, sets);
+      if (opts?.ifNewer !== undefined) checkField(opts.ifNewer);
+      // Each shared document validated and serialised once; the copies' keys replace its own.
+      const prepared: PreparedCopies[] = sets.map((s) => {
+        const { json } = serializeDoc(this.def, s.doc);
+        return { json, ttl: effectiveTtl(this.def, s.doc), charge: charge.write(json) };
+      });
+      const copies: Copy[] = [];
+      sets.forEach((s, set) => {
+        for (const t of s.targets) copies.push({ set, pk: t.partitionKey, id: t.id });
+      });
+      const statuses = new Array<number>(n).fill(0);
+      let total = 0;
+      const segs = segmentBy(
+        n,
+        () => 'upsert',
+        (i) => `${copies[i]!.pk}\u0000${copies[i]!.id}`,
+      );
+      for (const seg of segs) {
+        const r = await upsertCopiesSegment(
+          this.db,
+          this.bulkTarget(),
+          prepared,
+          seg.indexes.map((i) => copies[i]!),
+          opts?.ifNewer,
+        );
+        seg.indexes.forEach((i, k) => {
+          statuses[i] = r.statuses[k] as number;
+        });
+        total += r.requestCharge;
+        this.notifyChange();
       }
       return { statuses, requestCharge: total };
     });

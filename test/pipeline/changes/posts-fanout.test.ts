@@ -252,7 +252,7 @@ describe(`posts_v2 → userFeed fan-out (${engineName})`, () => {
         return new Proxy(c, {
           get(target, prop, recv) {
             const v = Reflect.get(target, prop, recv);
-            if (prop !== 'bulk' || typeof v !== 'function')
+            if (prop !== 'upsertCopies' || typeof v !== 'function')
               return typeof v === 'function' ? v.bind(target) : v;
             return (...args: unknown[]) => {
               if (++bulkCalls === 3)
