@@ -4,7 +4,8 @@
  *   1. server: the embedded store's bulk upsert of feed items (the statement upsertSegment
  *      builds, recorded and replayed) against the fan-out floor's raw insert of the same
  *      rows (bench/fanout.ts), 500 rows a statement, 4 at once; and the store's statement
- *      without its per-partition-key advisory locks (the form PGlite runs).
+ *      without its per-partition-key advisory locks (the form PGlite runs); and the statement
+ *      the fan-out sends (upsertCopiesSegment: the post's item once, each copy built in it).
  *   2. PGlite, per 1,000 feed rows: turning the JSON parameter into records alone, a plain
  *      INSERT of them, and the store's version-guarded upsert.
  *   3. PGlite, per follow: the seed's INSERT into follows (two foreign keys, the
@@ -16,9 +17,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { migrate } from '../src/canonical/migrations.ts';
-import { type BulkTarget, upsertSegment } from '../src/projections/embedded/bulk.ts';
+import {
+  type BulkTarget,
+  upsertCopiesSegment,
+  upsertSegment,
+} from '../src/projections/embedded/bulk.ts';
+import { charge } from '../src/projections/embedded/charge.ts';
 import { createEmbeddedStore } from '../src/projections/embedded/store.ts';
-import { serializeDoc } from '../src/projections/validate.ts';
+import { effectiveTtl, serializeDoc } from '../src/projections/validate.ts';
 import { feedItemFor, postDoc } from '../src/readmodel/builders.ts';
 import { containerDef, containerDefs } from '../src/readmodel/containers.ts';
 import type { FeedItemDoc } from '../src/readmodel/documents.ts';
@@ -60,10 +66,17 @@ interface Statement {
   params: unknown[];
 }
 
-/** The statement upsertSegment sends for these documents, recorded instead of run. */
-async function storeStatement(docs: FeedItemDoc[], keyLocks: boolean): Promise<Statement> {
-  const def = containerDef('userFeed')!;
-  const target: BulkTarget = { def, table: 'proj_userfeed', containerNo: 3, ranges: 4, keyLocks };
+const userFeed = containerDef('userFeed')!;
+const feedTarget = (keyLocks: boolean): BulkTarget => ({
+  def: userFeed,
+  table: 'proj_userfeed',
+  containerNo: 3,
+  ranges: 4,
+  keyLocks,
+});
+
+/** The statement a bulk segment function sends, recorded instead of run. */
+async function record(send: (recorder: Queryable) => Promise<unknown>): Promise<Statement> {
   let recorded: Statement | undefined;
   const recorder = {
     async query(sql: string, params: unknown[]) {
@@ -71,10 +84,23 @@ async function storeStatement(docs: FeedItemDoc[], keyLocks: boolean): Promise<S
       return { rows: [{}], rowCount: 1 };
     },
   } as unknown as Queryable;
-  const prepared = docs.map((doc) => ({ doc, ...serializeDoc(def, doc) }));
-  await upsertSegment(recorder, target, prepared, 'sourceVersion');
+  await send(recorder);
   return recorded!;
 }
+
+/** The statement upsertSegment sends for these documents. */
+const storeStatement = (docs: FeedItemDoc[], keyLocks: boolean): Promise<Statement> => {
+  const prepared = docs.map((doc) => ({ doc, ...serializeDoc(userFeed, doc) }));
+  return record((r) => upsertSegment(r, feedTarget(keyLocks), prepared, 'sourceVersion'));
+};
+
+/** The statement upsertCopiesSegment sends for these documents (one post's items: one set). */
+const copiesStatement = (docs: FeedItemDoc[]): Promise<Statement> => {
+  const { json } = serializeDoc(userFeed, docs[0]!);
+  const set = { json, ttl: effectiveTtl(userFeed, docs[0]!), charge: charge.write(json) };
+  const copies = docs.map((d) => ({ set: 0, pk: d.recipientId, id: d.id }));
+  return record((r) => upsertCopiesSegment(r, feedTarget(true), [set], copies, 'sourceVersion'));
+};
 
 /** The fan-out floor's raw insert of these documents (bench/lib/floor.ts, one JSON parameter). */
 const floorStatement = (docs: FeedItemDoc[]): Statement => ({
@@ -111,16 +137,20 @@ async function serverStatements(): Promise<string> {
       const floor = pages.map(floorStatement);
       const locked = await Promise.all(pages.map((p) => storeStatement(p, true)));
       const unlocked = await Promise.all(pages.map((p) => storeStatement(p, false)));
+      const copies = await Promise.all(pages.map(copiesStatement));
       await db.exec(`TRUNCATE proj_userfeed, ${FLOOR_TABLE}`);
       const f = await replay(db, floor, CONCURRENCY);
       const s = await replay(db, locked, CONCURRENCY);
       await db.exec('TRUNCATE proj_userfeed');
       const u = await replay(db, unlocked, CONCURRENCY);
+      await db.exec('TRUNCATE proj_userfeed');
+      const c = await replay(db, copies, CONCURRENCY);
       rows.push([
         String(round + 1),
         fmt(f, 0),
         `${fmt(s, 0)} (${fmt(s / f)}×)`,
         `${fmt(u, 0)} (${fmt(u / f)}×)`,
+        `${fmt(c, 0)} (${fmt(c / f)}×)`,
       ]);
     }
     return table(
@@ -129,6 +159,7 @@ async function serverStatements(): Promise<string> {
         'floor rows/s',
         'store upsert rows/s (÷ floor)',
         'store upsert without key locks rows/s (÷ floor)',
+        'store copies of one item (the fan-out) rows/s (÷ floor)',
       ],
       rows,
     );
