@@ -19,12 +19,12 @@ import path from 'node:path';
 import { migrate } from '../src/canonical/migrations.ts';
 import {
   type BulkTarget,
+  prepareCopies,
   upsertCopiesSegment,
   upsertSegment,
 } from '../src/projections/embedded/bulk.ts';
-import { charge } from '../src/projections/embedded/charge.ts';
 import { createEmbeddedStore } from '../src/projections/embedded/store.ts';
-import { effectiveTtl, serializeDoc } from '../src/projections/validate.ts';
+import { serializeDoc } from '../src/projections/validate.ts';
 import { feedItemFor, postDoc } from '../src/readmodel/builders.ts';
 import { containerDef, containerDefs } from '../src/readmodel/containers.ts';
 import type { FeedItemDoc } from '../src/readmodel/documents.ts';
@@ -96,8 +96,7 @@ const storeStatement = (docs: FeedItemDoc[], keyLocks: boolean): Promise<Stateme
 
 /** The statement upsertCopiesSegment sends for these documents (one post's items: one set). */
 const copiesStatement = (docs: FeedItemDoc[]): Promise<Statement> => {
-  const { json } = serializeDoc(userFeed, docs[0]!);
-  const set = { json, ttl: effectiveTtl(userFeed, docs[0]!), charge: charge.write(json) };
+  const set = prepareCopies(userFeed, docs[0]!);
   const copies = docs.map((d) => ({ set: 0, pk: d.recipientId, id: d.id }));
   return record((r) => upsertCopiesSegment(r, feedTarget(true), [set], copies, 'sourceVersion'));
 };

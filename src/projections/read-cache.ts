@@ -34,6 +34,15 @@ const keyOf = (partitionKey: string, id: string) => `${partitionKey}\u0000${id}`
  * document read before a write cannot outlive it. `read` is never cached (callers use it for
  * etag-guarded read-modify-write).
  */
+/** The keys a write touches, or null when its input is too malformed to name them. */
+function keysOrNull(fn: () => string[]): string[] | null {
+  try {
+    return fn();
+  } catch {
+    return null;
+  }
+}
+
 export class ReadCache {
   private readonly entries = new Map<string, Entry>();
   /** Writes per container so far: a readMany fills the cache only if none overlapped it. */
@@ -84,20 +93,23 @@ export class ReadCache {
     c.create = (doc) => written([keyOf(inner.partitionKeyOf(doc), doc.id)], inner.create(doc));
     c.delete = (id, pk, opts) => written([keyOf(pk, id)], inner.delete(id, pk, opts));
     c.patch = (id, pk, ops, opts) => written([keyOf(pk, id)], inner.patch(id, pk, ops, opts));
-    c.bulk = (ops, opts) =>
-      written(
+    // Bad input has no keys to drop: the store refuses it (bad_request) and writes nothing.
+    c.bulk = async (ops, opts) => {
+      const keys = keysOrNull(() =>
         ops.map((o: BulkOp) =>
           o.op === 'upsert'
             ? keyOf(inner.partitionKeyOf(o.doc), o.doc.id)
             : keyOf(o.partitionKey, o.id),
         ),
-        inner.bulk(ops, opts),
       );
-    c.upsertCopies = (sets, opts) =>
-      written(
+      return keys ? written(keys, inner.bulk(ops, opts)) : inner.bulk(ops, opts);
+    };
+    c.upsertCopies = async (sets, opts) => {
+      const keys = keysOrNull(() =>
         sets.flatMap((s) => s.targets.map((t) => keyOf(t.partitionKey, t.id))),
-        inner.upsertCopies(sets, opts),
       );
+      return keys ? written(keys, inner.upsertCopies(sets, opts)) : inner.upsertCopies(sets, opts);
+    };
     if (cachedReads)
       c.readMany = <T extends Doc>(
         keys: { id: string; partitionKey: string }[],

@@ -648,6 +648,19 @@ export function projectionContract(
         expect(res.statuses).toEqual([201, 412]);
         expect((await feed.read<Doc>(`${b}:p1`, b)).resource?.text).toBe('newer');
         expect((await feed.read<Doc>(`${a}:p1`, a)).resource?.text).toBe('v3');
+        // Replaced, skipped and created in one call, each reported in target order.
+        const c = uid('r');
+        const mixed = await feed.upsertCopies(
+          [
+            {
+              doc: feedItem(a, 1, { sourceVersion: 5, text: 'v5' }),
+              targets: [a, b, c].map((r) => ({ id: `${r}:p1`, partitionKey: r })),
+            },
+          ],
+          { ifNewer: 'sourceVersion' },
+        );
+        expect(mixed.statuses).toEqual([200, 412, 201]);
+        expect((await feed.read<Doc>(`${a}:p1`, a)).resource?.text).toBe('v5');
       });
 
       it('a target listed twice is written in the given order', async () => {
@@ -899,6 +912,13 @@ export function projectionContract(
             await def.upsert({ id: 'touched', k });
             await optIn.upsert({ id: 'own', k, ttl: 1 });
             await optIn.upsert({ id: 'none', k });
+            // Copies carry the shared document's ttl, each on its own clock.
+            await optIn.upsertCopies([
+              {
+                doc: { id: 'copy-1', k, ttl: 1 },
+                targets: ['copy-1', 'copy-2'].map((id) => ({ id, partitionKey: k })),
+              },
+            ]);
             await off.upsert({ id: 'ignored', k, ttl: 1 });
             await sleep(1300);
             await def.upsert({ id: 'touched', k, v: 2 }); // resets its 2 s clock
@@ -911,6 +931,8 @@ export function projectionContract(
             expect(await live(def, 'touched')).toBe(true);
             expect(await live(optIn, 'own')).toBe(false);
             expect(await live(optIn, 'none')).toBe(true);
+            expect(await live(optIn, 'copy-1')).toBe(false);
+            expect(await live(optIn, 'copy-2')).toBe(false);
             expect(await live(off, 'ignored')).toBe(true);
             // Expired items are gone from queries and readMany too, and may be created again.
             const q = await def.query({ partitionKey: k, limit: 10 });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BULK_SEGMENT } from '../../src/projections/embedded/bulk.ts';
 import { engineName } from '../support/databases.ts';
 import { embeddedStore, type TestStore } from '../support/projections.ts';
 import { uid } from './contract.ts';
@@ -12,10 +13,11 @@ describe(`embedded upsertCopies on ${engineName}`, () => {
   });
   afterAll(() => s.close());
 
-  it('sends the shared document once for 500 copies, in one statement', async () => {
+  it('sends the shared document once per statement of up to BULK_SEGMENT copies', async () => {
     const feed = s.store.container('userFeed');
-    const text = `a post body that would be sent 500 times ${uid('t')}`;
-    const recipients = Array.from({ length: 500 }, () => uid('r'));
+    const text = `a post body that would be sent once per copy ${uid('t')}`;
+    const n = BULK_SEGMENT + 200;
+    const recipients = Array.from({ length: n }, () => uid('r'));
     const sent: string[] = [];
     const query = s.db.query.bind(s.db);
     s.db.query = ((sql: string, params?: readonly unknown[]) => {
@@ -38,9 +40,9 @@ describe(`embedded upsertCopies on ${engineName}`, () => {
     } finally {
       s.db.query = query;
     }
-    expect(sent).toHaveLength(1);
-    expect(sent[0]!.split(text)).toHaveLength(2);
-    const last = recipients[499]!;
+    expect(sent).toHaveLength(2);
+    for (const params of sent) expect(params.split(text)).toHaveLength(2);
+    const last = recipients[n - 1]!;
     expect((await feed.read(`${last}:p`, last)).resource).toMatchObject({
       text,
       recipientId: last,

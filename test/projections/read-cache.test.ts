@@ -3,6 +3,7 @@ import { ReadCache } from '../../src/projections/read-cache.ts';
 import { CONTAINERS } from '../../src/readmodel/documents.ts';
 import { engineName } from '../support/databases.ts';
 import { useEmbeddedStore } from '../support/use-stores.ts';
+import { expectError } from './contract.ts';
 
 /**
  * The hydration read cache over the real embedded store: readMany answered from memory
@@ -51,6 +52,13 @@ describe(`read cache over the embedded store on ${engineName}`, () => {
     await writes.upsertCopies([
       { doc: post('p1', 'v4'), targets: [{ id: 'p1', partitionKey: 'p1' }] },
     ]);
+    expect(await texts(reads, ['p1'])).toEqual(['v4']);
+    // Input too malformed to name its keys reaches the store, which refuses it.
+    await expectError(
+      writes.upsertCopies([{ doc: post('p1', 'v5'), targets: [null] }] as never),
+      'bad_request',
+    );
+    await expectError(writes.bulk([null] as never), 'bad_request');
     expect(await texts(reads, ['p1'])).toEqual(['v4']);
   });
 

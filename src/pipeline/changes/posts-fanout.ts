@@ -127,7 +127,8 @@ export function createPostFanoutHandler(ctx: PipelineContext, opts: FanoutOption
   /**
    * Applies one post version, then re-reads posts_v2: if a newer version (or the deletion)
    * landed meanwhile, its own delivery may have run before ours and been overwritten, so
-   * apply the newest too. This closes the race between the readMany guard and the bulk write.
+   * apply the newest too. This closes the race between two deliveries' version-guarded writes
+   * to the followers' feeds (each page is guarded on its own).
    */
   async function apply(doc: PostDoc): Promise<FanoutOutcome> {
     let current = doc;

@@ -520,93 +520,93 @@ export class CosmosContainer implements ProjectionContainer {
   }
 
   /** Cosmos DB writes every copy anyway: the copies as bulk upserts (one request per 100). */
-  async upsertCopies(sets: CopySet[], opts?: BulkOptions): Promise<BulkResult> {
-    checkCopySets(this.def, sets);
-    // The shared document must be valid on its own, as on the embedded store.
-    for (const s of sets) serializeDoc(this.def, s.doc);
-    return this.bulk(expandCopies(this.def, sets), opts);
+  upsertCopies(sets: CopySet[], opts?: BulkOptions): Promise<BulkResult> {
+    return this.run('upsertCopies', `${sets?.length} sets`, async () => {
+      checkCopySets(this.def, sets);
+      // The shared document must be valid on its own, as on the embedded store.
+      for (const s of sets) serializeDoc(this.def, s.doc);
+      return this.bulkOps(expandCopies(this.def, sets), opts);
+    });
   }
 
   bulk(ops: BulkOp[], opts?: BulkOptions): Promise<BulkResult> {
-    return this.run('bulk', `${ops?.length} ops`, async () => {
-      if (!Array.isArray(ops))
-        throw new ProjectionError('bad_request', 'bulk needs an array of operations');
-      const guard = opts?.ifNewer === undefined ? undefined : checkField(opts.ifNewer);
-      const inputs: OperationInput[] = ops.map((op) => {
-        if (op?.op === 'upsert') {
-          const { body, pk } = prepareDoc(this.def, op.doc);
-          return { operationType: 'Upsert', partitionKey: pk, resourceBody: body as JSONObject };
-        }
-        if (op?.op === 'delete') {
-          checkId(op.id);
-          checkPartitionKey(op.partitionKey);
-          return { operationType: 'Delete', id: op.id, partitionKey: op.partitionKey };
-        }
-        throw new ProjectionError(
-          'bad_request',
-          `unknown bulk operation ${JSON.stringify((op as { op?: unknown })?.op)}`,
-        );
-      });
-      if (inputs.length === 0) return { statuses: [], requestCharge: 0 };
-      const statuses = new Array<number>(ops.length).fill(0);
-      let total = 0;
-      // The version guard (Cosmos bulk has no conditional upsert on a property): read the
-      // stored items, skip the not-newer ones (412), create the missing ones and replace
-      // the older ones on their etag. A write that lost a race (409/412) reports 449:
-      // the caller retries the batch and decides again.
-      const guarded = new Set<number>();
-      if (guard) {
-        const keys = ops.flatMap((op, i) =>
-          op.op === 'upsert'
-            ? [{ i, id: op.doc.id, partitionKey: this.partitionKeyOf(op.doc) }]
-            : [],
-        );
-        const page = await this.readMany(keys);
-        total += page.requestCharge;
-        const stored = new Map(
-          page.items.map((d) => [`${this.partitionKeyOf(d)}\u0000${d.id}`, d]),
-        );
-        const version = (d: unknown) => {
-          const v = guard.reduce<unknown>(
-            (o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined),
-            d,
-          );
-          return typeof v === 'number' ? v : Number(v ?? Number.NEGATIVE_INFINITY);
-        };
-        for (const k of keys) {
-          const input = inputs[k.i] as OperationInput & { resourceBody: JSONObject };
-          const cur = stored.get(`${k.partitionKey}\u0000${k.id}`);
-          guarded.add(k.i);
-          if (cur && version(cur) >= version(input.resourceBody)) {
-            statuses[k.i] = 412;
-            continue;
-          }
-          inputs[k.i] = cur
-            ? {
-                operationType: 'Replace',
-                id: k.id,
-                partitionKey: k.partitionKey,
-                resourceBody: input.resourceBody,
-                ifMatch: cur._etag,
-              }
-            : {
-                operationType: 'Create',
-                partitionKey: k.partitionKey,
-                resourceBody: input.resourceBody,
-              };
-        }
+    return this.run('bulk', `${ops?.length} ops`, () => this.bulkOps(ops, opts));
+  }
+
+  private async bulkOps(ops: BulkOp[], opts?: BulkOptions): Promise<BulkResult> {
+    if (!Array.isArray(ops))
+      throw new ProjectionError('bad_request', 'bulk needs an array of operations');
+    const guard = opts?.ifNewer === undefined ? undefined : checkField(opts.ifNewer);
+    const inputs: OperationInput[] = ops.map((op) => {
+      if (op?.op === 'upsert') {
+        const { body, pk } = prepareDoc(this.def, op.doc);
+        return { operationType: 'Upsert', partitionKey: pk, resourceBody: body as JSONObject };
       }
-      const todo = inputs.map((input, i) => ({ input, i })).filter(({ i }) => statuses[i] === 0);
-      if (todo.length === 0) return { statuses, requestCharge: total };
-      const results = await this.container.items.executeBulkOperations(todo.map((t) => t.input));
-      results.forEach((r, k) => {
-        const i = (todo[k] as { i: number }).i;
-        total += r.response?.requestCharge ?? r.error?.requestCharge ?? 0;
-        const status = r.response?.statusCode ?? statusOf(r.error) ?? 500;
-        statuses[i] = guarded.has(i) && (status === 409 || status === 412) ? 449 : status;
-      });
-      return { statuses, requestCharge: total };
+      if (op?.op === 'delete') {
+        checkId(op.id);
+        checkPartitionKey(op.partitionKey);
+        return { operationType: 'Delete', id: op.id, partitionKey: op.partitionKey };
+      }
+      throw new ProjectionError(
+        'bad_request',
+        `unknown bulk operation ${JSON.stringify((op as { op?: unknown })?.op)}`,
+      );
     });
+    if (inputs.length === 0) return { statuses: [], requestCharge: 0 };
+    const statuses = new Array<number>(ops.length).fill(0);
+    let total = 0;
+    // The version guard (Cosmos bulk has no conditional upsert on a property): read the
+    // stored items, skip the not-newer ones (412), create the missing ones and replace
+    // the older ones on their etag. A write that lost a race (409/412) reports 449:
+    // the caller retries the batch and decides again.
+    const guarded = new Set<number>();
+    if (guard) {
+      const keys = ops.flatMap((op, i) =>
+        op.op === 'upsert' ? [{ i, id: op.doc.id, partitionKey: this.partitionKeyOf(op.doc) }] : [],
+      );
+      const page = await this.readMany(keys);
+      total += page.requestCharge;
+      const stored = new Map(page.items.map((d) => [`${this.partitionKeyOf(d)}\u0000${d.id}`, d]));
+      const version = (d: unknown) => {
+        const v = guard.reduce<unknown>(
+          (o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined),
+          d,
+        );
+        return typeof v === 'number' ? v : Number(v ?? Number.NEGATIVE_INFINITY);
+      };
+      for (const k of keys) {
+        const input = inputs[k.i] as OperationInput & { resourceBody: JSONObject };
+        const cur = stored.get(`${k.partitionKey}\u0000${k.id}`);
+        guarded.add(k.i);
+        if (cur && version(cur) >= version(input.resourceBody)) {
+          statuses[k.i] = 412;
+          continue;
+        }
+        inputs[k.i] = cur
+          ? {
+              operationType: 'Replace',
+              id: k.id,
+              partitionKey: k.partitionKey,
+              resourceBody: input.resourceBody,
+              ifMatch: cur._etag,
+            }
+          : {
+              operationType: 'Create',
+              partitionKey: k.partitionKey,
+              resourceBody: input.resourceBody,
+            };
+      }
+    }
+    const todo = inputs.map((input, i) => ({ input, i })).filter(({ i }) => statuses[i] === 0);
+    if (todo.length === 0) return { statuses, requestCharge: total };
+    const results = await this.container.items.executeBulkOperations(todo.map((t) => t.input));
+    results.forEach((r, k) => {
+      const i = (todo[k] as { i: number }).i;
+      total += r.response?.requestCharge ?? r.error?.requestCharge ?? 0;
+      const status = r.response?.statusCode ?? statusOf(r.error) ?? 500;
+      statuses[i] = guarded.has(i) && (status === 409 || status === 412) ? 449 : status;
+    });
+    return { statuses, requestCharge: total };
   }
 
   /**

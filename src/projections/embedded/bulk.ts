@@ -1,7 +1,7 @@
 import { jsonbParam, type Queryable } from '../../sql/db.ts';
 import { hashKey } from '../hash.ts';
 import type { BulkOp, ContainerDef, Doc } from '../port.ts';
-import { checkField, effectiveTtl, partitionKeyField } from '../validate.ts';
+import { checkField, effectiveTtl, partitionKeyField, serializeDoc } from '../validate.ts';
 import { charge } from './charge.ts';
 import { LIVE } from './query-sql.ts';
 import { LSN_SEQUENCE, lit } from './schema.ts';
@@ -69,6 +69,15 @@ export function segmentBy(
   return out;
 }
 
+/** segmentBy for copies: all upserts, cut where a key repeats or a segment is full. */
+export const segmentCopies = (copies: Copy[], max = BULK_SEGMENT) =>
+  segmentBy(
+    copies.length,
+    () => 'upsert',
+    (i) => keyOf(copies[i]!.pk, copies[i]!.id),
+    max,
+  );
+
 /** segmentBy for bulk ops; `pkAt(i)` is op i's partition key (the caller has it from validation). */
 export const segment = (ops: BulkOp[], pkAt: (i: number) => string, max = BULK_SEGMENT) =>
   segmentBy(
@@ -99,7 +108,13 @@ export interface PreparedCopies {
   charge: number;
 }
 
-/** One copy: target `key` of the copy set at `set`. */
+/** Validates and serialises a copy set's shared document (once for all its copies). */
+export function prepareCopies(def: ContainerDef, doc: Doc): PreparedCopies {
+  const { json } = serializeDoc(def, doc);
+  return { json, ttl: effectiveTtl(def, doc), charge: charge.write(json) };
+}
+
+/** One copy: the copy set at index `set`, written under (pk, id). */
 export interface Copy {
   set: number;
   pk: string;
@@ -199,7 +214,7 @@ export function upsertCopiesSegment(
     rows.push(`{"pk":${str(c.pk)},"id":${str(c.id)},"fr":${h % t.ranges},"s":${n}}`);
     requestCharge += sets[c.set]!.charge;
   }
-  const pkPath = lit(`{${partitionKeyField(t.def).join(',')}}`);
+  const pkPath = `ARRAY[${partitionKeyField(t.def).map(lit).join(',')}]::text[]`;
   const source: RowSource = {
     from: `(SELECT c.pk, c.id, s.ttl, c.fr,
                    jsonb_set(s.b || jsonb_build_object('id', c.id), ${pkPath}, to_jsonb(c.pk)) AS b

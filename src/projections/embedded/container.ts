@@ -43,10 +43,11 @@ import {
   type BulkTarget,
   type Copy,
   deleteSegment,
-  type PreparedCopies,
   type PreparedDoc,
+  prepareCopies,
+  type Segment,
   segment,
-  segmentBy,
+  segmentCopies,
   upsertCopiesSegment,
   upsertSegment,
 } from './bulk.ts';
@@ -415,35 +416,48 @@ export class EmbeddedContainer implements ProjectionContainer {
           `unknown bulk operation ${JSON.stringify((op as { op?: unknown })?.op)}`,
         );
       });
-      const statuses = new Array<number>(ops.length).fill(0);
-      let total = 0;
       const target = this.bulkTarget();
       const pkAt = (i: number) => {
         const op = ops[i]!;
         return op.op === 'upsert' ? (prepared[i] as PreparedDoc).pk : op.partitionKey;
       };
-      for (const seg of segment(ops, pkAt)) {
-        const r =
-          seg.kind === 'upsert'
-            ? await upsertSegment(
-                this.db,
-                target,
-                seg.indexes.map((i) => prepared[i] as PreparedDoc),
-                opts?.ifNewer,
-              )
-            : await deleteSegment(
-                this.db,
-                target,
-                seg.indexes.map((i) => ops[i] as BulkOp),
-              );
-        seg.indexes.forEach((i, k) => {
-          statuses[i] = r.statuses[k] as number;
-        });
-        total += r.requestCharge;
-        if (seg.kind === 'upsert') this.notifyChange();
-      }
-      return { statuses, requestCharge: total };
+      return this.applySegments(ops.length, segment(ops, pkAt), (seg) =>
+        seg.kind === 'upsert'
+          ? upsertSegment(
+              this.db,
+              target,
+              seg.indexes.map((i) => prepared[i] as PreparedDoc),
+              opts?.ifNewer,
+            )
+          : deleteSegment(
+              this.db,
+              target,
+              seg.indexes.map((i) => ops[i] as BulkOp),
+            ),
+      );
     });
+  }
+
+  /**
+   * Runs each segment's statement in turn and puts its statuses back in op order; upserts
+   * wake the container's change-feed readers.
+   */
+  private async applySegments(
+    n: number,
+    segments: Segment[],
+    run: (seg: Segment) => Promise<{ statuses: number[]; requestCharge: number }>,
+  ): Promise<BulkResult> {
+    const statuses = new Array<number>(n).fill(0);
+    let requestCharge = 0;
+    for (const seg of segments) {
+      const r = await run(seg);
+      seg.indexes.forEach((i, k) => {
+        statuses[i] = r.statuses[k] as number;
+      });
+      requestCharge += r.requestCharge;
+      if (seg.kind === 'upsert') this.notifyChange();
+    }
+    return { statuses, requestCharge };
   }
 
   upsertCopies(sets: CopySet[], opts?: BulkOptions): Promise<BulkResult> {
@@ -451,36 +465,21 @@ export class EmbeddedContainer implements ProjectionContainer {
       const n = checkCopySets(this.def, sets);
       if (opts?.ifNewer !== undefined) checkField(opts.ifNewer);
       // Each shared document validated and serialised once; the copies' keys replace its own.
-      const prepared: PreparedCopies[] = sets.map((s) => {
-        const { json } = serializeDoc(this.def, s.doc);
-        return { json, ttl: effectiveTtl(this.def, s.doc), charge: charge.write(json) };
-      });
+      const prepared = sets.map((s) => prepareCopies(this.def, s.doc));
       const copies: Copy[] = [];
       sets.forEach((s, set) => {
         for (const t of s.targets) copies.push({ set, pk: t.partitionKey, id: t.id });
       });
-      const statuses = new Array<number>(n).fill(0);
-      let total = 0;
-      const segs = segmentBy(
-        n,
-        () => 'upsert',
-        (i) => `${copies[i]!.pk}\u0000${copies[i]!.id}`,
-      );
-      for (const seg of segs) {
-        const r = await upsertCopiesSegment(
+      const target = this.bulkTarget();
+      return this.applySegments(n, segmentCopies(copies), (seg) =>
+        upsertCopiesSegment(
           this.db,
-          this.bulkTarget(),
+          target,
           prepared,
           seg.indexes.map((i) => copies[i]!),
           opts?.ifNewer,
-        );
-        seg.indexes.forEach((i, k) => {
-          statuses[i] = r.statuses[k] as number;
-        });
-        total += r.requestCharge;
-        this.notifyChange();
-      }
-      return { statuses, requestCharge: total };
+        ),
+      );
     });
   }
 
