@@ -1,4 +1,11 @@
-import { type BulkOp, type ContainerDef, type CopySet, type Doc, ProjectionError } from './port.ts';
+import {
+  type BulkOp,
+  type ContainerDef,
+  type CopySet,
+  type Doc,
+  type ItemKey,
+  ProjectionError,
+} from './port.ts';
 import { checkId, checkPartitionKey, partitionKeyField } from './validate.ts';
 
 /**
@@ -29,11 +36,7 @@ export function checkCopySets(def: ContainerDef, sets: CopySet[]): number {
 }
 
 /** `doc` with `key`'s id and partition key (a nested partition-key path is copied, not shared). */
-export function copyAt(
-  def: ContainerDef,
-  doc: Doc,
-  key: { id: string; partitionKey: string },
-): Doc {
+export function copyAt(def: ContainerDef, doc: Doc, key: ItemKey): Doc {
   const path = partitionKeyField(def);
   const out: Record<string, unknown> = { ...doc, id: key.id };
   let cur = out;

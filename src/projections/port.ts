@@ -202,10 +202,7 @@ export interface ProjectionContainer {
   /** Inserts; ProjectionError 'conflict' if an item with this id exists in the partition. */
   create<T extends Doc>(doc: T): Promise<WriteResult<T>>;
   read<T extends Doc>(id: string, partitionKey: string, opts?: ReadOptions): Promise<ReadResult<T>>;
-  readMany<T extends Doc>(
-    keys: { id: string; partitionKey: string }[],
-    opts?: ReadOptions,
-  ): Promise<QueryPage<T>>;
+  readMany<T extends Doc>(keys: ItemKey[], opts?: ReadOptions): Promise<QueryPage<T>>;
   /** Deletes; resolves even if the item was already gone (deleted: false). */
   delete(
     id: string,

@@ -24,6 +24,15 @@ interface Entry {
 
 const keyOf = (partitionKey: string, id: string) => `${partitionKey}\u0000${id}`;
 
+/** The keys a write touches, or null when its input is too malformed to name them. */
+function keysOrNull(fn: () => string[]): string[] | null {
+  try {
+    return fn();
+  } catch {
+    return null;
+  }
+}
+
 /**
  * A short-lived memory of documents read by `readMany` (hydration: the posts a feed page
  * shows). A page read by many readers within `ttlMs` costs one store round trip instead of
@@ -34,15 +43,6 @@ const keyOf = (partitionKey: string, id: string) => `${partitionKey}\u0000${id}`
  * document read before a write cannot outlive it. `read` is never cached (callers use it for
  * etag-guarded read-modify-write).
  */
-/** The keys a write touches, or null when its input is too malformed to name them. */
-function keysOrNull(fn: () => string[]): string[] | null {
-  try {
-    return fn();
-  } catch {
-    return null;
-  }
-}
-
 export class ReadCache {
   private readonly entries = new Map<string, Entry>();
   /** Writes per container so far: a readMany fills the cache only if none overlapped it. */
