@@ -4,7 +4,7 @@ import { withRunbookContext } from '../composition.ts';
 import { ValidationError } from '../errors.ts';
 import { markDelivered } from '../outbox/hold.ts';
 import type { PipelineContext } from '../pipeline/context.ts';
-import type { Db } from '../sql/db.ts';
+import { ANY_CHANGE, analyzeStale } from '../sql/analyze.ts';
 import { consoleOutput, type Output } from './output.ts';
 import { progress } from './progress.ts';
 import { chunks, type SeedOptions, type SeedResult, seedGraph } from './seed/graph.ts';
@@ -63,8 +63,9 @@ export async function seed(
   }
   bar.stop();
   r.seconds.events = (Date.now() - marking) / 1000;
+  // The projections and the outbox changed since; canonical did not.
   const reanalyzing = Date.now();
-  await analyzeChanged(ctx.db);
+  await analyzeStale(ctx.db, ANY_CHANGE);
   r.seconds['final analyze'] = (Date.now() - reanalyzing) / 1000;
   return {
     ...r,
@@ -72,18 +73,6 @@ export async function seed(
     projectionSeconds: (Date.now() - started) / 1000 - canonicalSeconds,
     storeSeconds: built.storeSeconds,
   };
-}
-
-/**
- * ANALYZE only the tables written since their last ANALYZE (the projections and the outbox;
- * the canonical tables were analyzed before the projections were built and did not change).
- */
-async function analyzeChanged(db: Db): Promise<void> {
-  const { rows } = await db.query<{ t: string }>(
-    `SELECT format('%I.%I', schemaname, relname) AS t FROM pg_stat_user_tables
-      WHERE n_mod_since_analyze > 0 ORDER BY 1`,
-  );
-  if (rows.length > 0) await db.exec(`ANALYZE ${rows.map((r) => r.t).join(', ')}`);
 }
 
 const count = (name: string) => (v: string) => {

@@ -56,6 +56,16 @@ describe(`embedded store indexes on ${engineName}`, () => {
     return rows.map((r) => r['QUERY PLAN']).join('\n');
   };
 
+  it("keeps no statistics of a whole body (ANALYZE's largest cost, read by no estimate), and the plans below still hold", async () => {
+    const { rows } = await s.db.query<{ t: string; target: number }>(
+      `SELECT c.relname AS t, a.attstattarget::int AS target
+         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+        WHERE a.attname = 'body' AND c.relkind = 'r' AND c.relname LIKE 'proj\\_%' ORDER BY 1`,
+    );
+    expect(rows.map((r) => r.t)).toContain('proj_userfeed');
+    expect(rows.filter((r) => r.target !== 0)).toEqual([]);
+  });
+
   it('creates one expression index per composite index, keyed by the partition and the sort properties', async () => {
     const { rows } = await s.db.query<{ indexname: string; indexdef: string }>(
       `SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'proj_userfeed' AND indexname LIKE '%\\_ci\\_%'`,

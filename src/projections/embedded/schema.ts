@@ -91,6 +91,9 @@ function tableDdl(def: ContainerDef): string {
       PRIMARY KEY (pk, id)
     );
     ALTER TABLE ${q(t)} ADD COLUMN IF NOT EXISTS epk bigint GENERATED ALWAYS AS (${EPK_SQL}) STORED;
+    -- No planner estimate reads the whole body's statistics (queries filter on expressions
+    -- of it), and sampling them is most of an ANALYZE's time (bench/RESULTS.md section h).
+    ALTER TABLE ${q(t)} ALTER COLUMN body SET STATISTICS 0;
     DROP INDEX IF EXISTS ${q(`${t}_feed`)};
     CREATE INDEX IF NOT EXISTS ${q(`${t}_feed_pos`)} ON ${q(t)} (txid, lsn);
     CREATE INDEX IF NOT EXISTS ${q(`${t}_expiry`)} ON ${q(t)} (expires_at) WHERE expires_at IS NOT NULL;`;
