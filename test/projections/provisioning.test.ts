@@ -4,13 +4,21 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { compositeIndexes, tableName } from '../../src/projections/embedded/schema.ts';
+import {
+  compositeIndexes,
+  isProvisioned,
+  PROVISION_LOCK_TIMEOUT,
+  tableName,
+} from '../../src/projections/embedded/schema.ts';
+import { createEmbeddedStore } from '../../src/projections/embedded/store.ts';
 import type { ContainerDef } from '../../src/projections/port.ts';
 import { containerDefs } from '../../src/readmodel/containers.ts';
 import { engineName, scratchDb, serverUrl } from '../support/databases.ts';
 import { cosmosStore, embeddedStore } from '../support/projections.ts';
 
 const run = promisify(execFile);
+/** Longer than the lock timeout, far shorter than a test's timeout. */
+const PROVISION_WAIT_MS = Number.parseInt(PROVISION_LOCK_TIMEOUT, 10) * 1000 + 1000;
 const root = path.resolve(import.meta.dirname, '../..');
 
 describe(`provisioning on the embedded store (${engineName})`, () => {
@@ -106,6 +114,49 @@ describe('provisioning on Cosmos (emulator unless COSMOS_ENDPOINT is set)', () =
       }
     } finally {
       await c.close();
+    }
+  });
+});
+
+describe.skipIf(!serverUrl)('provisioning beside live traffic (PostgreSQL server)', () => {
+  it('a process starting on a provisioned store takes no table lock, so reads behind a long transaction are not queued', async () => {
+    const s = await embeddedStore({ poolMax: 4 });
+    const t = tableName(containerDefs.find((d) => d.name === 'userFeed') as ContainerDef);
+    try {
+      // A long transaction (a report, a backup) holds ACCESS SHARE on userFeed throughout.
+      await s.db.transaction(async (long) => {
+        await long.query(`SELECT count(*) FROM ${t}`);
+        const started = Date.now();
+        const again = await createEmbeddedStore(s.db, { definitions: containerDefs });
+        await again.close();
+        // Before, its ALTER TABLE waited for the long transaction and every read queued behind it.
+        expect(Date.now() - started).toBeLessThan(PROVISION_WAIT_MS);
+        await s.db.transaction(async (tx) => {
+          await tx.exec(`SET LOCAL statement_timeout = '${PROVISION_WAIT_MS}ms'`);
+          await tx.query(`SELECT * FROM ${t} LIMIT 1`);
+        });
+      });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('with something missing it provisions again, and gives up on a held lock rather than queue traffic', async () => {
+    const s = await embeddedStore({ poolMax: 4 });
+    const t = tableName(containerDefs.find((d) => d.name === 'userFeed') as ContainerDef);
+    try {
+      await s.db.exec(`DROP INDEX ${t}_expiry`);
+      expect(await isProvisioned(s.db, containerDefs, { notify: true })).toBe(false);
+      await s.db.transaction(async (long) => {
+        await long.query(`SELECT count(*) FROM ${t}`);
+        const started = Date.now();
+        await expect(s.store.provision()).rejects.toThrow(/lock timeout/);
+        expect(Date.now() - started).toBeLessThan(PROVISION_WAIT_MS * 3);
+      });
+      await s.store.provision();
+      expect(await isProvisioned(s.db, containerDefs, { notify: true })).toBe(true);
+    } finally {
+      await s.close();
     }
   });
 });

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Db, Queryable } from '../../sql/db.ts';
 import type { ContainerDef } from '../port.ts';
 import { splitPath } from '../validate.ts';
-import { EPK_SQL, LAYOUT_DDL } from './feed-layout.ts';
+import { EPK_SQL, LAYOUT_DDL, LAYOUT_TABLE } from './feed-layout.ts';
 
 /**
  * DDL for the embedded store, generated from containers.json: one table per container,
@@ -111,16 +111,76 @@ async function inSchema(tx: Queryable, schema: string | undefined): Promise<void
 // Serialises concurrent provisioning from several processes (CREATE ... IF NOT EXISTS races).
 const PROVISION_LOCK = 0x5072_6f6a;
 
-/** Creates the sequence, tables and every declared index that is missing. Idempotent. */
+/**
+ * How long provisioning's DDL waits for a table lock. Its statements take locks that queue
+ * every later read and write of the table behind them (ALTER TABLE takes ACCESS EXCLUSIVE
+ * even when nothing is missing), so behind a long transaction it gives up instead.
+ */
+export const PROVISION_LOCK_TIMEOUT = '5s';
+
+type ProvisionOptions = { indexes?: boolean; schema?: string };
+
+/**
+ * Whether every object provisionTables makes is already there as it would make it, read
+ * from the catalog without taking a lock. Each process runs provisioning at start: on a
+ * server, a new API or worker process must not queue the live traffic behind its DDL.
+ */
+export async function isProvisioned(
+  db: Queryable,
+  defs: ContainerDef[],
+  opts: ProvisionOptions & { notify: boolean },
+): Promise<boolean> {
+  const tables = defs.map(tableName);
+  const present = [
+    LSN_SEQUENCE,
+    LAYOUT_TABLE,
+    ...tables,
+    ...tables.flatMap((t) => [`${t}_feed_pos`, `${t}_expiry`]),
+    ...(opts.indexes === false ? [] : defs.flatMap((d) => compositeIndexes(d).map((i) => i.name))),
+  ];
+  const { rows } = await db.query<{ ok: boolean }>(
+    `WITH ns AS (SELECT oid FROM pg_namespace WHERE nspname = COALESCE($1, current_schema())),
+          rel AS (SELECT c.oid, c.relname FROM pg_class c JOIN ns ON c.relnamespace = ns.oid)
+     SELECT (SELECT count(*) FROM rel WHERE relname = ANY($2::text[])) = cardinality($2::text[])
+        AND NOT EXISTS (SELECT 1 FROM rel WHERE relname = ANY($3::text[]))
+        AND (SELECT count(*) FROM rel JOIN pg_attribute a ON a.attrelid = rel.oid
+              WHERE rel.relname = ANY($4::text[]) AND NOT a.attisdropped
+                AND (a.attname = 'epk' OR (a.attname = 'body' AND a.attstattarget = 0)))
+            = 2 * cardinality($4::text[])
+        AND (NOT $5::boolean OR (
+              (SELECT count(*) FROM rel JOIN pg_trigger g ON g.tgrelid = rel.oid
+                WHERE g.tgname = rel.relname || '_notify' AND rel.relname = ANY($4::text[]))
+                = cardinality($4::text[])
+              AND EXISTS (SELECT 1 FROM pg_proc p JOIN ns ON p.pronamespace = ns.oid
+                           WHERE p.proname = 'proj_notify_change'
+                             AND p.prosrc LIKE '%' || $6 || '%'))) AS ok`,
+    [
+      opts.schema ?? null,
+      present,
+      tables.map((t) => `${t}_feed`),
+      tables,
+      opts.notify,
+      CHANGE_CHANNEL,
+    ],
+  );
+  return rows[0]?.ok === true;
+}
+
+/**
+ * Creates the sequence, tables and every declared index that is missing. Idempotent, and
+ * when nothing is missing it takes no lock at all (isProvisioned).
+ */
 export async function provisionTables(
   db: Db,
   defs: ContainerDef[],
-  opts: { indexes?: boolean; schema?: string } = {},
+  opts: ProvisionOptions = {},
 ): Promise<void> {
   // Only a server has other processes to tell; PGlite is one process (in-process wake-ups).
   const notify = db.engine === 'pg';
+  if (await isProvisioned(db, defs, { ...opts, notify })) return;
   await db.transaction(async (tx) => {
     await tx.query(`SELECT pg_advisory_xact_lock(${PROVISION_LOCK})`);
+    await tx.exec(`SET LOCAL lock_timeout = '${PROVISION_LOCK_TIMEOUT}'`);
     await inSchema(tx, opts.schema);
     await tx.exec(`CREATE SEQUENCE IF NOT EXISTS ${LSN_SEQUENCE}`);
     await tx.exec(LAYOUT_DDL);
