@@ -32,6 +32,13 @@ export const SCHEMA_MIGRATIONS_DDL = `CREATE TABLE IF NOT EXISTS schema_migratio
 
 const MIGRATION_LOCK = `SELECT pg_advisory_xact_lock(hashtext('asora_migrate'))`;
 
+/**
+ * How long a migration's DDL waits for a table lock. A waiting ALTER TABLE queues every
+ * later read and write of its table behind it, so on a live server a migration stuck
+ * behind a long transaction gives up (and is retried at the next start) instead.
+ */
+export const MIGRATION_LOCK_TIMEOUT = '5s';
+
 export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]> {
   const files = (await readdir(dir)).filter((f) => /^\d{4}_[\w-]+\.sql$/.test(f)).sort();
   return Promise.all(
@@ -81,6 +88,7 @@ export async function migrate(db: Db, dir = MIGRATIONS_DIR): Promise<MigrateResu
         result.alreadyApplied.push(m.version);
         return;
       }
+      await tx.exec(`SET LOCAL lock_timeout = '${MIGRATION_LOCK_TIMEOUT}'`);
       await tx.exec(m.sql);
       await tx.query(
         'INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)',

@@ -2,8 +2,13 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadMigrations, MIGRATIONS_DIR, migrate } from '../../src/canonical/migrations.ts';
-import { engineName, type ScratchDb, scratchDb } from '../support/databases.ts';
+import {
+  loadMigrations,
+  MIGRATION_LOCK_TIMEOUT,
+  MIGRATIONS_DIR,
+  migrate,
+} from '../../src/canonical/migrations.ts';
+import { engineName, type ScratchDb, scratchDb, serverUrl } from '../support/databases.ts';
 
 // Each test starts its own PGlite (seconds; much more on a loaded machine).
 describe(`migrations (${engineName})`, { timeout: 120_000 }, () => {
@@ -46,4 +51,29 @@ describe(`migrations (${engineName})`, { timeout: 120_000 }, () => {
     const applied = await s.db.query('SELECT * FROM schema_migrations');
     expect(applied.rowCount).toBe(0);
   });
+
+  it.skipIf(!serverUrl)(
+    'gives up on a table lock held by a long transaction instead of queueing traffic behind it, and applies at the next start',
+    async () => {
+      s = await scratchDb();
+      const db = s.db;
+      const dir = await mkdtemp(path.join(tmpdir(), 'asora-mig-'));
+      await writeFile(path.join(dir, '0001_t.sql'), 'CREATE TABLE t3 (id int);');
+      await migrate(db, dir);
+      await writeFile(path.join(dir, '0002_col.sql'), 'ALTER TABLE t3 ADD COLUMN n int;');
+      const waitMs = Number.parseInt(MIGRATION_LOCK_TIMEOUT, 10) * 1000;
+      await db.transaction(async (long) => {
+        await long.query('SELECT count(*) FROM t3'); // a reader holding ACCESS SHARE throughout
+        const started = Date.now();
+        await expect(migrate(db, dir)).rejects.toThrow(/lock timeout/);
+        expect(Date.now() - started).toBeLessThan(waitMs * 3);
+        // Readers arriving meanwhile were not queued behind a waiting ALTER TABLE.
+        await db.transaction(async (tx) => {
+          await tx.exec(`SET LOCAL statement_timeout = '${waitMs}ms'`);
+          await tx.query('SELECT count(*) FROM t3');
+        });
+      });
+      expect((await migrate(db, dir)).applied).toEqual(['0002']);
+    },
+  );
 });
