@@ -11,7 +11,8 @@ export const PGLITE_ANALYZE_INTERVAL_MS = 60_000;
  * When a table's statistics are stale: more than `threshold + scaleFactor × rows` rows
  * changed since its last ANALYZE, with autovacuum's defaults (autovacuum_analyze_threshold,
  * autovacuum_analyze_scale_factor). Rows are pg_class.reltuples, which survives a restart;
- * the change counts do not, so a restart forgets at most one interval's changes.
+ * PGlite's change counts do not, so changes not yet past the rule when it stops are
+ * forgotten (as autovacuum forgets them after a crash).
  */
 export interface StaleRule {
   threshold: number;
@@ -27,7 +28,7 @@ export const ANY_CHANGE: StaleRule = { threshold: 0, scaleFactor: 0 };
  * ANALYZEs the tables whose statistics are stale under `rule`, one statement per table,
  * and returns their names. One statement per table because PGlite runs one statement at a
  * time: a request waits at most for one table's ANALYZE, not for the whole database's
- * (4.2 s on a 10,000-user seed, bench/RESULTS.md section h).
+ * (3.5–4.8 s on a 10,000-user seed, bench/RESULTS.md section h).
  */
 export async function analyzeStale(db: Db, rule: StaleRule = AUTOVACUUM_RULE): Promise<string[]> {
   // PGlite's one backend publishes its change counts at a statement's end, at most once a
