@@ -33,11 +33,11 @@ export const SCHEMA_MIGRATIONS_DDL = `CREATE TABLE IF NOT EXISTS schema_migratio
 const MIGRATION_LOCK = `SELECT pg_advisory_xact_lock(hashtext('asora_migrate'))`;
 
 /**
- * How long a migration's DDL waits for a table lock. A waiting ALTER TABLE queues every
- * later read and write of its table behind it, so on a live server a migration stuck
- * behind a long transaction gives up (and is retried at the next start) instead.
+ * How long each statement of a migration waits for a table lock (ms). A waiting ALTER TABLE
+ * queues every later read and write of its table behind it, so on a live server a migration
+ * stuck behind a long transaction gives up (and is retried at the next start) instead.
  */
-export const MIGRATION_LOCK_TIMEOUT = '5s';
+export const MIGRATION_LOCK_TIMEOUT_MS = 5_000;
 
 export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]> {
   const files = (await readdir(dir)).filter((f) => /^\d{4}_[\w-]+\.sql$/.test(f)).sort();
@@ -60,7 +60,12 @@ export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
  * lock so concurrent starters do not race. Refuses to run when an applied migration's
  * file has changed since (forward-only: write a new migration instead).
  */
-export async function migrate(db: Db, dir = MIGRATIONS_DIR): Promise<MigrateResult> {
+export async function migrate(
+  db: Db,
+  dir = MIGRATIONS_DIR,
+  opts: { lockTimeoutMs?: number } = {},
+): Promise<MigrateResult> {
+  const lockTimeoutMs = Math.max(1, Math.round(opts.lockTimeoutMs ?? MIGRATION_LOCK_TIMEOUT_MS));
   const migrations = await loadMigrations(dir);
   // The lock comes first: two processes starting on an empty database must not both
   // create schema_migrations (its CREATE ... IF NOT EXISTS races on the catalog).
@@ -88,7 +93,7 @@ export async function migrate(db: Db, dir = MIGRATIONS_DIR): Promise<MigrateResu
         result.alreadyApplied.push(m.version);
         return;
       }
-      await tx.exec(`SET LOCAL lock_timeout = '${MIGRATION_LOCK_TIMEOUT}'`);
+      await tx.exec(`SET LOCAL lock_timeout = ${lockTimeoutMs}`);
       await tx.exec(m.sql);
       await tx.query(
         'INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)',

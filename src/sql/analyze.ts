@@ -3,7 +3,8 @@ import type { Db } from './db.ts';
 
 /**
  * How often PGlite's statistics are checked (it has no autovacuum daemon to do it); the
- * check is one catalog query, so it runs as often as autovacuum wakes (autovacuum_naptime).
+ * check costs milliseconds (bench/RESULTS.md section h), so it runs as often as autovacuum wakes
+ * (autovacuum_naptime).
  */
 export const PGLITE_ANALYZE_INTERVAL_MS = 60_000;
 

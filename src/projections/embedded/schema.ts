@@ -112,18 +112,41 @@ async function inSchema(tx: Queryable, schema: string | undefined): Promise<void
 const PROVISION_LOCK = 0x5072_6f6a;
 
 /**
- * How long provisioning's DDL waits for a table lock. Its statements take locks that queue
- * every later read and write of the table behind them (ALTER TABLE takes ACCESS EXCLUSIVE
- * even when nothing is missing), so behind a long transaction it gives up instead.
+ * How long each of provisioning's DDL statements waits for a table lock (ms). A waiting
+ * ALTER TABLE queues every later read and write of its table behind it (it takes ACCESS
+ * EXCLUSIVE even when nothing is missing) and holds a transaction id, which holds back the
+ * change feed's horizon on the whole server; so it gives up after this long.
  */
-export const PROVISION_LOCK_TIMEOUT = '5s';
+export const PROVISION_LOCK_TIMEOUT_MS = 5_000;
 
-type ProvisionOptions = { indexes?: boolean; schema?: string };
+type ProvisionOptions = { indexes?: boolean; schema?: string; lockTimeoutMs?: number };
+
+const lockTimeout = (opts: ProvisionOptions) =>
+  `SET LOCAL lock_timeout = ${Math.max(1, Math.round(opts.lockTimeoutMs ?? PROVISION_LOCK_TIMEOUT_MS))}`;
 
 /**
- * Whether every object provisionTables makes is already there as it would make it, read
- * from the catalog without taking a lock. Each process runs provisioning at start: on a
- * server, a new API or worker process must not queue the live traffic behind its DDL.
+ * Every statement provisionTables runs, in order (the composite indexes apart: their names
+ * are hashes of their definitions, so their presence is checked by name).
+ */
+function provisionDdl(defs: ContainerDef[], notify: boolean): string[] {
+  return [
+    `CREATE SEQUENCE IF NOT EXISTS ${LSN_SEQUENCE}`,
+    LAYOUT_DDL,
+    ...(notify ? [NOTIFY_FUNCTION] : []),
+    ...defs.flatMap((def) => [tableDdl(def), ...(notify ? [notifyTrigger(tableName(def))] : [])]),
+  ];
+}
+
+/** Recorded on the LSN sequence once the DDL ran: a change to any statement changes it. */
+const fingerprint = (ddl: string[]) =>
+  createHash('sha1').update(ddl.join('\n;\n')).digest('hex').slice(0, 20);
+
+/**
+ * Whether provisionTables has nothing to do, read from the catalog without taking a lock:
+ * its statements, as this build writes them, ran here (the fingerprint on the sequence),
+ * and every table and index they and the composite indexes make is still there. Each
+ * process provisions at start: on a server a new API or worker process must not queue
+ * live traffic behind its DDL.
  */
 export async function isProvisioned(
   db: Queryable,
@@ -132,35 +155,28 @@ export async function isProvisioned(
 ): Promise<boolean> {
   const tables = defs.map(tableName);
   const present = [
-    LSN_SEQUENCE,
-    LAYOUT_TABLE,
-    ...tables,
-    ...tables.flatMap((t) => [`${t}_feed_pos`, `${t}_expiry`]),
-    ...(opts.indexes === false ? [] : defs.flatMap((d) => compositeIndexes(d).map((i) => i.name))),
+    ...new Set([
+      LAYOUT_TABLE,
+      ...tables,
+      ...tables.flatMap((t) => [`${t}_feed_pos`, `${t}_expiry`]),
+      ...(opts.indexes === false
+        ? []
+        : defs.flatMap((d) => compositeIndexes(d).map((i) => i.name))),
+    ]),
   ];
   const { rows } = await db.query<{ ok: boolean }>(
     `WITH ns AS (SELECT oid FROM pg_namespace WHERE nspname = COALESCE($1, current_schema())),
           rel AS (SELECT c.oid, c.relname FROM pg_class c JOIN ns ON c.relnamespace = ns.oid)
-     SELECT (SELECT count(*) FROM rel WHERE relname = ANY($2::text[])) = cardinality($2::text[])
-        AND NOT EXISTS (SELECT 1 FROM rel WHERE relname = ANY($3::text[]))
-        AND (SELECT count(*) FROM rel JOIN pg_attribute a ON a.attrelid = rel.oid
-              WHERE rel.relname = ANY($4::text[]) AND NOT a.attisdropped
-                AND (a.attname = 'epk' OR (a.attname = 'body' AND a.attstattarget = 0)))
-            = 2 * cardinality($4::text[])
-        AND (NOT $5::boolean OR (
-              (SELECT count(*) FROM rel JOIN pg_trigger g ON g.tgrelid = rel.oid
-                WHERE g.tgname = rel.relname || '_notify' AND rel.relname = ANY($4::text[]))
-                = cardinality($4::text[])
-              AND EXISTS (SELECT 1 FROM pg_proc p JOIN ns ON p.pronamespace = ns.oid
-                           WHERE p.proname = 'proj_notify_change'
-                             AND p.prosrc LIKE '%' || $6 || '%'))) AS ok`,
+     SELECT EXISTS (SELECT 1 FROM rel WHERE relname = $2
+                       AND obj_description(rel.oid, 'pg_class') = $3)
+        AND (SELECT count(*) FROM rel WHERE relname = ANY($4::text[])) = cardinality($4::text[])
+        AND NOT EXISTS (SELECT 1 FROM rel WHERE relname = ANY($5::text[])) AS ok`,
     [
       opts.schema ?? null,
+      LSN_SEQUENCE,
+      fingerprint(provisionDdl(defs, opts.notify)),
       present,
       tables.map((t) => `${t}_feed`),
-      tables,
-      opts.notify,
-      CHANGE_CHANNEL,
     ],
   );
   return rows[0]?.ok === true;
@@ -168,7 +184,7 @@ export async function isProvisioned(
 
 /**
  * Creates the sequence, tables and every declared index that is missing. Idempotent, and
- * when nothing is missing it takes no lock at all (isProvisioned).
+ * when there is nothing to do it takes no lock at all (isProvisioned).
  */
 export async function provisionTables(
   db: Db,
@@ -178,18 +194,15 @@ export async function provisionTables(
   // Only a server has other processes to tell; PGlite is one process (in-process wake-ups).
   const notify = db.engine === 'pg';
   if (await isProvisioned(db, defs, { ...opts, notify })) return;
+  const ddl = provisionDdl(defs, notify);
   await db.transaction(async (tx) => {
     await tx.query(`SELECT pg_advisory_xact_lock(${PROVISION_LOCK})`);
-    await tx.exec(`SET LOCAL lock_timeout = '${PROVISION_LOCK_TIMEOUT}'`);
+    await tx.exec(lockTimeout(opts));
     await inSchema(tx, opts.schema);
-    await tx.exec(`CREATE SEQUENCE IF NOT EXISTS ${LSN_SEQUENCE}`);
-    await tx.exec(LAYOUT_DDL);
-    if (notify) await tx.exec(NOTIFY_FUNCTION);
-    for (const def of defs) {
-      await tx.exec(tableDdl(def));
-      if (notify) await tx.exec(notifyTrigger(tableName(def)));
-      if (opts.indexes !== false) for (const ix of compositeIndexes(def)) await tx.exec(ix.sql);
-    }
+    for (const sql of ddl) await tx.exec(sql);
+    if (opts.indexes !== false)
+      for (const def of defs) for (const ix of compositeIndexes(def)) await tx.exec(ix.sql);
+    await tx.exec(`COMMENT ON SEQUENCE ${LSN_SEQUENCE} IS ${lit(fingerprint(ddl))}`);
   });
 }
 
@@ -207,6 +220,7 @@ export async function updateIndexes(
   const out: IndexChanges = { created: [], dropped: [] };
   await db.transaction(async (tx: Queryable) => {
     await tx.query(`SELECT pg_advisory_xact_lock(${PROVISION_LOCK})`);
+    await tx.exec(lockTimeout({}));
     await inSchema(tx, schema);
     for (const def of defs) {
       const t = tableName(def);
