@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/config/config.ts';
-import { analyzeStale } from '../src/sql/analyze.ts';
+import { ANY_CHANGE, analyzeStale } from '../src/sql/analyze.ts';
 import type { Db } from '../src/sql/db.ts';
 import { openEmbeddedCanonical } from '../src/sql/embedded-db.ts';
 import { table, writeSection } from './lib/results.ts';
@@ -96,7 +96,7 @@ try {
     `SELECT relname AS t, reltuples::int AS n FROM pg_class WHERE relkind = 'r'
       ORDER BY reltuples DESC LIMIT 3`,
   );
-  await analyzeStale(db, { threshold: 0, scaleFactor: 0 }); // start from fresh statistics
+  await analyzeStale(db, ANY_CHANGE); // start from fresh statistics
   const runs: Record<string, Probed[]> = { full: [], quiet: [], burst: [] };
   const analyzed: string[][] = [];
   for (let r = 0; r < ROUNDS; r++) {

@@ -3,6 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Db } from '../sql/db.ts';
+import { boundLockWaits } from '../sql/ddl-lock.ts';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../database/migrations/', import.meta.url));
 
@@ -32,13 +33,6 @@ export const SCHEMA_MIGRATIONS_DDL = `CREATE TABLE IF NOT EXISTS schema_migratio
 
 const MIGRATION_LOCK = `SELECT pg_advisory_xact_lock(hashtext('asora_migrate'))`;
 
-/**
- * How long each statement of a migration waits for a table lock (ms). A waiting ALTER TABLE
- * queues every later read and write of its table behind it, so on a live server a migration
- * stuck behind a long transaction gives up (and is retried at the next start) instead.
- */
-export const MIGRATION_LOCK_TIMEOUT_MS = 5_000;
-
 export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]> {
   const files = (await readdir(dir)).filter((f) => /^\d{4}_[\w-]+\.sql$/.test(f)).sort();
   return Promise.all(
@@ -63,9 +57,9 @@ export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
 export async function migrate(
   db: Db,
   dir = MIGRATIONS_DIR,
+  /** Bound on each statement's lock wait (default DDL_LOCK_TIMEOUT_MS). */
   opts: { lockTimeoutMs?: number } = {},
 ): Promise<MigrateResult> {
-  const lockTimeoutMs = Math.max(1, Math.round(opts.lockTimeoutMs ?? MIGRATION_LOCK_TIMEOUT_MS));
   const migrations = await loadMigrations(dir);
   // The lock comes first: two processes starting on an empty database must not both
   // create schema_migrations (its CREATE ... IF NOT EXISTS races on the catalog).
@@ -93,7 +87,7 @@ export async function migrate(
         result.alreadyApplied.push(m.version);
         return;
       }
-      await tx.exec(`SET LOCAL lock_timeout = ${lockTimeoutMs}`);
+      await boundLockWaits(tx, opts.lockTimeoutMs);
       await tx.exec(m.sql);
       await tx.query(
         'INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)',

@@ -3,7 +3,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadMigrations, MIGRATIONS_DIR, migrate } from '../../src/canonical/migrations.ts';
-import { engineName, type ScratchDb, scratchDb, serverUrl } from '../support/databases.ts';
+import {
+  engineName,
+  type ScratchDb,
+  scratchDb,
+  serverUrl,
+  someoneWaitsOn,
+} from '../support/databases.ts';
 
 // Each test starts its own PGlite (seconds; much more on a loaded machine).
 describe(`migrations (${engineName})`, { timeout: 120_000 }, () => {
@@ -65,14 +71,7 @@ describe(`migrations (${engineName})`, { timeout: 120_000 }, () => {
         const failed = expect(migrate(db, dir, { lockTimeoutMs: waitMs })).rejects.toThrow(
           /lock timeout/,
         );
-        await expect
-          .poll(async () => {
-            const { rows } = await db.query<{ n: number }>(
-              `SELECT count(*)::int AS n FROM pg_locks WHERE relation = 't3'::regclass AND NOT granted`,
-            );
-            return rows[0]!.n;
-          })
-          .toBeGreaterThan(0);
+        await someoneWaitsOn(db, 't3');
         // Queued behind the waiting ALTER TABLE: served once it gives up (before, never while
         // the long transaction lasted).
         await db.transaction(async (tx) => {

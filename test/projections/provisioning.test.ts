@@ -13,8 +13,7 @@ import {
 import { createEmbeddedStore } from '../../src/projections/embedded/store.ts';
 import type { ContainerDef } from '../../src/projections/port.ts';
 import { containerDefs } from '../../src/readmodel/containers.ts';
-import type { Db } from '../../src/sql/db.ts';
-import { engineName, scratchDb, serverUrl } from '../support/databases.ts';
+import { engineName, scratchDb, serverUrl, someoneWaitsOn } from '../support/databases.ts';
 import { cosmosStore, embeddedStore } from '../support/projections.ts';
 
 const run = promisify(execFile);
@@ -145,22 +144,6 @@ describe(`provisioning at start (${engineName})`, () => {
     }
   });
 });
-
-/** Resolves once some session waits for a lock on `table` (its DDL is queued). */
-async function someoneWaitsOn(db: Db, table: string): Promise<void> {
-  await expect
-    .poll(
-      async () =>
-        (
-          await db.query<{ n: number }>(
-            `SELECT count(*)::int AS n FROM pg_locks WHERE relation = $1::regclass AND NOT granted`,
-            [table],
-          )
-        ).rows[0]!.n,
-      { timeout: 5_000, interval: 20 },
-    )
-    .toBeGreaterThan(0);
-}
 
 describe.skipIf(!serverUrl)('provisioning beside live traffic (PostgreSQL server)', () => {
   it('a process starting on a provisioned store takes no table lock: behind a long transaction, reads go on meanwhile', async () => {

@@ -3,7 +3,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { citext } from '@electric-sql/pglite/contrib/citext';
 import { pgcrypto } from '@electric-sql/pglite/contrib/pgcrypto';
 import pg from 'pg';
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
 import { migrate } from '../../src/canonical/migrations.ts';
 import type { Db } from '../../src/sql/db.ts';
 import { createPgDb } from '../../src/sql/pg.ts';
@@ -113,4 +113,20 @@ export async function canonicalDb(opts: { poolMax?: number } = {}): Promise<Scra
   });
   await truncateAll(db);
   return { db, close: async () => {} };
+}
+
+/** Resolves once some session waits for a lock on `table` (its DDL is queued). */
+export async function someoneWaitsOn(db: Db, table: string): Promise<void> {
+  await expect
+    .poll(
+      async () =>
+        (
+          await db.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_locks WHERE relation = $1::regclass AND NOT granted`,
+            [table],
+          )
+        ).rows[0]!.n,
+      { timeout: 5_000, interval: 20 },
+    )
+    .toBeGreaterThan(0);
 }

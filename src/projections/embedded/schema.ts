@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Db, Queryable } from '../../sql/db.ts';
+import { boundLockWaits } from '../../sql/ddl-lock.ts';
 import type { ContainerDef } from '../port.ts';
 import { splitPath } from '../validate.ts';
 import { EPK_SQL, LAYOUT_DDL, LAYOUT_TABLE } from './feed-layout.ts';
@@ -111,18 +112,12 @@ async function inSchema(tx: Queryable, schema: string | undefined): Promise<void
 // Serialises concurrent provisioning from several processes (CREATE ... IF NOT EXISTS races).
 const PROVISION_LOCK = 0x5072_6f6a;
 
-/**
- * How long each of provisioning's DDL statements waits for a table lock (ms). A waiting
- * ALTER TABLE queues every later read and write of its table behind it (it takes ACCESS
- * EXCLUSIVE even when nothing is missing) and holds a transaction id, which holds back the
- * change feed's horizon on the whole server; so it gives up after this long.
- */
-export const PROVISION_LOCK_TIMEOUT_MS = 5_000;
-
-type ProvisionOptions = { indexes?: boolean; schema?: string; lockTimeoutMs?: number };
-
-const lockTimeout = (opts: ProvisionOptions) =>
-  `SET LOCAL lock_timeout = ${Math.max(1, Math.round(opts.lockTimeoutMs ?? PROVISION_LOCK_TIMEOUT_MS))}`;
+type ProvisionOptions = {
+  indexes?: boolean;
+  schema?: string;
+  /** Bound on each DDL statement's lock wait (default DDL_LOCK_TIMEOUT_MS). */
+  lockTimeoutMs?: number;
+};
 
 /**
  * Every statement provisionTables runs, in order (the composite indexes apart: their names
@@ -197,7 +192,7 @@ export async function provisionTables(
   const ddl = provisionDdl(defs, notify);
   await db.transaction(async (tx) => {
     await tx.query(`SELECT pg_advisory_xact_lock(${PROVISION_LOCK})`);
-    await tx.exec(lockTimeout(opts));
+    await boundLockWaits(tx, opts.lockTimeoutMs);
     await inSchema(tx, opts.schema);
     for (const sql of ddl) await tx.exec(sql);
     if (opts.indexes !== false)
@@ -220,7 +215,7 @@ export async function updateIndexes(
   const out: IndexChanges = { created: [], dropped: [] };
   await db.transaction(async (tx: Queryable) => {
     await tx.query(`SELECT pg_advisory_xact_lock(${PROVISION_LOCK})`);
-    await tx.exec(lockTimeout({}));
+    await boundLockWaits(tx);
     await inSchema(tx, schema);
     for (const def of defs) {
       const t = tableName(def);
