@@ -22,6 +22,13 @@ export interface ProcessorOptions {
    * items in order); 1 = the whole batch in one call, in feed order.
    */
   keyConcurrency: number;
+  /**
+   * Batches of one feed range in flight at once: the next ones are read and started while
+   * earlier ones are handled (each key's changes still in feed order, checkpoints in feed
+   * order). Only with keyConcurrency > 1 (otherwise 1): 1 = each batch handled and
+   * checkpointed before the next read.
+   */
+  batchesInFlight: number;
   /** Container holding the lease documents. */
   leaseContainer: string;
   /**
@@ -40,6 +47,7 @@ export const DEFAULT_PROCESSOR_OPTIONS: ProcessorOptions = {
   estimateIntervalMs: 30_000,
   estimateMaxItems: 10_000,
   keyConcurrency: 1,
+  batchesInFlight: 1,
   leaseContainer: 'leases',
   maxBatchAttempts: 5,
 };
@@ -59,6 +67,7 @@ export function resolveProcessorOptions(partial: Partial<ProcessorOptions> = {})
     'estimateMaxItems',
     'maxBatchAttempts',
     'keyConcurrency',
+    'batchesInFlight',
   ];
   for (const k of positive) {
     const v = o[k];
@@ -71,6 +80,8 @@ export function resolveProcessorOptions(partial: Partial<ProcessorOptions> = {})
   if (!Number.isFinite(o.estimateIntervalMs) || o.estimateIntervalMs < 0) {
     throw new RangeError('change-feed processor option estimateIntervalMs must be >= 0');
   }
+  // Without keys to order by, a batch is one call in feed order: overlapping two would reorder them.
+  if (o.keyConcurrency <= 1) o.batchesInFlight = 1;
   // An owner must renew well within the expiry, or its leases would be stolen while it is healthy.
   if (o.leaseRenewIntervalMs >= o.leaseExpirationIntervalMs) {
     throw new RangeError('leaseRenewIntervalMs must be shorter than leaseExpirationIntervalMs');

@@ -1,4 +1,3 @@
-import { forEachLimited } from '../lib/concurrency.ts';
 import { Sleeper } from '../lib/sleeper.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -13,6 +12,7 @@ import {
 import { leasesToAcquire } from './balancer.ts';
 import { recordDeadLetter } from './dead-letter.ts';
 import { estimateLeaseLag } from './estimator.ts';
+import { KeyedBatches } from './keyed-batches.ts';
 import { isAvailable, type LeaseDoc, leaseBody } from './lease.ts';
 import { ensureLeases, type StartFrom } from './lease-store.ts';
 import { type ProcessorOptions, resolveProcessorOptions } from './options.ts';
@@ -262,29 +262,31 @@ export function createChangeFeedProcessor(cfg: ChangeFeedProcessorConfig): Chang
     );
   }
 
-  /**
-   * One batch: in the given order, or, with keyConcurrency > 1, as one handler call per
-   * partition key with up to keyConcurrency keys at once (items of one key stay in order,
-   * in one call). Any failure fails the batch: it is not checkpointed and comes again.
-   */
-  async function handleBatch(items: Stored[], lease: { id: string }): Promise<void> {
-    if (opts.keyConcurrency <= 1) return cfg.handle(items, lease);
-    const byKey = new Map<string, Stored[]>();
-    for (const item of items) {
-      const key = monitored.partitionKeyOf(item);
-      const group = byKey.get(key);
-      if (group) group.push(item);
-      else byKey.set(key, [item]);
-    }
-    await forEachLimited([...byKey.values()], opts.keyConcurrency, (group) =>
-      cfg.handle(group, lease),
-    );
+  /** A batch read and handed to the handler, not yet checkpointed. */
+  interface Batch {
+    items: Stored[];
+    /** The read position after it: the checkpoint once it (and every batch before it) is handled. */
+    next: string | null;
+    done: Promise<void>;
+    finished: boolean;
+    /** Handled change by change after repeated failures: nothing else runs beside it. */
+    isolated: boolean;
   }
 
+  /**
+   * Reads one feed range and checkpoints it, at-least-once. With keyConcurrency 1 each batch
+   * is one handler call in feed order, checkpointed before the next read. With keyConcurrency
+   * > 1 a batch is cut by partition key (KeyedBatches), and with batchesInFlight > 1 the
+   * next batches are read and started while earlier ones are handled: a burst arriving in
+   * several reads fans out side by side instead of waiting behind the first batch. Each key
+   * keeps its feed order, and checkpoints advance in feed order, only past batches handled
+   * whole; after any failure every batch in flight settles and the range is read again from
+   * its last checkpoint (the handlers are idempotent).
+   */
   async function work(o: Owned): Promise<void> {
     // In memory: where the last read ended (an empty read moves it too; only batches checkpoint).
     let continuation = o.lease.continuation;
-    let attempts = 0; // failed attempts at the current batch
+    let attempts = 0; // failed attempts since the checkpoint last moved
     // A store that reports `pending` (committed changes behind its horizon) is read again
     // soon while they wait: 5, 10, 20, 40 ms, then every 50 ms. One that cannot tell: after
     // a write signal found nothing, look again at 10, 40, 160, 640 ms, then every second
@@ -292,7 +294,87 @@ export function createChangeFeedProcessor(cfg: ChangeFeedProcessorConfig): Chang
     let recheckMs = 0;
     let recheckUntil = 0;
     let pendingMs = 0;
+    const lease = { id: o.lease.id };
+    const keyed =
+      opts.keyConcurrency > 1
+        ? new KeyedBatches(
+            (item) => monitored.partitionKeyOf(item),
+            opts.keyConcurrency,
+            (items) => cfg.handle(items, lease),
+          )
+        : undefined;
+    const queue: Batch[] = [];
+
+    const launch = (items: Stored[], next: string | null, run: () => Promise<void>) => {
+      const isolated = attempts + 1 >= opts.maxBatchAttempts;
+      const b: Batch = {
+        items,
+        next,
+        done: Promise.resolve().then(run),
+        finished: false,
+        isolated,
+      };
+      const finish = () => {
+        b.finished = true;
+      };
+      b.done.then(finish, finish);
+      queue.push(b);
+    };
+
+    /**
+     * Checkpoints the handled batches at the head of the queue, in feed order, waiting for
+     * the head while more than `keep` batches are queued. Throws a batch's failure.
+     */
+    const settle = async (keep: number): Promise<WriteOutcome> => {
+      while (queue.length > 0 && (queue.length > keep || queue[0]!.finished)) {
+        const head = queue[0]!;
+        await head.done;
+        if (halted) return 'lost'; // killed between handling and checkpoint: redelivered later
+        observeDelay(head.items);
+        const next = head.next;
+        const outcome = await writeOwned(o, (b) => ({ ...stamp(b, me), continuation: next }));
+        if (outcome === 'lost') return 'lost'; // the new owner re-reads from the last checkpoint
+        queue.shift();
+        attempts = 0;
+      }
+      return 'ok';
+    };
+
+    /** Every batch in flight settled: no handler call of this range is left running. */
+    const quiesce = async () => {
+      await Promise.allSettled(queue.map((b) => b.done));
+      await keyed?.idle();
+    };
+
+    /** A batch failed: let the rest settle, then read again from the last checkpoint. */
+    const failed = async (err: unknown) => {
+      await quiesce();
+      queue.length = 0;
+      if (halted) return;
+      attempts++;
+      log.error(
+        { err: keyed?.failed ?? err, lease: o.lease.id, attempt: attempts },
+        'change batch failed; retrying from the last checkpoint',
+      );
+      keyed?.reset();
+      continuation = o.lease.continuation;
+      await sleeper.sleep(opts.feedPollDelayMs);
+    };
+
+    /** Waits ms (or for a write signal since `mark`), or less when the oldest batch in flight finishes. */
+    const pause = (ms: number, mark: number) =>
+      queue.length > 0
+        ? Promise.race([sleeper.sleep(ms, mark), queue[0]!.done.catch(() => undefined)])
+        : sleeper.sleep(ms, mark);
+
     while (!o.lost && !stopping && !halted) {
+      try {
+        const keep = queue.some((b) => b.isolated) ? 0 : opts.batchesInFlight - 1;
+        if ((await settle(keep)) === 'lost') break;
+      } catch (err) {
+        await failed(err);
+        continue;
+      }
       let page: ChangePage;
       let mark: number;
       try {
@@ -302,26 +384,29 @@ export function createChangeFeedProcessor(cfg: ChangeFeedProcessorConfig): Chang
         page = await monitored.readChanges(o.range, continuation, opts.maxItemCount, { startTime });
       } catch (err) {
         if (halted) return;
-        if (isProjectionError(err, 'gone')) return handOver(o);
+        if (isProjectionError(err, 'gone')) {
+          // Split: the batches read so far are handled and checkpointed before the hand-over.
+          try {
+            if ((await settle(0)) === 'lost') break;
+          } catch (failure) {
+            await failed(failure);
+            continue;
+          }
+          return handOver(o);
+        }
         log.warn({ err, lease: o.lease.id }, 'change-feed read failed; retrying');
         await sleeper.sleep(opts.feedPollDelayMs);
         continue;
       }
-      if (o.lost || stopping || halted) return;
+      if (o.lost || stopping || halted) break;
       if (page.items.length === 0) {
         continuation = page.continuation;
         if (page.pending !== undefined) {
           pendingMs = page.pending ? Math.min(Math.max(pendingMs * 2, 5), 50) : 0;
-          await sleeper.sleep(
-            Math.min(pendingMs || opts.feedPollDelayMs, opts.feedPollDelayMs),
-            mark,
-          );
+          await pause(Math.min(pendingMs || opts.feedPollDelayMs, opts.feedPollDelayMs), mark);
           continue;
         }
-        await sleeper.sleep(
-          Math.min(recheckMs || opts.feedPollDelayMs, opts.feedPollDelayMs),
-          mark,
-        );
+        await pause(Math.min(recheckMs || opts.feedPollDelayMs, opts.feedPollDelayMs), mark);
         if (sleeper.mark() !== mark) {
           recheckMs = 10;
           recheckUntil = Date.now() + 30_000;
@@ -333,27 +418,29 @@ export function createChangeFeedProcessor(cfg: ChangeFeedProcessorConfig): Chang
       }
       recheckMs = 0;
       pendingMs = 0;
+      const items = page.items;
+      if (attempts + 1 >= opts.maxBatchAttempts) {
+        // Failed maxBatchAttempts - 1 times (the queue is empty since): this batch alone, each
+        // change on its own, checkpointed before anything more is read.
+        const attempt = attempts + 1;
+        launch(items, page.continuation, () => isolatePoison(o, items, attempt));
+      } else if (keyed) {
+        launch(items, page.continuation, () => keyed.start(items));
+      } else {
+        launch(items, page.continuation, () => cfg.handle(items, lease));
+      }
+      continuation = page.continuation;
+    }
+    if (halted) return;
+    // Stopping: the batches in flight are handled and checkpointed. Lost: they only settle.
+    if (stopping && !o.lost) {
       try {
-        if (++attempts < opts.maxBatchAttempts) await handleBatch(page.items, { id: o.lease.id });
-        else await isolatePoison(o, page.items, attempts);
-        attempts = 0;
-        if (halted) return; // killed between handling and checkpoint: the batch will be redelivered
-        observeDelay(page.items);
-        const next = page.continuation;
-        const outcome = await writeOwned(o, (b) => ({ ...stamp(b, me), continuation: next }));
-        if (outcome === 'lost') return; // the new owner re-reads from the last checkpoint
-        continuation = next;
+        await settle(0);
       } catch (err) {
-        if (halted) return;
-        // Not checkpointed: the same batch is read again after a pause (at-least-once).
-        log.error(
-          { err, lease: o.lease.id, attempt: attempts },
-          'change batch failed; retrying from the last checkpoint',
-        );
-        continuation = o.lease.continuation;
-        await sleeper.sleep(opts.feedPollDelayMs);
+        log.warn({ err, lease: o.lease.id }, 'change batch failed while stopping; it comes again');
       }
     }
+    await quiesce();
   }
 
   /**

@@ -81,8 +81,9 @@ export function createPipelineWorkers(
       ...common,
       container: CONTAINERS.posts,
       processorName: PROCESSOR_NAMES.fanout,
-      // Posts are independent: a burst fans out side by side, each post's versions in order.
-      options: { keyConcurrency: 8, ...opts.processor },
+      // Posts are independent: a burst fans out side by side, each post's versions in order,
+      // including posts read after a batch whose fan-out is still running.
+      options: { keyConcurrency: 8, batchesInFlight: 4, ...opts.processor },
       handle: async (items) => void (await fanout(items)),
     }),
     reactions: createChangeFeedProcessor({

@@ -196,54 +196,158 @@ describe(`change feed write path (${engineName})`, () => {
     },
   );
 
-  it('a burst in one feed range is handled concurrently across keys, each key in order', async () => {
-    const KEYS = 24;
-    const VERSIONS = 4;
-    const byKey = new Map<string, number[]>();
-    let inFlight = 0;
-    let maxInFlight = 0;
+  it.each([1, 4])(
+    'a burst in one feed range is handled concurrently across keys, each key in order (%i batches in flight)',
+    async (batchesInFlight) => {
+      const KEYS = 24;
+      const VERSIONS = 4;
+      const byKey = new Map<string, number[]>();
+      let inFlight = 0;
+      let maxInFlight = 0;
+      const p = processor(
+        'h',
+        async (items) => {
+          inFlight++;
+          maxInFlight = Math.max(maxInFlight, inFlight);
+          try {
+            // One call per key: every item of a call has the same partition key.
+            expect(new Set(items.map((i) => i.postId)).size).toBe(1);
+            await sleep(15); // a fan-out's worth of work
+            for (const i of items) {
+              const seen = byKey.get(String(i.postId)) ?? [];
+              seen.push(Number(i.v));
+              byKey.set(String(i.postId), seen);
+            }
+          } finally {
+            inFlight--;
+          }
+        },
+        { keyConcurrency: 8, maxItemCount: 10, batchesInFlight },
+      );
+      await p.start();
+      const posts = ts.store.container('posts_v2');
+      // Versions of every key interleaved, written while the processor reads.
+      for (let v = 1; v <= VERSIONS; v++) {
+        await posts.bulk(
+          Array.from({ length: KEYS }, (_, k): BulkOp => {
+            const id = `post-${k}`;
+            return { op: 'upsert', doc: { id, postId: id, v } };
+          }),
+        );
+      }
+      await waitFor(
+        () =>
+          byKey.size === KEYS && [...byKey.values()].every((vs) => vs[vs.length - 1] === VERSIONS),
+        10_000,
+        'every key at its last version',
+      );
+      expect(maxInFlight).toBeGreaterThan(1);
+      for (const [key, vs] of byKey) {
+        // Latest-version feed: a key may skip versions, never go back.
+        for (let i = 1; i < vs.length; i++) expect(vs[i], key).toBeGreaterThan(vs[i - 1]!);
+      }
+    },
+  );
+
+  /** A promise with its resolve, for handlers held until the test lets them go. */
+  function gate() {
+    let open!: () => void;
+    const opened = new Promise<void>((r) => {
+      open = r;
+    });
+    return { open, opened };
+  }
+  const lagOf = async (p: ChangeFeedProcessor) =>
+    (await p.estimate()).reduce((sum, e) => sum + e.lag, 0);
+  const IN_FLIGHT = { keyConcurrency: 8, batchesInFlight: 4, maxItemCount: 10 };
+  /** Version v of the post `key` (its partition key too). */
+  const writePost = (key: string, v = 1) =>
+    ts.store.container('posts_v2').upsert({ id: key, postId: key, v });
+
+  it('batches in flight: a key read later starts while an earlier batch runs; the same key waits; checkpoints wait for the earliest', async () => {
+    const slow = gate();
+    const calls: string[] = [];
     const p = processor(
       'h',
       async (items) => {
-        inFlight++;
-        maxInFlight = Math.max(maxInFlight, inFlight);
-        try {
-          // One call per key: every item of a call has the same partition key.
-          expect(new Set(items.map((i) => i.postId)).size).toBe(1);
-          await sleep(15); // a fan-out's worth of work
-          for (const i of items) {
-            const seen = byKey.get(String(i.postId)) ?? [];
-            seen.push(Number(i.v));
-            byKey.set(String(i.postId), seen);
-          }
-        } finally {
-          inFlight--;
-        }
+        for (const i of items) calls.push(`${i.postId}@${i.v}`);
+        if (items[0]!.postId === 'slow' && items[0]!.v === 1) await slow.opened;
       },
-      { keyConcurrency: 8, maxItemCount: 10 },
+      IN_FLIGHT,
     );
     await p.start();
-    const posts = ts.store.container('posts_v2');
-    // Versions of every key interleaved, written while the processor reads.
-    for (let v = 1; v <= VERSIONS; v++) {
-      await posts.bulk(
-        Array.from({ length: KEYS }, (_, k): BulkOp => {
-          const id = `post-${k}`;
-          return { op: 'upsert', doc: { id, postId: id, v } };
-        }),
-      );
-    }
-    await waitFor(
-      () =>
-        byKey.size === KEYS && [...byKey.values()].every((vs) => vs[vs.length - 1] === VERSIONS),
-      10_000,
-      'every key at its last version',
+    await writePost('slow');
+    await waitFor(() => calls.includes('slow@1'), 5_000, 'the slow key handled');
+    // Read in later batches while the first is still being handled.
+    await writePost('fast');
+    await waitFor(() => calls.includes('fast@1'), 5_000, 'a new key started beside the slow batch');
+    await writePost('slow', 2);
+    await writePost('other');
+    await waitFor(() => calls.includes('other@1'), 5_000, 'another new key');
+    await sleep(100);
+    expect(calls).not.toContain('slow@2'); // behind its own earlier version
+    // Nothing checkpointed past the unfinished first batch (slow's two versions are one document).
+    expect(await lagOf(p)).toBe(3);
+    slow.open();
+    await waitFor(() => calls.includes('slow@2'), 5_000, 'the slow key’s next version');
+    await waitFor(async () => (await lagOf(p)) === 0, 5_000, 'every batch checkpointed');
+    expect(calls.filter((c) => c.startsWith('slow'))).toEqual(['slow@1', 'slow@2']);
+  });
+
+  it('batches in flight: an earlier batch that fails is read again with the later ones, though they succeeded', async () => {
+    const calls = new Map<string, number>();
+    let failures = 0;
+    const p = processor(
+      'h',
+      async (items) => {
+        const key = String(items[0]!.postId);
+        calls.set(key, (calls.get(key) ?? 0) + 1);
+        if (key === 'bad' && failures === 0) {
+          await sleep(150); // the later batch is handled meanwhile
+          failures++;
+          throw new Error('transient failure');
+        }
+      },
+      IN_FLIGHT,
     );
-    expect(maxInFlight).toBeGreaterThan(1);
-    for (const [key, vs] of byKey) {
-      // Latest-version feed: a key may skip versions, never go back.
-      for (let i = 1; i < vs.length; i++) expect(vs[i], key).toBeGreaterThan(vs[i - 1]!);
-    }
+    await p.start();
+    await writePost('bad');
+    await waitFor(() => calls.has('bad'), 5_000, 'the failing key started');
+    await writePost('good');
+    await waitFor(() => calls.has('good'), 5_000, 'the later key handled');
+    await waitFor(async () => (await lagOf(p)) === 0, 5_000, 'both checkpointed after the retry');
+    expect(failures).toBe(1);
+    expect(calls.get('bad')).toBe(2);
+    expect(calls.get('good')).toBe(2); // its batch came again: the checkpoint never passed 'bad'
+  });
+
+  it('batches in flight: stop() lets them finish and checkpoints them', async () => {
+    const slow = gate();
+    const calls: string[] = [];
+    const p = processor(
+      'h',
+      async (items) => {
+        calls.push(String(items[0]!.postId));
+        if (items[0]!.postId === 'slow') await slow.opened;
+      },
+      IN_FLIGHT,
+    );
+    await p.start();
+    await writePost('slow');
+    await waitFor(() => calls.includes('slow'), 5_000, 'the slow key started');
+    await writePost('fast');
+    await waitFor(() => calls.includes('fast'), 5_000, 'the later key handled');
+    const stopped = p.stop();
+    await sleep(50);
+    slow.open();
+    await stopped;
+    const next = processor('next', async (items) => {
+      calls.push(`again:${items[0]!.postId}`);
+    });
+    expect(await lagOf(next)).toBe(0);
+    await next.start();
+    await sleep(200);
+    expect(calls.filter((c) => c.startsWith('again:'))).toEqual([]);
   });
 
   it('a crash between a bulk write and its checkpoint replays it: no duplicate, no lost item', async () => {
