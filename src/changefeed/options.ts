@@ -77,6 +77,12 @@ export function resolveProcessorOptions(partial: Partial<ProcessorOptions> = {})
       );
     }
   }
+  for (const k of ['keyConcurrency', 'batchesInFlight', 'maxItemCount'] as const) {
+    if (!Number.isInteger(o[k]))
+      throw new RangeError(
+        `change-feed processor option ${k} must be a whole number (got ${o[k]})`,
+      );
+  }
   if (!Number.isFinite(o.estimateIntervalMs) || o.estimateIntervalMs < 0) {
     throw new RangeError('change-feed processor option estimateIntervalMs must be >= 0');
   }

@@ -79,6 +79,15 @@ interface Owned {
   /** Lease writes of one host are serialised so renewals never race checkpoints. */
   chain: Promise<unknown>;
   worker?: Promise<void>;
+  /** Stops the handler calls of this range that have not started (halted, or lost). */
+  abort?: () => void;
+}
+
+/** A checkpoint write failed (the lease store, not the batch): read again, no attempt counted. */
+class CheckpointFailed extends Error {
+  constructor(override readonly cause: unknown) {
+    super('checkpoint write failed');
+  }
 }
 
 type WriteOutcome = 'ok' | 'lost';
@@ -118,6 +127,8 @@ export function createChangeFeedProcessor(cfg: ChangeFeedProcessorConfig): Chang
   let stopping = false;
   let halted = false;
   let loops: Promise<void>[] = [];
+  /** Every range worker still running, the lost ones' included (stop() waits for them all). */
+  const workers = new Set<Promise<void>>();
   let unsubscribe: (() => void) | undefined;
 
   function stamp(body: LeaseDoc, owner: string | null): LeaseDoc {
@@ -188,6 +199,7 @@ export function createChangeFeedProcessor(cfg: ChangeFeedProcessorConfig): Chang
   function markLost(o: Owned, why: string): void {
     if (o.lost) return;
     o.lost = true;
+    o.abort?.();
     owned.delete(o.lease.id);
     cfg.metrics?.changeFeedLeasesOwned.dec(metricLabels);
     log.info({ lease: o.lease.id, why }, 'lease lost');
@@ -219,7 +231,10 @@ export function createChangeFeedProcessor(cfg: ChangeFeedProcessorConfig): Chang
     cfg.metrics?.changeFeedLeasesOwned.inc(metricLabels);
     log.info({ lease: took.id, from: lease.owner }, 'lease acquired');
     leaseEvent('acquired', took.id);
-    o.worker = work(o);
+    const worker = work(o);
+    o.worker = worker;
+    workers.add(worker);
+    void worker.finally(() => workers.delete(worker));
   }
 
   async function balanceOnce(): Promise<void> {
@@ -303,7 +318,10 @@ export function createChangeFeedProcessor(cfg: ChangeFeedProcessorConfig): Chang
             (items) => cfg.handle(items, lease),
           )
         : undefined;
+    o.abort = () => keyed?.abort();
     const queue: Batch[] = [];
+    /** Ends the current pause early: a batch finished, so a checkpoint may be due. */
+    let cutPause: AbortController | undefined;
 
     const launch = (items: Stored[], next: string | null, run: () => Promise<void>) => {
       const isolated = attempts + 1 >= opts.maxBatchAttempts;
@@ -316,6 +334,7 @@ export function createChangeFeedProcessor(cfg: ChangeFeedProcessorConfig): Chang
       };
       const finish = () => {
         b.finished = true;
+        cutPause?.abort();
       };
       b.done.then(finish, finish);
       queue.push(b);
@@ -329,13 +348,18 @@ export function createChangeFeedProcessor(cfg: ChangeFeedProcessorConfig): Chang
       while (queue.length > 0 && (queue.length > keep || queue[0]!.finished)) {
         const head = queue[0]!;
         await head.done;
+        attempts = 0;
         if (halted) return 'lost'; // killed between handling and checkpoint: redelivered later
         observeDelay(head.items);
         const next = head.next;
-        const outcome = await writeOwned(o, (b) => ({ ...stamp(b, me), continuation: next }));
+        let outcome: WriteOutcome;
+        try {
+          outcome = await writeOwned(o, (b) => ({ ...stamp(b, me), continuation: next }));
+        } catch (err) {
+          throw new CheckpointFailed(err);
+        }
         if (outcome === 'lost') return 'lost'; // the new owner re-reads from the last checkpoint
         queue.shift();
-        attempts = 0;
       }
       return 'ok';
     };
@@ -346,26 +370,41 @@ export function createChangeFeedProcessor(cfg: ChangeFeedProcessorConfig): Chang
       await keyed?.idle();
     };
 
-    /** A batch failed: let the rest settle, then read again from the last checkpoint. */
+    /**
+     * A batch (or a checkpoint write) failed: let the rest settle, then read again from the
+     * last checkpoint. Only a batch's failure counts as an attempt at it.
+     */
     const failed = async (err: unknown) => {
       await quiesce();
       queue.length = 0;
       if (halted) return;
-      attempts++;
-      log.error(
-        { err: keyed?.failed ?? err, lease: o.lease.id, attempt: attempts },
-        'change batch failed; retrying from the last checkpoint',
-      );
+      if (err instanceof CheckpointFailed) {
+        log.warn(
+          { err: err.cause, lease: o.lease.id },
+          'checkpoint failed; reading again from the last one',
+        );
+      } else {
+        attempts++;
+        log.error(
+          { err: keyed?.failed ?? err, lease: o.lease.id, attempt: attempts },
+          'change batch failed; retrying from the last checkpoint',
+        );
+      }
       keyed?.reset();
       continuation = o.lease.continuation;
       await sleeper.sleep(opts.feedPollDelayMs);
     };
 
-    /** Waits ms (or for a write signal since `mark`), or less when the oldest batch in flight finishes. */
-    const pause = (ms: number, mark: number) =>
-      queue.length > 0
-        ? Promise.race([sleeper.sleep(ms, mark), queue[0]!.done.catch(() => undefined)])
-        : sleeper.sleep(ms, mark);
+    /** Waits ms (or for a write signal since `mark`), or less when a batch in flight finishes. */
+    const pause = async (ms: number, mark: number) => {
+      if (queue[0]?.finished) return; // a checkpoint is due now
+      cutPause = new AbortController();
+      try {
+        await sleeper.sleep(ms, mark, cutPause.signal);
+      } finally {
+        cutPause = undefined;
+      }
+    };
 
     while (!o.lost && !stopping && !halted) {
       try {
@@ -570,7 +609,8 @@ export function createChangeFeedProcessor(cfg: ChangeFeedProcessorConfig): Chang
       unsubscribe?.();
       sleeper.close();
       await Promise.all(loops);
-      await Promise.all([...owned.values()].map((o) => o.worker));
+      // The lost ranges' workers too: their handler calls in flight end first.
+      await Promise.all([...workers]);
       // Release (owner cleared) so other hosts take the ranges at their next round, not after expiry.
       await Promise.all(
         [...owned.values()].map(async (o) => {

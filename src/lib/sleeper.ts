@@ -18,9 +18,13 @@ export class Sleeper {
     return this.signals;
   }
 
-  /** Sleeps ms, or less on wake()/close() or, when `since` is given, on a signal after that mark. */
-  sleep(ms: number, since?: number): Promise<void> {
+  /**
+   * Sleeps ms, or less on wake()/close() or, when `since` is given, on a signal after that
+   * mark, or when `cut` is aborted (a caller's own reason to stop waiting).
+   */
+  sleep(ms: number, since?: number, cut?: AbortSignal): Promise<void> {
     if (since !== undefined && since !== this.signals) return Promise.resolve();
+    if (cut?.aborted) return Promise.resolve();
     if (this.closed || (since === undefined && this.pending)) {
       this.pending = false;
       return Promise.resolve();
@@ -30,9 +34,11 @@ export class Sleeper {
         clearTimeout(timer);
         this.wakers.delete(done);
         this.waitingForSignal.delete(done);
+        cut?.removeEventListener('abort', done);
         resolve();
       };
       const timer = setTimeout(done, ms);
+      cut?.addEventListener('abort', done, { once: true });
       if (since === undefined) this.wakers.add(done);
       else this.waitingForSignal.add(done);
     });

@@ -5,7 +5,7 @@ import {
 } from '../../src/changefeed/processor.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
 import { createEmbeddedStore } from '../../src/projections/embedded/store.ts';
-import type { BulkOp, Stored } from '../../src/projections/port.ts';
+import type { BulkOp, ProjectionStore, Stored } from '../../src/projections/port.ts';
 import { containerDefs } from '../../src/readmodel/containers.ts';
 import { createPgDb } from '../../src/sql/pg.ts';
 import { engineName, serverUrl } from '../support/databases.ts';
@@ -68,9 +68,10 @@ describe(`change feed write path (${engineName})`, () => {
     host: string,
     handle: (items: Stored[]) => Promise<void>,
     options: Parameters<typeof createChangeFeedProcessor>[0]['options'] = {},
+    store: ProjectionStore = ts.store,
   ) {
     const p = createChangeFeedProcessor({
-      store: ts.store,
+      store,
       container: 'posts_v2',
       processorName: 'write-path',
       hostName: host,
@@ -264,7 +265,11 @@ describe(`change feed write path (${engineName})`, () => {
   const writePost = (key: string, v = 1) =>
     ts.store.container('posts_v2').upsert({ id: key, postId: key, v });
 
-  it('batches in flight: a key read later starts while an earlier batch runs; the same key waits; checkpoints wait for the earliest', async () => {
+  /**
+   * A processor with batches in flight whose handler records `key@v` and holds slow@1 until
+   * `slow.open()`; slow@1 is written and its call has started.
+   */
+  async function slowFirst() {
     const slow = gate();
     const calls: string[] = [];
     const p = processor(
@@ -277,7 +282,12 @@ describe(`change feed write path (${engineName})`, () => {
     );
     await p.start();
     await writePost('slow');
-    await waitFor(() => calls.includes('slow@1'), 5_000, 'the slow key handled');
+    await waitFor(() => calls.includes('slow@1'), 5_000, 'the slow key started');
+    return { p, slow, calls };
+  }
+
+  it('batches in flight: a key read later starts while an earlier batch runs; the same key waits; checkpoints wait for the earliest', async () => {
+    const { p, slow, calls } = await slowFirst();
     // Read in later batches while the first is still being handled.
     await writePost('fast');
     await waitFor(() => calls.includes('fast@1'), 5_000, 'a new key started beside the slow batch');
@@ -321,22 +331,103 @@ describe(`change feed write path (${engineName})`, () => {
     expect(calls.get('good')).toBe(2); // its batch came again: the checkpoint never passed 'bad'
   });
 
-  it('batches in flight: stop() lets them finish and checkpoints them', async () => {
+  it('batches in flight: a later batch that fails does not hold back an earlier one waiting on its key', async () => {
     const slow = gate();
-    const calls: string[] = [];
+    const handledAt = new Map<string, number>();
+    let failedAt = 0;
     const p = processor(
       'h',
       async (items) => {
-        calls.push(String(items[0]!.postId));
-        if (items[0]!.postId === 'slow') await slow.opened;
+        const key = `${items[0]!.postId}@${items[0]!.v}`;
+        if (key === 'bad@1' && !failedAt) {
+          failedAt = Date.now();
+          throw new Error('transient failure');
+        }
+        if (key === 'x@1') await slow.opened;
+        handledAt.set(key, Date.now());
       },
-      IN_FLIGHT,
+      { ...IN_FLIGHT, feedPollDelayMs: 3_000 }, // the retry after a failure waits this long
     );
     await p.start();
-    await writePost('slow');
-    await waitFor(() => calls.includes('slow'), 5_000, 'the slow key started');
+    await writePost('x');
+    await sleep(100);
+    await writePost('x', 2); // a later batch: waits for x@1
+    await sleep(100);
+    await writePost('bad'); // later still: fails at once
+    await waitFor(() => failedAt > 0, 5_000, 'the failure');
+    slow.open();
+    await waitFor(() => handledAt.has('x@2'), 5_000, 'x@2');
+    // Handled as soon as x@1 was, not after the failed batch's retry.
+    expect(handledAt.get('x@2')! - failedAt).toBeLessThan(1_500);
+    await waitFor(() => handledAt.has('bad@1'), 10_000, 'the retry');
+  });
+
+  it('batches in flight: after halt() no handler call starts, not even one queued behind a running call', async () => {
+    const { p, slow, calls } = await slowFirst();
+    await writePost('slow', 2); // read in a later batch, waiting for slow@1
+    await sleep(200);
+    p.halt(); // a crash: nothing more is applied, the lease expires
+    slow.open();
+    await sleep(200);
+    expect(calls).toEqual(['slow@1']);
+  });
+
+  it('a failed checkpoint write is not counted as an attempt at the batch (no change is isolated for it)', async () => {
+    // The lease container's first checkpoint write fails (the store, not the batch).
+    let failedWrites = 0;
+    let armed = false;
+    const leases = ts.store.container('leases');
+    const flaky: ProjectionStore = Object.create(ts.store, {
+      container: {
+        value: (name: string) => {
+          const c = ts.store.container(name);
+          if (name !== 'leases') return c;
+          return Object.create(c, {
+            upsert: {
+              value: async (...args: Parameters<typeof leases.upsert>) => {
+                if (armed && failedWrites === 0 && args[0].continuation) {
+                  failedWrites++;
+                  throw new Error('lease store: connection reset');
+                }
+                return c.upsert(...args);
+              },
+            },
+          });
+        },
+      },
+    });
+    const handled = new Set<string>();
+    let failedOnce = false;
+    const p = processor(
+      'h',
+      async (items) => {
+        // A transient failure once the checkpoint failed: alone it must not dead-letter 'b'.
+        if (failedWrites > 0 && !failedOnce) {
+          failedOnce = true;
+          throw new Error('transient handler error');
+        }
+        for (const i of items) handled.add(String(i.postId));
+      },
+      { maxBatchAttempts: 2 },
+      flaky,
+    );
+    await p.start();
+    await sleep(100);
+    armed = true;
+    await writePost('a');
+    await writePost('b');
+    await waitFor(async () => (await lagOf(p)) === 0, 5_000, 'every change checkpointed');
+    expect(failedWrites).toBe(1);
+    expect(failedOnce).toBe(true);
+    expect([...handled].sort()).toEqual(['a', 'b']);
+    const dead = await ts.store.container('leases').query({ limit: 100 });
+    expect(dead.items.filter((d) => d.deadLetterOf !== undefined)).toEqual([]);
+  });
+
+  it('batches in flight: stop() lets them finish and checkpoints them', async () => {
+    const { p, slow, calls } = await slowFirst();
     await writePost('fast');
-    await waitFor(() => calls.includes('fast'), 5_000, 'the later key handled');
+    await waitFor(() => calls.includes('fast@1'), 5_000, 'the later key handled');
     const stopped = p.stop();
     await sleep(50);
     slow.open();
