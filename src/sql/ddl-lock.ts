@@ -12,3 +12,9 @@ export const DDL_LOCK_TIMEOUT_MS = 5_000;
 export function boundLockWaits(tx: Queryable, ms = DDL_LOCK_TIMEOUT_MS): Promise<void> {
   return tx.exec(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(ms))}`);
 }
+
+/**
+ * How long an index build on a live server may take, its waits for older transactions
+ * included (CREATE INDEX CONCURRENTLY blocks no reads or writes meanwhile, so it may wait).
+ */
+export const INDEX_BUILD_TIMEOUT_MS = 30 * 60_000;

@@ -66,15 +66,21 @@ export function createPgDb(url: string, opts: PgDbOptions = {}): Db {
 
   /** The Db with every statement (and connection wait) bounded by deadlineMs. */
   const view = (deadlineMs: number | undefined): Db => {
-    const config = (sql: string, params?: readonly unknown[]) =>
-      ({ text: sql, values: params, query_timeout: deadlineMs }) as pg.QueryConfig;
-
-    const run = async <T>(client: pg.PoolClient, sql: string, params?: readonly unknown[]) => {
+    const run = async <T>(
+      client: pg.PoolClient,
+      sql: string,
+      params?: readonly unknown[],
+      ms = deadlineMs,
+    ) => {
       try {
-        const r = await client.query(config(sql, params));
+        const r = await client.query({
+          text: sql,
+          values: params,
+          query_timeout: ms,
+        } as pg.QueryConfig);
         return { rows: r.rows as T[], rowCount: r.rowCount ?? 0 };
       } catch (err) {
-        throw asTimeout(err, deadlineMs, what);
+        throw asTimeout(err, ms, what);
       }
     };
     const query = async <T>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>> => {
@@ -131,6 +137,29 @@ export function createPgDb(url: string, opts: PgDbOptions = {}): Db {
       },
       async exec(sql: string) {
         await query(sql);
+      },
+      async session<T>(
+        fn: (s: Queryable) => Promise<T>,
+        opts: { timeoutMs?: number } = {},
+      ): Promise<T> {
+        const client = await acquire(deadlineMs);
+        const ms = opts.timeoutMs ?? deadlineMs;
+        const s: Queryable = {
+          query: <R>(sql: string, params?: readonly unknown[]) => {
+            noteSqlStatement();
+            return run<R>(client, sql, params, ms);
+          },
+          async exec(sql: string) {
+            await s.query(sql);
+          },
+        };
+        try {
+          if (ms) await s.exec(`SET statement_timeout = ${Math.max(1, Math.round(ms))}`);
+          return await fn(s);
+        } finally {
+          // Closed, not pooled: its settings and session locks end with it.
+          client.release(true);
+        }
       },
       async listen(channel, onNotify) {
         const client = await acquire(deadlineMs);

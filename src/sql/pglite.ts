@@ -172,6 +172,9 @@ function view(lite: PGlite, state: { closed: boolean }, deadlineMs: number | und
     async exec(sql: string) {
       await bound(lite.exec(sql));
     },
+    async session() {
+      throw new Error('PGlite is one session: session() is for a server (use transaction())');
+    },
     async listen(channel, onNotify) {
       return lite.listen(channel, onNotify);
     },

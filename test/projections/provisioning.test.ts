@@ -7,16 +7,39 @@ import { describe, expect, it } from 'vitest';
 import {
   compositeIndexes,
   isProvisioned,
+  PROVISION_LOCK,
   provisionTables,
   tableName,
 } from '../../src/projections/embedded/schema.ts';
 import { createEmbeddedStore } from '../../src/projections/embedded/store.ts';
 import type { ContainerDef } from '../../src/projections/port.ts';
 import { containerDefs } from '../../src/readmodel/containers.ts';
+import type { Db } from '../../src/sql/db.ts';
 import { engineName, scratchDb, serverUrl, someoneWaitsOn } from '../support/databases.ts';
 import { cosmosStore, embeddedStore } from '../support/projections.ts';
 
 const run = promisify(execFile);
+
+/** Whether the index exists and is valid (usable by queries). */
+async function indexValid(db: Db, name: string): Promise<boolean | undefined> {
+  const { rows } = await db.query<{ valid: boolean }>(
+    `SELECT i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = $1`,
+    [name],
+  );
+  return rows[0]?.valid;
+}
+
+/** The first declared composite index of userFeed, and its table with one row in it. */
+async function feedIndexOnRows(db: Db) {
+  const feed = containerDefs.find((d) => d.name === 'userFeed') as ContainerDef;
+  const t = tableName(feed);
+  const name = compositeIndexes(feed)[0]?.name as string;
+  await db.query(
+    `INSERT INTO ${t} (pk, id, body, etag, ts, lsn, txid, feed_range)
+     VALUES ('r1', 'r1:p1', '{"id":"r1:p1","recipientId":"r1"}', '"e"', 0, nextval('proj_lsn'), pg_current_xact_id(), 0)`,
+  );
+  return { t, name };
+}
 /**
  * The lock timeout these tests give provisioning: short, because a waiting ALTER TABLE holds a
  * transaction id, which pauses every change feed on the shared test server while it waits.
@@ -168,6 +191,88 @@ describe.skipIf(!serverUrl)('provisioning beside live traffic (PostgreSQL server
       await s.close();
     }
   });
+
+  it('update-indexes builds an index of a table with rows without blocking writes: beside a long writing transaction, a write goes on', async () => {
+    const s = await embeddedStore({ poolMax: 4 });
+    try {
+      const { t, name } = await feedIndexOnRows(s.db);
+      await s.db.exec(`DROP INDEX "${name}"`);
+      let building: Promise<unknown> | undefined;
+      // A long transaction that writes to the table: a plain CREATE INDEX would wait for it
+      // and queue every later write behind itself.
+      await s.db.transaction(async (long) => {
+        await long.query(`UPDATE ${t} SET ts = ts WHERE pk = 'r1'`);
+        building = s.store.updateIndexes();
+        await expect
+          .poll(
+            async () =>
+              (
+                await s.db.query<{ n: number }>(
+                  `SELECT count(*)::int AS n FROM pg_stat_activity
+                    WHERE query LIKE 'CREATE INDEX CONCURRENTLY%' AND wait_event_type = 'Lock'`,
+                )
+              ).rows[0]!.n,
+            { timeout: 5_000, interval: 20 },
+          )
+          .toBe(1);
+        await s.db.transaction(async (tx) => {
+          await tx.exec(`SET LOCAL statement_timeout = '2s'`);
+          // Another row than `long`'s (whose row lock it waits for otherwise).
+          await tx.query(
+            `INSERT INTO ${t} (pk, id, body, etag, ts, lsn, txid, feed_range)
+             SELECT 'r2', 'r2:p1', jsonb_set(body, '{recipientId}', '"r2"'), etag, ts, nextval('proj_lsn'), pg_current_xact_id(), 0
+               FROM ${t} WHERE pk = 'r1'`,
+          );
+        });
+        expect(await indexValid(s.db, name)).toBe(false); // still building, behind `long`
+      });
+      expect(await building).toEqual({ created: [name], dropped: [] });
+      expect(await indexValid(s.db, name)).toBe(true);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a start rebuilds an index a build left invalid, without its DDL; one that finds another process building skips it', async () => {
+    const s = await embeddedStore({ poolMax: 4 });
+    try {
+      const { name } = await feedIndexOnRows(s.db);
+      // What an interrupted CREATE INDEX CONCURRENTLY leaves behind.
+      await s.db.exec(
+        `UPDATE pg_index SET indisvalid = false WHERE indexrelid = '"${name}"'::regclass`,
+      );
+      await (await createEmbeddedStore(s.db, { definitions: containerDefs })).close();
+      expect(await indexValid(s.db, name)).toBe(true);
+      expect(await isProvisioned(s.db, containerDefs, { notify: true })).toBe(true);
+
+      await s.db.exec(`DROP INDEX "${name}"`);
+      let release!: () => void;
+      const held = new Promise<void>((r) => {
+        release = r;
+      });
+      let locked!: () => void;
+      const holding = new Promise<void>((r) => {
+        locked = r;
+      });
+      const holder = s.db.session(async (x) => {
+        await x.query(`SELECT pg_advisory_lock(${PROVISION_LOCK})`);
+        locked();
+        await held;
+      });
+      await holding;
+      const started = Date.now();
+      await (await createEmbeddedStore(s.db, { definitions: containerDefs })).close();
+      expect(Date.now() - started).toBeLessThan(2_000);
+      expect(await indexValid(s.db, name)).toBeUndefined(); // left to the holder
+      // update-indexes waits for it, then says who is in the way.
+      await expect(s.store.updateIndexes()).rejects.toThrow(/another process/);
+      release();
+      await holder;
+      expect(await s.store.updateIndexes()).toEqual({ created: [name], dropped: [] });
+    } finally {
+      await s.close();
+    }
+  }, 30_000);
 
   it('with something to do, its DDL gives up on a lock held by a long transaction, so the reads queued behind it wait at most the lock timeout', async () => {
     const s = await embeddedStore({ poolMax: 4 });

@@ -49,7 +49,10 @@ export function fieldExpr(def: ContainerDef, segs: string[]): string {
 
 export interface IndexSpec {
   name: string;
+  table: string;
   sql: string;
+  /** The same build without blocking writes (a server, outside a transaction). */
+  concurrently: string;
 }
 
 /** Composite indexes → expression indexes, each ending with (pk,) id so keyset pages are index-ordered. */
@@ -69,9 +72,12 @@ export function compositeIndexes(def: ContainerDef): IndexSpec[] {
     const all = [...cols, ...(hasPk ? [] : [`pk ${lastDir}`]), `id ${lastDir}`];
     const hash = createHash('sha1').update(all.join(',')).digest('hex').slice(0, 10);
     const name = `${table}_ci_${hash}`;
+    const on = `${q(name)} ON ${q(table)} (${all.join(', ')})`;
     return {
       name,
-      sql: `CREATE INDEX IF NOT EXISTS ${q(name)} ON ${q(table)} (${all.join(', ')})`,
+      table,
+      sql: `CREATE INDEX IF NOT EXISTS ${on}`,
+      concurrently: `CREATE INDEX CONCURRENTLY IF NOT EXISTS ${on}`,
     };
   });
 }
@@ -109,8 +115,9 @@ async function inSchema(tx: Queryable, schema: string | undefined): Promise<void
   await tx.exec(`CREATE SCHEMA IF NOT EXISTS ${q(schema)}; SET LOCAL search_path TO ${q(schema)}`);
 }
 
-// Serialises concurrent provisioning from several processes (CREATE ... IF NOT EXISTS races).
-const PROVISION_LOCK = 0x5072_6f6a;
+// Serialises concurrent provisioning from several processes (CREATE ... IF NOT EXISTS races),
+// and index builds (index-builds.ts).
+export const PROVISION_LOCK = 0x5072_6f6a;
 
 type ProvisionOptions = {
   indexes?: boolean;
@@ -187,18 +194,33 @@ export async function provisionTables(
   opts: ProvisionOptions = {},
 ): Promise<void> {
   // Only a server has other processes to tell; PGlite is one process (in-process wake-ups).
-  const notify = db.engine === 'pg';
-  if (await isProvisioned(db, defs, { ...opts, notify })) return;
-  const ddl = provisionDdl(defs, notify);
+  const server = db.engine === 'pg';
+  // On a server the composite indexes of tables with rows are built by buildIndexesLive,
+  // which writes go on beside: a missing one is no reason to run this DDL.
+  const indexes = server ? false : opts.indexes;
+  if (await isProvisioned(db, defs, { ...opts, indexes, notify: server })) return;
+  const ddl = provisionDdl(defs, server);
   await db.transaction(async (tx) => {
-    await tx.query(`SELECT pg_advisory_xact_lock(${PROVISION_LOCK})`);
+    // Bounded, the lock too: an index build (index-builds.ts) may hold it for minutes.
     await boundLockWaits(tx, opts.lockTimeoutMs);
+    await tx.query(`SELECT pg_advisory_xact_lock(${PROVISION_LOCK})`);
     await inSchema(tx, opts.schema);
     for (const sql of ddl) await tx.exec(sql);
     if (opts.indexes !== false)
-      for (const def of defs) for (const ix of compositeIndexes(def)) await tx.exec(ix.sql);
+      for (const def of defs) {
+        if (server && !(await isEmpty(tx, tableName(def)))) continue;
+        for (const ix of compositeIndexes(def)) await tx.exec(ix.sql);
+      }
     await tx.exec(`COMMENT ON SEQUENCE ${LSN_SEQUENCE} IS ${lit(fingerprint(ddl))}`);
   });
+}
+
+/** Whether a table holds no row (an index on it builds at once). */
+export async function isEmpty(tx: Queryable, table: string): Promise<boolean> {
+  const { rows } = await tx.query<{ empty: boolean }>(
+    `SELECT NOT EXISTS (SELECT 1 FROM ${q(table)}) AS empty`,
+  );
+  return rows[0]?.empty === true;
 }
 
 export interface IndexChanges {
@@ -214,8 +236,8 @@ export async function updateIndexes(
 ): Promise<IndexChanges> {
   const out: IndexChanges = { created: [], dropped: [] };
   await db.transaction(async (tx: Queryable) => {
-    await tx.query(`SELECT pg_advisory_xact_lock(${PROVISION_LOCK})`);
     await boundLockWaits(tx);
+    await tx.query(`SELECT pg_advisory_xact_lock(${PROVISION_LOCK})`);
     await inSchema(tx, schema);
     for (const def of defs) {
       const t = tableName(def);

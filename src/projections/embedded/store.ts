@@ -10,6 +10,7 @@ import { ProjectionError } from '../port.ts';
 import { lookupContainer } from '../registry.ts';
 import { EmbeddedContainer } from './container.ts';
 import { ensureLayout, mergeRanges, splitRange } from './feed-layout.ts';
+import { buildIndexesLive } from './index-builds.ts';
 import { storeError } from './rows.ts';
 import {
   CHANGE_CHANNEL,
@@ -62,8 +63,14 @@ export async function createEmbeddedStore(
   const ranges = opts.feedRanges ?? 4;
   if (!Number.isInteger(ranges) || ranges < 1)
     throw new ProjectionError('bad_request', 'feedRanges must be a positive integer');
-  try {
+  // Tables, then (a server) the composite indexes of tables with rows, built beside traffic.
+  const provision = async () => {
     await provisionTables(db, defs, { schema: opts.schema });
+    if (db.engine === 'pg')
+      await buildIndexesLive(db, defs, { schema: opts.schema, dropStale: false, wait: false });
+  };
+  try {
+    await provision();
     await ensureLayout(
       db,
       defs.map((d) => d.name),
@@ -107,11 +114,23 @@ export async function createEmbeddedStore(
     db,
     container: (name: string): ProjectionContainer => lookupContainer(containers, name),
     definitions: () => defs,
-    provision: () => provisionTables(db, defs, { schema: opts.schema }),
-    updateIndexes: async () => {
-      // Tables only: updateIndexes reports what it creates.
-      await provisionTables(db, defs, { indexes: false, schema: opts.schema });
-      return updateIndexes(db, defs, opts.schema);
+    async provision() {
+      try {
+        await provision();
+      } catch (err) {
+        throw storeError(err);
+      }
+    },
+    async updateIndexes() {
+      try {
+        // Tables only: the index step reports what it creates.
+        await provisionTables(db, defs, { indexes: false, schema: opts.schema });
+        return db.engine === 'pg'
+          ? await buildIndexesLive(db, defs, { schema: opts.schema, dropStale: true, wait: true })
+          : await updateIndexes(db, defs, opts.schema);
+      } catch (err) {
+        throw storeError(err);
+      }
     },
     sweepExpired: () => sweepExpired(db, defs),
     async splitFeedRange(container, rangeId) {
