@@ -110,10 +110,17 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
       sharedAutoscaleMaxThroughput,
       observer: metrics.storeObserver,
       onSweepError: (err) => log.warn({ err }, 'TTL sweep failed'),
+      onIndexesBuilt: (c) => log.info(c, 'projection indexes built beside traffic'),
+      onIndexBuildError: (err) =>
+        log.error(
+          { err },
+          'projection index build failed; the next start or update-indexes retries it',
+        ),
       canonical: owner.db, // the embedded store shares PGlite's one connection (unused on a server)
     });
     closers.push(() => store.close());
-    await store.provision();
+    // The embedded store provisioned its tables as it opened (and builds indexes in the background).
+    if (store.kind === 'cosmos') await store.provision();
 
     // Every store call on the request path is bounded by the API deadline, every worker
     // call by the (longer) worker deadline; both share one projection-store breaker.

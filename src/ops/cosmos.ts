@@ -20,6 +20,8 @@ export async function withStore(
       definitions: containerDefs,
       sharedAutoscaleMaxThroughput,
       sweepIntervalMs: 0,
+      // The runbooks build indexes themselves, waiting, and report them.
+      buildIndexesAtStart: false,
     });
     try {
       await fn(store, where);

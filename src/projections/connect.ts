@@ -48,6 +48,9 @@ export async function createProjectionStore(
     observer?: StoreObserver;
     sweepIntervalMs?: number;
     onSweepError?: EmbeddedStoreOptions['onSweepError'];
+    buildIndexesAtStart?: EmbeddedStoreOptions['buildIndexesAtStart'];
+    onIndexesBuilt?: EmbeddedStoreOptions['onIndexesBuilt'];
+    onIndexBuildError?: EmbeddedStoreOptions['onIndexBuildError'];
     /** The open embedded canonical Db, when this process has one (see sharesCanonicalPglite). */
     canonical?: Db;
   },
@@ -101,6 +104,9 @@ export async function createProjectionStore(
       observer: opts.observer,
       sweepIntervalMs: opts.sweepIntervalMs ?? SWEEP_INTERVAL_MS,
       onSweepError: opts.onSweepError,
+      buildIndexesAtStart: opts.buildIndexesAtStart,
+      onIndexesBuilt: opts.onIndexesBuilt,
+      onIndexBuildError: opts.onIndexBuildError,
       ownsDb,
       schema: shared ? SHARED_PROJECTIONS_SCHEMA : undefined,
     });

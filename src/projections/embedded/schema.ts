@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Db, Queryable } from '../../sql/db.ts';
-import { boundLockWaits } from '../../sql/ddl-lock.ts';
-import type { ContainerDef } from '../port.ts';
+import { boundLockWaits, DDL_LOCK_TIMEOUT_MS } from '../../sql/ddl-lock.ts';
+import { type ContainerDef, ProjectionError } from '../port.ts';
 import { splitPath } from '../validate.ts';
 import { EPK_SQL, LAYOUT_DDL, LAYOUT_TABLE } from './feed-layout.ts';
 
@@ -119,6 +119,50 @@ async function inSchema(tx: Queryable, schema: string | undefined): Promise<void
 // and index builds (index-builds.ts).
 export const PROVISION_LOCK = 0x5072_6f6a;
 
+/** How often a caller that found the provisioning lock taken tries again (ms). */
+const LOCK_RETRY_MS = 100;
+
+/** The provisioning lock stayed taken for `ms`: who is in the way, and what to do. */
+export const provisionLockBusy = (ms: number, cause?: unknown) =>
+  new ProjectionError(
+    'conflict',
+    `another process has been provisioning or changing the projection indexes for ${ms / 1000} s; try again once it has finished`,
+    cause,
+  );
+
+/**
+ * Tries `tryLock` (a statement answering true when it got the lock) until it succeeds or
+ * `ms` have passed. Never waits inside a statement: a concurrent index build waits for every
+ * transaction with an older snapshot, a statement waiting for this lock included, while
+ * that statement would wait for the build's lock: a deadlock.
+ */
+export async function retryLock(ms: number, tryLock: () => Promise<boolean>): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await tryLock())) {
+    if (Date.now() >= until) throw provisionLockBusy(ms);
+    await new Promise((r) => setTimeout(r, LOCK_RETRY_MS));
+  }
+}
+
+/** fn in a transaction holding the provisioning lock (its wait, and every lock wait in fn, bounded by ms). */
+async function withProvisionLock(
+  db: Db,
+  ms: number,
+  fn: (tx: Queryable) => Promise<void>,
+): Promise<void> {
+  await retryLock(ms, () =>
+    db.transaction(async (tx) => {
+      const { rows } = await tx.query<{ ok: boolean }>(
+        `SELECT pg_try_advisory_xact_lock(${PROVISION_LOCK}) AS ok`,
+      );
+      if (rows[0]?.ok !== true) return false;
+      await boundLockWaits(tx, ms);
+      await fn(tx);
+      return true;
+    }),
+  );
+}
+
 type ProvisionOptions = {
   indexes?: boolean;
   schema?: string;
@@ -200,10 +244,8 @@ export async function provisionTables(
   const indexes = server ? false : opts.indexes;
   if (await isProvisioned(db, defs, { ...opts, indexes, notify: server })) return;
   const ddl = provisionDdl(defs, server);
-  await db.transaction(async (tx) => {
-    // Bounded, the lock too: an index build (index-builds.ts) may hold it for minutes.
-    await boundLockWaits(tx, opts.lockTimeoutMs);
-    await tx.query(`SELECT pg_advisory_xact_lock(${PROVISION_LOCK})`);
+  // Bounded, the lock too: an index build (index-builds.ts) may hold it for minutes.
+  await withProvisionLock(db, opts.lockTimeoutMs ?? DDL_LOCK_TIMEOUT_MS, async (tx) => {
     await inSchema(tx, opts.schema);
     for (const sql of ddl) await tx.exec(sql);
     if (opts.indexes !== false)
@@ -215,8 +257,8 @@ export async function provisionTables(
   });
 }
 
-/** Whether a table holds no row (an index on it builds at once). */
-export async function isEmpty(tx: Queryable, table: string): Promise<boolean> {
+/** Whether a table holds no row (an index on it builds at once, in the provisioning transaction). */
+async function isEmpty(tx: Queryable, table: string): Promise<boolean> {
   const { rows } = await tx.query<{ empty: boolean }>(
     `SELECT NOT EXISTS (SELECT 1 FROM ${q(table)}) AS empty`,
   );
@@ -228,16 +270,17 @@ export interface IndexChanges {
   dropped: string[];
 }
 
-/** Makes each table's composite indexes exactly the declared ones (drops stale, creates missing). */
+/**
+ * Makes each table's composite indexes exactly the declared ones (drops stale, creates
+ * missing), in one transaction: PGlite's path (a server's is index-builds.ts).
+ */
 export async function updateIndexes(
   db: Db,
   defs: ContainerDef[],
   schema?: string,
 ): Promise<IndexChanges> {
   const out: IndexChanges = { created: [], dropped: [] };
-  await db.transaction(async (tx: Queryable) => {
-    await boundLockWaits(tx);
-    await tx.query(`SELECT pg_advisory_xact_lock(${PROVISION_LOCK})`);
+  await withProvisionLock(db, DDL_LOCK_TIMEOUT_MS, async (tx) => {
     await inSchema(tx, schema);
     for (const def of defs) {
       const t = tableName(def);

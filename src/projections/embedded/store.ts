@@ -30,6 +30,14 @@ export interface EmbeddedStoreOptions {
   onSweepError?: (err: unknown) => void;
   /** LISTEN for other processes' writes failed: their changes are picked up by polling. */
   onListenError?: (err: unknown) => void;
+  /**
+   * On a server, build the composite indexes missing on tables with rows in the background
+   * once the store is open (default true; a CLI runbook that reports them passes false).
+   */
+  buildIndexesAtStart?: boolean;
+  /** A background build finished (only when it built something), or failed. */
+  onIndexesBuilt?: (changes: IndexChanges) => void;
+  onIndexBuildError?: (err: unknown) => void;
   /** Close the Db when the store closes (the factory owns its Db; tests own theirs). */
   ownsDb?: boolean;
   /** The containers this store holds (the app's, passed in: projections/ knows none). */
@@ -63,14 +71,8 @@ export async function createEmbeddedStore(
   const ranges = opts.feedRanges ?? 4;
   if (!Number.isInteger(ranges) || ranges < 1)
     throw new ProjectionError('bad_request', 'feedRanges must be a positive integer');
-  // Tables, then (a server) the composite indexes of tables with rows, built beside traffic.
-  const provision = async () => {
-    await provisionTables(db, defs, { schema: opts.schema });
-    if (db.engine === 'pg')
-      await buildIndexesLive(db, defs, { schema: opts.schema, dropStale: false, wait: false });
-  };
   try {
-    await provision();
+    await provisionTables(db, defs, { schema: opts.schema });
     await ensureLayout(
       db,
       defs.map((d) => d.name),
@@ -106,6 +108,35 @@ export async function createEmbeddedStore(
     ]),
   );
   const byTable = new Map([...containers.values()].map((c) => [tableName(c.def), c]));
+  // A server: composite indexes missing on tables with rows (a new one in containers.json, one
+  // a build left invalid) are built beside traffic, without holding up the start.
+  const stopBuild = new AbortController();
+  let building: Promise<void> | undefined =
+    db.engine === 'pg' && opts.buildIndexesAtStart !== false
+      ? buildIndexesLive(db, defs, {
+          schema: opts.schema,
+          dropStale: false,
+          wait: false,
+          signal: stopBuild.signal,
+        }).then(
+          (changes) => {
+            if (changes.created.length > 0) opts.onIndexesBuilt?.(changes);
+          },
+          (err: unknown) => {
+            if (!stopBuild.signal.aborted) opts.onIndexBuildError?.(err);
+          },
+        )
+      : undefined;
+  /** Index work of a runbook: after the start's background build, if one runs. */
+  const runbook = async <T>(fn: () => Promise<T>): Promise<T> => {
+    await building;
+    building = undefined;
+    try {
+      return await fn();
+    } catch (err) {
+      throw storeError(err);
+    }
+  };
   const sweeper: Sweeper | undefined = opts.sweepIntervalMs
     ? startSweeper(db, defs, opts.sweepIntervalMs, opts.onSweepError)
     : undefined;
@@ -114,24 +145,20 @@ export async function createEmbeddedStore(
     db,
     container: (name: string): ProjectionContainer => lookupContainer(containers, name),
     definitions: () => defs,
-    async provision() {
-      try {
-        await provision();
-      } catch (err) {
-        throw storeError(err);
-      }
-    },
-    async updateIndexes() {
-      try {
+    provision: () =>
+      runbook(async () => {
+        await provisionTables(db, defs, { schema: opts.schema });
+        if (db.engine === 'pg')
+          await buildIndexesLive(db, defs, { schema: opts.schema, dropStale: false, wait: true });
+      }),
+    updateIndexes: () =>
+      runbook(async () => {
         // Tables only: the index step reports what it creates.
         await provisionTables(db, defs, { indexes: false, schema: opts.schema });
         return db.engine === 'pg'
-          ? await buildIndexesLive(db, defs, { schema: opts.schema, dropStale: true, wait: true })
-          : await updateIndexes(db, defs, opts.schema);
-      } catch (err) {
-        throw storeError(err);
-      }
-    },
+          ? buildIndexesLive(db, defs, { schema: opts.schema, dropStale: true, wait: true })
+          : updateIndexes(db, defs, opts.schema);
+      }),
     sweepExpired: () => sweepExpired(db, defs),
     async splitFeedRange(container, rangeId) {
       lookupContainer(containers, container);
@@ -159,6 +186,8 @@ export async function createEmbeddedStore(
     async close() {
       if (closed) return;
       closed = true;
+      stopBuild.abort(); // its index stays invalid: the next start builds it again
+      await building;
       await sweeper?.stop();
       const off = await unlisten;
       await off?.().catch(() => undefined);
