@@ -93,6 +93,8 @@ export async function withRunbookContext<T>(fn: (ctx: PipelineContext) => Promis
       observer: metrics.storeObserver,
       sweepIntervalMs: 0,
       canonical: canonical.db,
+      // A short command: index builds are the serving processes' and update-indexes' job.
+      buildIndexesAtStart: false,
     });
     try {
       const log = createLogger(

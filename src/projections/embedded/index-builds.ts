@@ -55,6 +55,9 @@ async function plan(db: Queryable, defs: ContainerDef[], schema?: string): Promi
   });
 }
 
+/** What a build did; `busy`: another process held the lock (without `wait`, nothing was tried). */
+export type LiveIndexChanges = IndexChanges & { busy?: true };
+
 export interface LiveIndexOptions {
   schema?: string;
   /** Drop indexes no longer declared (update-indexes); a start only adds. */
@@ -79,7 +82,7 @@ export async function buildIndexesLive(
   db: Db,
   defs: ContainerDef[],
   opts: LiveIndexOptions,
-): Promise<IndexChanges> {
+): Promise<LiveIndexChanges> {
   const none: IndexChanges = { created: [], dropped: [] };
   const todo = (ps: Plan[]) =>
     ps.some((p) => p.build.length > 0 || (opts.dropStale && p.stale.length > 0));
@@ -95,7 +98,7 @@ export async function buildIndexesLive(
           (await s.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(${PROVISION_LOCK}) AS ok`))
             .rows[0]?.ok === true;
         if (opts.wait) await retryLock(DDL_LOCK_TIMEOUT_MS, tryLock);
-        else if (!(await tryLock())) return none; // a start: the process holding it builds them
+        else if (!(await tryLock())) return { ...none, busy: true }; // the holder builds them
         // A concurrent build waits for older transactions: no reader or writer waits for it.
         await s.exec(`SET lock_timeout = ${INDEX_BUILD_TIMEOUT_MS}`);
         const out: IndexChanges = { created: [], dropped: [] };

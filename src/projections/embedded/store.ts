@@ -38,6 +38,11 @@ export interface EmbeddedStoreOptions {
   /** A background build finished (only when it built something), or failed. */
   onIndexesBuilt?: (changes: IndexChanges) => void;
   onIndexBuildError?: (err: unknown) => void;
+  /**
+   * A start that found another process building looks again this often (ms, default 60 s),
+   * until nothing is left to build: that process may stop before it finishes.
+   */
+  indexRetryMs?: number;
   /** Close the Db when the store closes (the factory owns its Db; tests own theirs). */
   ownsDb?: boolean;
   /** The containers this store holds (the app's, passed in: projections/ knows none). */
@@ -111,22 +116,41 @@ export async function createEmbeddedStore(
   // A server: composite indexes missing on tables with rows (a new one in containers.json, one
   // a build left invalid) are built beside traffic, without holding up the start.
   const stopBuild = new AbortController();
-  let building: Promise<void> | undefined =
-    db.engine === 'pg' && opts.buildIndexesAtStart !== false
-      ? buildIndexesLive(db, defs, {
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        stopBuild.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      stopBuild.signal.addEventListener('abort', done, { once: true });
+    });
+  const buildInBackground = async (): Promise<void> => {
+    try {
+      for (;;) {
+        const changes = await buildIndexesLive(db, defs, {
           schema: opts.schema,
           dropStale: false,
           wait: false,
           signal: stopBuild.signal,
-        }).then(
-          (changes) => {
-            if (changes.created.length > 0) opts.onIndexesBuilt?.(changes);
-          },
-          (err: unknown) => {
-            if (!stopBuild.signal.aborted) opts.onIndexBuildError?.(err);
-          },
-        )
-      : undefined;
+        });
+        if (changes.created.length > 0) opts.onIndexesBuilt?.(changes);
+        if (!changes.busy) return;
+        await pause(opts.indexRetryMs ?? 60_000);
+        if (stopBuild.signal.aborted) return;
+      }
+    } catch (err) {
+      if (stopBuild.signal.aborted) return;
+      try {
+        opts.onIndexBuildError?.(err);
+      } catch {
+        // A failing logger must not fail close().
+      }
+    }
+  };
+  let building: Promise<void> | undefined =
+    db.engine === 'pg' && opts.buildIndexesAtStart !== false ? buildInBackground() : undefined;
   /** Index work of a runbook: after the start's background build, if one runs. */
   const runbook = async <T>(fn: () => Promise<T>): Promise<T> => {
     await building;
