@@ -27,13 +27,18 @@ export interface Db extends Queryable {
   /** Runs fn in one transaction; commits on resolve, rolls back on throw. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   /**
-   * fn on a connection of its own, outside any transaction: for statements that cannot run
-   * in one (CREATE INDEX CONCURRENTLY) and for session-level locks and settings. The
-   * connection is closed afterwards, so nothing of the session outlives fn. Each statement
-   * is bounded by timeoutMs, on the client and as the server's statement_timeout (default:
-   * this Db's deadline). A server only: PGlite is one session (use transaction()).
+   * fn on a connection of its own (not one of the pool's, which serve traffic meanwhile),
+   * outside any transaction: for statements that cannot run in one (CREATE INDEX
+   * CONCURRENTLY) and for session-level locks and settings. The connection is closed
+   * afterwards, so nothing of the session outlives fn. Each statement is bounded by
+   * timeoutMs, on the client and as the server's statement_timeout (default: this Db's
+   * deadline); aborting `signal` cancels the statement in progress (from another new
+   * connection). A server only: PGlite is one session (use transaction()).
    */
-  session<T>(fn: (s: Queryable) => Promise<T>, opts?: { timeoutMs?: number }): Promise<T>;
+  session<T>(
+    fn: (s: Queryable) => Promise<T>,
+    opts?: { timeoutMs?: number; signal?: AbortSignal },
+  ): Promise<T>;
   /** LISTEN on a channel; resolves to an unsubscribe function. */
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
   /**

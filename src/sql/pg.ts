@@ -38,6 +38,20 @@ export function createPgDb(url: string, opts: PgDbOptions = {}): Db {
   pool.on('error', () => {});
   const what = opts.applicationName ?? 'PostgreSQL';
 
+  /** A new connection outside the pool (sessions, cancel requests), bounded like the pool's. */
+  const dedicated = async (): Promise<pg.Client> => {
+    const client = new pg.Client({
+      connectionString: url,
+      application_name: `${opts.applicationName ?? 'asora'}-session`,
+      connectionTimeoutMillis: opts.connectTimeoutMs ?? 0,
+      keepAlive: true,
+    });
+    // A lost connection fails its query; it must not crash the process.
+    client.on('error', () => {});
+    await client.connect();
+    return client;
+  };
+
   /** A client within the deadline; one that arrives after it goes straight back to the pool. */
   const acquire = async (deadlineMs: number | undefined): Promise<pg.PoolClient> => {
     if (!deadlineMs) return pool.connect();
@@ -140,25 +154,40 @@ export function createPgDb(url: string, opts: PgDbOptions = {}): Db {
       },
       async session<T>(
         fn: (s: Queryable) => Promise<T>,
-        opts: { timeoutMs?: number } = {},
+        opts: { timeoutMs?: number; signal?: AbortSignal } = {},
       ): Promise<T> {
-        const client = await acquire(deadlineMs);
+        opts.signal?.throwIfAborted();
         const ms = opts.timeoutMs ?? deadlineMs;
+        const client = await dedicated();
         const s: Queryable = {
           query: <R>(sql: string, params?: readonly unknown[]) => {
             noteSqlStatement();
-            return run<R>(client, sql, params, ms);
+            return run<R>(client as pg.PoolClient, sql, params, ms);
           },
           async exec(sql: string) {
             await s.query(sql);
           },
         };
+        const pid = (await s.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
+        // A cancel request for its backend, from a connection of its own (the pool may be busy).
+        const cancel = () =>
+          void dedicated()
+            .then(async (c) => {
+              try {
+                await c.query('SELECT pg_cancel_backend($1)', [pid]);
+              } finally {
+                await c.end();
+              }
+            })
+            .catch(() => {});
+        opts.signal?.addEventListener('abort', cancel, { once: true });
         try {
           if (ms) await s.exec(`SET statement_timeout = ${Math.max(1, Math.round(ms))}`);
           return await fn(s);
         } finally {
-          // Closed, not pooled: its settings and session locks end with it.
-          client.release(true);
+          opts.signal?.removeEventListener('abort', cancel);
+          // Closed: its settings and session locks end with it.
+          await client.end().catch(() => {});
         }
       },
       async listen(channel, onNotify) {

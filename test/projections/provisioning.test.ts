@@ -15,6 +15,7 @@ import { createEmbeddedStore } from '../../src/projections/embedded/store.ts';
 import type { ContainerDef } from '../../src/projections/port.ts';
 import { containerDefs } from '../../src/readmodel/containers.ts';
 import type { Db } from '../../src/sql/db.ts';
+import { createPgDb } from '../../src/sql/pg.ts';
 import { engineName, scratchDb, serverUrl, someoneWaitsOn } from '../support/databases.ts';
 import { cosmosStore, embeddedStore } from '../support/projections.ts';
 
@@ -306,6 +307,40 @@ describe.skipIf(!serverUrl)('provisioning beside live traffic (PostgreSQL server
         await busy.close();
       }
       expect(await s.store.updateIndexes()).toEqual({ created: [], dropped: [] });
+    } finally {
+      await s.close();
+    }
+  }, 30_000);
+
+  it('a start builds in the background on a connection of its own, and closing the store cancels the build at once', async () => {
+    const s = await embeddedStore({ poolMax: 4 });
+    try {
+      const { t, name } = await feedIndexOnRows(s.db);
+      await s.db.exec(`DROP INDEX "${name}"`);
+      const errors: unknown[] = [];
+      await s.db.transaction(async (long) => {
+        await long.query(`UPDATE ${t} SET ts = ts WHERE pk = 'r1'`); // holds the build back
+        const small = createPgDb(s.url!, { max: 1 });
+        try {
+          const st = await createEmbeddedStore(small, {
+            definitions: containerDefs,
+            onIndexBuildError: (err) => errors.push(err),
+          });
+          await buildWaits(s.db);
+          // The pool's only connection, kept busy: neither the build nor its cancel needs it.
+          await small.transaction(async () => {
+            const closing = Date.now();
+            await st.close();
+            expect(Date.now() - closing).toBeLessThan(3_000);
+          });
+        } finally {
+          await small.close();
+        }
+      });
+      expect(errors).toEqual([]); // a cancel on close is no failure
+      expect(await indexValid(s.db, name)).not.toBe(true); // cancelled: absent or invalid
+      expect(await s.store.updateIndexes()).toEqual({ created: [name], dropped: [] });
+      expect(await indexValid(s.db, name)).toBe(true);
     } finally {
       await s.close();
     }

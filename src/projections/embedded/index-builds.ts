@@ -89,38 +89,31 @@ export async function buildIndexesLive(
   if (!todo(await plan(db, defs, opts.schema))) return none;
   return db.session(
     async (s) => {
-      const pid = (await s.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-      const cancel = () => void db.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => {});
-      opts.signal?.addEventListener('abort', cancel, { once: true });
-      try {
-        if (opts.schema) await s.exec(`SET search_path TO ${q(opts.schema)}`);
-        const tryLock = async () =>
-          (await s.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(${PROVISION_LOCK}) AS ok`))
-            .rows[0]?.ok === true;
-        if (opts.wait) await retryLock(DDL_LOCK_TIMEOUT_MS, tryLock);
-        else if (!(await tryLock())) return { ...none, busy: true }; // the holder builds them
-        // A concurrent build waits for older transactions: no reader or writer waits for it.
-        await s.exec(`SET lock_timeout = ${INDEX_BUILD_TIMEOUT_MS}`);
-        const out: IndexChanges = { created: [], dropped: [] };
-        // Again under the lock: another process may have built them meanwhile.
-        for (const p of await plan(s, defs)) {
-          const stale = opts.dropStale ? p.stale : [];
-          for (const name of [...stale, ...p.invalid]) {
-            opts.signal?.throwIfAborted();
-            await s.exec(`DROP INDEX CONCURRENTLY IF EXISTS ${q(name)}`);
-          }
-          out.dropped.push(...stale);
-          for (const ix of p.build) {
-            opts.signal?.throwIfAborted();
-            await s.exec(ix.concurrently);
-            out.created.push(ix.name);
-          }
+      if (opts.schema) await s.exec(`SET search_path TO ${q(opts.schema)}`);
+      const tryLock = async () =>
+        (await s.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(${PROVISION_LOCK}) AS ok`))
+          .rows[0]?.ok === true;
+      if (opts.wait) await retryLock(DDL_LOCK_TIMEOUT_MS, tryLock);
+      else if (!(await tryLock())) return { ...none, busy: true }; // the holder builds them
+      // A concurrent build waits for older transactions: no reader or writer waits for it.
+      await s.exec(`SET lock_timeout = ${INDEX_BUILD_TIMEOUT_MS}`);
+      const out: IndexChanges = { created: [], dropped: [] };
+      // Again under the lock: another process may have built them meanwhile.
+      for (const p of await plan(s, defs)) {
+        const stale = opts.dropStale ? p.stale : [];
+        for (const name of [...stale, ...p.invalid]) {
+          opts.signal?.throwIfAborted();
+          await s.exec(`DROP INDEX CONCURRENTLY IF EXISTS ${q(name)}`);
         }
-        return out;
-      } finally {
-        opts.signal?.removeEventListener('abort', cancel);
+        out.dropped.push(...stale);
+        for (const ix of p.build) {
+          opts.signal?.throwIfAborted();
+          await s.exec(ix.concurrently);
+          out.created.push(ix.name);
+        }
       }
+      return out;
     },
-    { timeoutMs: INDEX_BUILD_TIMEOUT_MS },
+    { timeoutMs: INDEX_BUILD_TIMEOUT_MS, signal: opts.signal },
   );
 }
