@@ -377,7 +377,7 @@ export function createChangeFeedProcessor(cfg: ChangeFeedProcessorConfig): Chang
     const failed = async (err: unknown) => {
       await quiesce();
       queue.length = 0;
-      if (halted) return;
+      if (halted || o.lost) return; // the new owner reads again from the last checkpoint
       if (err instanceof CheckpointFailed) {
         log.warn(
           { err: err.cause, lease: o.lease.id },

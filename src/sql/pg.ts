@@ -168,9 +168,10 @@ export function createPgDb(url: string, opts: PgDbOptions = {}): Db {
             await s.query(sql);
           },
         };
-        const pid = (await s.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
+        let pid: number | undefined;
         // A cancel request for its backend, from a connection of its own (the pool may be busy).
-        const cancel = () =>
+        const cancel = () => {
+          if (pid === undefined) return;
           void dedicated()
             .then(async (c) => {
               try {
@@ -180,8 +181,11 @@ export function createPgDb(url: string, opts: PgDbOptions = {}): Db {
               }
             })
             .catch(() => {});
-        opts.signal?.addEventListener('abort', cancel, { once: true });
+        };
         try {
+          pid = (await s.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
+          opts.signal?.addEventListener('abort', cancel, { once: true });
+          opts.signal?.throwIfAborted(); // aborted while connecting
           if (ms) await s.exec(`SET statement_timeout = ${Math.max(1, Math.round(ms))}`);
           return await fn(s);
         } finally {
