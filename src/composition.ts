@@ -69,7 +69,7 @@ export function buildContexts(p: ContextParts): {
       store: cache.writing(b ? boundedStore(p.store, b.workerMs, b.breaker) : p.store),
       fanoutFollowerThreshold: p.tuning.fanoutFollowerThreshold,
       feedCap: p.tuning.feedCap,
-      log: p.log.child({ component: 'pipeline' }),
+      log: p.log.child({ layer: 'pipeline' }), // its parts bind their own `component`
       metrics: p.metrics,
     },
   };
@@ -99,7 +99,7 @@ export async function withRunbookContext<T>(fn: (ctx: PipelineContext) => Promis
     try {
       const log = createLogger(
         config.logLevel === 'info' ? 'warn' : config.logLevel,
-        { component: 'runbook' },
+        { process: 'runbook' },
         { toStderr: true },
       );
       const { pipeline } = buildContexts({
