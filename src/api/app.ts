@@ -116,6 +116,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     verify: { algorithms: ['HS256'], requiredClaims: ['exp', 'sub'] },
   });
   app.decorateRequest('userId', '');
+  // Before any route, so its root hook counts every request (the docs' included,
+  // and those the security hooks refuse).
+  const limitAuth: LimitHandler = opts.rateLimits
+    ? await installRateLimits(base, opts.rateLimits)
+    : async () => {};
   await installSecurity(base, { ctx: opts.ctx, opsToken: opts.opsToken });
 
   const contract = installContract(base);
@@ -131,9 +136,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     ttlSeconds: opts.idempotency?.ttlSeconds ?? 86_400,
     staleSeconds: opts.idempotency?.staleSeconds ?? 60,
   });
-  const limitAuth: LimitHandler = opts.rateLimits
-    ? await installRateLimits(base, opts.rateLimits)
-    : async () => {};
   const routeOpts: RouteOptions = { ctx: opts.ctx, idempotent, limitAuth };
   await app.register(authRoutes, routeOpts);
   await app.register(meRoutes, routeOpts);

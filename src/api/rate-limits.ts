@@ -20,15 +20,25 @@ export type LimitHandler = (request: FastifyRequest, reply: FastifyReply) => Pro
 const rateLimited = (seconds: number) =>
   new AppError(429, 'rate_limited', `too many requests; retry in ${seconds} s`);
 
+/**
+ * A token that verifies is its own bucket; anything else (no token, a forged, expired or
+ * garbage one) counts against the client IP, so rotating junk tokens buys no fresh limit.
+ */
 const tokenKey = (request: FastifyRequest) => {
-  const auth = request.headers.authorization;
-  return auth
-    ? `token:${createHash('sha256').update(auth).digest('base64url').slice(0, 32)}`
-    : `ip:${request.ip}`;
+  const token = /^Bearer (.+)$/i.exec(request.headers.authorization ?? '')?.[1];
+  if (token) {
+    try {
+      request.server.jwt.verify(token);
+      return `token:${createHash('sha256').update(token).digest('base64url').slice(0, 32)}`;
+    } catch {
+      // not a valid token: the IP's bucket
+    }
+  }
+  return `ip:${request.ip}`;
 };
 
 /**
- * @fastify/rate-limit: a global per-token limit on every route, and a preHandler for the
+ * @fastify/rate-limit: a per-token limit on every request (per IP without a valid token), and a preHandler for the
  * credential routes that counts each attempt against the client IP and the account. Over a
  * limit: 429 `rate_limited` with Retry-After. A Redis outage fails open (requests are
  * served, unlimited) rather than taking the API down with it.
@@ -38,15 +48,19 @@ export async function installRateLimits(
   opts: RateLimitOptions,
 ): Promise<LimitHandler> {
   await app.register(fastifyRateLimit, {
-    global: true,
-    hook: 'onRequest',
+    global: false,
     max: opts.perToken.max,
     timeWindow: opts.perToken.windowMs,
     keyGenerator: tokenKey,
+    // A limited readiness probe would turn a client's flood into a restart loop.
+    allowList: (req) => req.url.startsWith('/health/'),
     ...(opts.redis ? { redis: opts.redis, nameSpace: opts.nameSpace ?? 'asora-rl:' } : {}),
     skipOnError: true,
     errorResponseBuilder: (_req, ctx) => rateLimited(Math.ceil(ctx.ttl / 1000)),
   });
+  // A root hook, not the plugin's per-route one: route hooks run after the route plugins'
+  // authentication, so refused requests, 404s and the docs would never be counted.
+  app.addHook('onRequest', app.rateLimit());
   const { perIpMax, perAccountMax, windowMs } = opts.auth;
   const byIp = app.createRateLimit({
     max: perIpMax,

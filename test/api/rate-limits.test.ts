@@ -101,6 +101,20 @@ describe(`rate limits (${engineName})`, () => {
     expect(statuses).toEqual([200, 200, 200, 429, 429]);
   });
 
+  it('requests without a valid token count against the IP, junk tokens and unknown routes included', async () => {
+    const api = await instance(limits({ perToken: { max: 4, windowMs: 60_000 } }));
+    const statuses: number[] = [];
+    for (const token of ['junk-1', 'junk-2', undefined, 'junk-3', 'junk-4', undefined])
+      statuses.push((await call(api, 'GET', '/v1/me', { token })).status);
+    expect(statuses).toEqual([401, 401, 401, 401, 429, 429]);
+    expect((await call(api, 'GET', '/v1/no-such-route')).status).toBe(429);
+    expect((await fetch(`${api.base}/openapi.json`)).status).toBe(429);
+    // Probes are never limited (this instance mounts no health routes: 404, not 429).
+    expect((await fetch(`${api.base}/health/live`)).status).toBe(404);
+    // A valid token has its own bucket, untouched by the IP's.
+    expect((await call(api, 'GET', '/v1/me', { token: victim.token })).status).toBe(200);
+  });
+
   it('with Redis, two API instances share the limits', async () => {
     const nameSpace = `asora-rl-test-${randomBytes(6).toString('hex')}:`;
     const shared = limits({ redis, nameSpace });
