@@ -25,9 +25,18 @@ const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_VALIDATION: 'invalid_input',
 };
 
+const UNSTORABLE: ErrorReply = {
+  status: 400,
+  code: 'invalid_input',
+  message: 'value contains a character that cannot be stored',
+};
+
 /** SQLSTATEs that mean bad input reached the database (a safety net behind validation). */
 const SQL_CLIENT_ERRORS: Record<string, ErrorReply> = {
   '22P02': { status: 400, code: 'invalid_input', message: 'malformed value' },
+  // A character the database cannot store (NUL in text; \u0000 in JSON).
+  '22021': UNSTORABLE,
+  '22P05': UNSTORABLE,
   '22001': { status: 400, code: 'invalid_input', message: 'value too long' },
   '22007': { status: 400, code: 'invalid_input', message: 'malformed date' },
   '22008': { status: 400, code: 'invalid_input', message: 'date out of range' },
@@ -71,6 +80,18 @@ export function toErrorReply(err: unknown): ErrorReply | undefined {
       };
     }
     if (err.code === 'not_found') return { status: 404, code: 'not_found', message: 'not found' };
+    // The store refused what it was asked, e.g. a continuation of another query or a value it
+    // cannot hold (the embedded store wraps the database's error as the cause).
+    if (err.code === 'bad_request') {
+      const state = sqlState(err.cause);
+      return (
+        (state && SQL_CLIENT_ERRORS[state]) || {
+          status: 400,
+          code: 'invalid_input',
+          message: 'invalid cursor or value',
+        }
+      );
+    }
     return undefined;
   }
   // A canonical call past its deadline (or a connection lost mid-call): the outcome of a
