@@ -1,4 +1,6 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { ConnectionError, FastifyBaseLogger, FastifyError, FastifyInstance } from 'fastify';
 import {
   hasZodFastifySchemaValidationErrors,
   isResponseSerializationError,
@@ -151,3 +153,43 @@ export function installErrorHandling(app: FastifyInstance): void {
     }),
   );
 }
+
+/** Node's HTTP parser errors by code; any other malformed request is a 400 `bad_request`. */
+const CONNECTION_ERRORS: Record<string, Omit<ErrorReply, 'details'>> = {
+  HPE_HEADER_OVERFLOW: {
+    status: 431,
+    code: 'headers_too_large',
+    message: 'request headers too large',
+  },
+  ERR_HTTP_REQUEST_TIMEOUT: {
+    status: 408,
+    code: 'request_timeout',
+    message: 'request not received in time',
+  },
+};
+
+/**
+ * Fastify's `clientErrorHandler`: a request Node could not parse never reaches Fastify's
+ * error handler, so its reply is written to the socket here, in the same shape.
+ */
+export const clientErrorHandler =
+  (log: FastifyBaseLogger) =>
+  (err: ConnectionError, socket: Socket): void => {
+    if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    const { status, code, message } = CONNECTION_ERRORS[err.code] ?? {
+      status: 400,
+      code: 'bad_request',
+      message: 'malformed HTTP request',
+    };
+    log.trace({ err }, `client error: ${code}`);
+    // As Node does: no reply in the middle of one already being written on this socket.
+    const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (socket.writable && !inFlight?.headersSent) {
+      const body = JSON.stringify({ error: { code, message } });
+      socket.write(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    }
+    socket.destroy(err);
+  };
