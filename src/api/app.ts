@@ -14,7 +14,7 @@ import {
 import { ACCESS_TOKEN_TTL_SECONDS } from './auth.ts';
 import { installContract } from './contract.ts';
 import { installSignedCursors } from './cursors.ts';
-import { installErrorHandling } from './errors.ts';
+import { clientErrorHandler, installErrorHandling } from './errors.ts';
 import { installIdempotency } from './idempotency.ts';
 import { swaggerOptions } from './openapi.ts';
 import { installRateLimits, type LimitHandler, type RateLimitOptions } from './rate-limits.ts';
@@ -79,8 +79,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         .status(400)
         .send({ error: { code: 'invalid_input', message: err.message } });
     },
+    // Requests Node cannot parse (oversized headers, malformed HTTP): the error shape too.
+    clientErrorHandler: clientErrorHandler(opts.log as FastifyBaseLogger),
   });
   installErrorHandling(base);
+  // Bodies are JSON only: a text/plain body is a 415 like any other media type, not a
+  // string that the body schema then refuses as the wrong type.
+  base.removeContentTypeParser('text/plain');
   const app = base.withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -1,4 +1,6 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { ConnectionError, FastifyBaseLogger, FastifyError, FastifyInstance } from 'fastify';
 import {
   hasZodFastifySchemaValidationErrors,
   isResponseSerializationError,
@@ -25,9 +27,18 @@ const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_VALIDATION: 'invalid_input',
 };
 
+const UNSTORABLE: ErrorReply = {
+  status: 400,
+  code: 'invalid_input',
+  message: 'value contains a character that cannot be stored',
+};
+
 /** SQLSTATEs that mean bad input reached the database (a safety net behind validation). */
 const SQL_CLIENT_ERRORS: Record<string, ErrorReply> = {
   '22P02': { status: 400, code: 'invalid_input', message: 'malformed value' },
+  // A character the database cannot store (NUL in text; \u0000 in JSON).
+  '22021': UNSTORABLE,
+  '22P05': UNSTORABLE,
   '22001': { status: 400, code: 'invalid_input', message: 'value too long' },
   '22007': { status: 400, code: 'invalid_input', message: 'malformed date' },
   '22008': { status: 400, code: 'invalid_input', message: 'date out of range' },
@@ -71,6 +82,18 @@ export function toErrorReply(err: unknown): ErrorReply | undefined {
       };
     }
     if (err.code === 'not_found') return { status: 404, code: 'not_found', message: 'not found' };
+    // The store refused what it was asked, e.g. a continuation of another query or a value it
+    // cannot hold (the embedded store wraps the database's error as the cause).
+    if (err.code === 'bad_request') {
+      const state = sqlState(err.cause);
+      return (
+        (state && SQL_CLIENT_ERRORS[state]) || {
+          status: 400,
+          code: 'invalid_input',
+          message: 'invalid cursor or value',
+        }
+      );
+    }
     return undefined;
   }
   // A canonical call past its deadline (or a connection lost mid-call): the outcome of a
@@ -130,3 +153,43 @@ export function installErrorHandling(app: FastifyInstance): void {
     }),
   );
 }
+
+/** Node's HTTP parser errors by code; any other malformed request is a 400 `bad_request`. */
+const CONNECTION_ERRORS: Record<string, Omit<ErrorReply, 'details'>> = {
+  HPE_HEADER_OVERFLOW: {
+    status: 431,
+    code: 'headers_too_large',
+    message: 'request headers too large',
+  },
+  ERR_HTTP_REQUEST_TIMEOUT: {
+    status: 408,
+    code: 'request_timeout',
+    message: 'request not received in time',
+  },
+};
+
+/**
+ * Fastify's `clientErrorHandler`: a request Node could not parse never reaches Fastify's
+ * error handler, so its reply is written to the socket here, in the same shape.
+ */
+export const clientErrorHandler =
+  (log: FastifyBaseLogger) =>
+  (err: ConnectionError, socket: Socket): void => {
+    if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    const { status, code, message } = CONNECTION_ERRORS[err.code] ?? {
+      status: 400,
+      code: 'bad_request',
+      message: 'malformed HTTP request',
+    };
+    log.trace({ err }, `client error: ${code}`);
+    // As Node does: no reply in the middle of one already being written on this socket.
+    const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (socket.writable && !inFlight?.headersSent) {
+      const body = JSON.stringify({ error: { code, message } });
+      socket.write(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    }
+    socket.destroy(err);
+  };

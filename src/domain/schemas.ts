@@ -5,7 +5,9 @@ import { privacyLevel, reactionType } from '../events/vocabulary.ts';
  * Input schemas shared by the use cases and the HTTP API (which validates with them and
  * publishes them in OpenAPI). Limits mirror the canonical CHECK constraints.
  */
-export const id = z.guid({ message: 'must be a UUID' });
+// UUIDs are case-insensitive, but ids are compared and stored as strings (event payloads,
+// projection keys): an id in upper case is read as its one lower-case form.
+export const id = z.guid({ message: 'must be a UUID' }).toLowerCase();
 
 // Text hygiene, applied to every string an input carries. PostgreSQL text cannot hold NUL,
 // and a lone UTF-16 surrogate would be stored as U+FFFD: both are refused as input instead.

@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { connect } from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { engineName } from '../support/databases.ts';
 import { useApi } from '../support/use-api.ts';
@@ -23,6 +24,8 @@ interface Case {
   raw?: string;
   contentType?: string;
   status: number;
+  /** The error code, where the status alone does not say it. */
+  code?: string;
 }
 
 describe(`HTTP API v1 bad input: typed 4xx, documented shape, nothing written (${engineName})`, () => {
@@ -117,7 +120,27 @@ describe(`HTTP API v1 bad input: typed 4xx, documented shape, nothing written ($
       as: 'none',
       raw: 'email=a',
       contentType: 'text/plain',
-      status: 400,
+      status: 415,
+      code: 'unsupported_media_type',
+    },
+    {
+      name: 'post: text/plain body',
+      method: 'POST',
+      path: '/v1/posts',
+      raw: '{"text":"hi"}',
+      contentType: 'text/plain; charset=utf-8',
+      status: 415,
+      code: 'unsupported_media_type',
+    },
+    {
+      name: 'register: form body',
+      method: 'POST',
+      path: '/v1/auth/register',
+      as: 'none',
+      raw: 'email=a',
+      contentType: 'application/x-www-form-urlencoded',
+      status: 415,
+      code: 'unsupported_media_type',
     },
     {
       name: 'login: missing fields',
@@ -537,6 +560,7 @@ describe(`HTTP API v1 bad input: typed 4xx, documented shape, nothing written ($
       });
       expect(r.status, JSON.stringify(r.body)).toBe(c.status);
       expect(isErrorShape(r.body), JSON.stringify(r.body)).toBe(true);
+      if (c.code) expect(r.body.error.code).toBe(c.code);
       expect(await rowCounts(h)).toEqual(before);
     }, 120_000);
   }
@@ -572,6 +596,50 @@ describe(`HTTP API v1 bad input: typed 4xx, documented shape, nothing written ($
     ['PATCH', `/v1/admin/appeals/${UNKNOWN}`],
     ['GET', '/v1/admin/posts/search?q=x'],
   ];
+
+  it('HTTP that Node cannot parse gets the error shape: 400 malformed, 431 oversized headers', async () => {
+    // Raw bytes on a socket: fetch cannot send these.
+    const send = (raw: string) =>
+      new Promise<{ status: number; contentType?: string; body: unknown }>((resolve, reject) => {
+        const { hostname, port } = new URL(h.base);
+        const socket = connect(Number(port), hostname, () => socket.end(raw));
+        let got = '';
+        socket.on('data', (d) => {
+          got += d.toString('utf8');
+        });
+        socket.on('error', reject);
+        socket.on('close', () => {
+          const [head = '', body = ''] = got.split('\r\n\r\n');
+          resolve({
+            status: Number(head.split(' ')[1]),
+            contentType: /^content-type: *(.*)$/im.exec(head)?.[1],
+            body: JSON.parse(body),
+          });
+        });
+      });
+    const cases: [string, string, number, string][] = [
+      ['a request line that is not HTTP', 'HELLO\r\n\r\n', 400, 'bad_request'],
+      [
+        'a header line without a colon',
+        'GET /v1/feed HTTP/1.1\r\nHost: x\r\nbad\r\n\r\n',
+        400,
+        'bad_request',
+      ],
+      [
+        'headers over the limit',
+        `GET /v1/feed HTTP/1.1\r\nHost: x\r\nX-Big: ${long(20_000)}\r\n\r\n`,
+        431,
+        'headers_too_large',
+      ],
+    ];
+    for (const [what, raw, status, code] of cases) {
+      const r = await send(raw);
+      expect(r.status, what).toBe(status);
+      expect(r.contentType, what).toMatch(/^application\/json/);
+      expect(isErrorShape(r.body), `${what}: ${JSON.stringify(r.body)}`).toBe(true);
+      expect((r.body as { error: { code: string } }).error.code, what).toBe(code);
+    }
+  });
 
   it('every authenticated route answers 401 without a token, with a garbage token and with a forged one', async () => {
     const forged = forgeToken(alice.id);

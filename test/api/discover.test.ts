@@ -183,11 +183,12 @@ describe(`GET /v1/discover/posts and /v1/discover/users (${engineName})`, () => 
       `/v1/discover/posts?tag=${'x'.repeat(51)}`,
       '/v1/discover/users?cursor=nope',
       `/v1/discover/users?q=${'x'.repeat(51)}`,
+      '/v1/discover/users?q=a%00b',
       '/v1/discover/users?limit=101',
     ]) {
       const r = await call(h, 'GET', path, { token: viewer.token });
       expect(r.status, path).toBe(400);
-      expect(r.body.error.code).toBeTruthy();
+      expect(r.body.error.code, path).toBe('invalid_input');
     }
     expect((await call(h, 'GET', '/v1/discover/posts')).status).toBe(401);
   });

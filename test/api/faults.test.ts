@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/api/app.ts';
 import { silentLogger } from '../../src/observability/logger.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
+import { storeError } from '../../src/projections/embedded/rows.ts';
 import {
   type ProjectionContainer,
   ProjectionError,
@@ -14,11 +15,15 @@ import { call, isErrorShape, register, type TestUser } from './harness.ts';
 
 /**
  * The real store behind a switch: containers named in `down` fail every call as an
- * unreachable store would (fault injection around the real adapter, not a stand-in).
+ * unreachable store would, or with the error given for them (fault injection around the
+ * real adapter, not a stand-in).
  */
-function switchable(store: ProjectionStore, down: Set<string>): ProjectionStore {
+function switchable(
+  store: ProjectionStore,
+  down: Map<string, ProjectionError | undefined>,
+): ProjectionStore {
   const fail = (name: string) => {
-    throw new ProjectionError('unavailable', `${name} is unreachable (injected)`);
+    throw down.get(name) ?? new ProjectionError('unavailable', `${name} is unreachable (injected)`);
   };
   return {
     kind: store.kind,
@@ -45,7 +50,7 @@ describe(`HTTP API v1 with the projection store failing (${engineName})`, () => 
   let base: string;
   let alice: TestUser;
   let bob: TestUser;
-  const down = new Set<string>();
+  const down = new Map<string, ProjectionError | undefined>();
   const via = (method: string, path: string, opts: Parameters<typeof call>[3] = {}) =>
     call({ ...h, base }, method, path, opts);
 
@@ -70,7 +75,7 @@ describe(`HTTP API v1 with the projection store failing (${engineName})`, () => 
   });
 
   it('a post still succeeds when the direct posts_v2 write fails; the relay repairs it', async () => {
-    down.add('posts_v2');
+    down.set('posts_v2', undefined);
     const created = await via('POST', '/v1/posts', {
       token: alice.token,
       body: { text: 'written while posts_v2 is down' },
@@ -105,7 +110,7 @@ describe(`HTTP API v1 with the projection store failing (${engineName})`, () => 
       'publicProfiles',
       'reactions',
     ])
-      down.add(c);
+      down.set(c, undefined);
     try {
       for (const path of [
         '/v1/feed',
@@ -121,5 +126,27 @@ describe(`HTTP API v1 with the projection store failing (${engineName})`, () => 
       down.clear();
     }
     expect((await via('GET', '/v1/feed', { token: bob.token })).status).toBe(200);
+  }, 120_000);
+
+  it('a request the store refuses is a 400 invalid_input, never 500', async () => {
+    const refusals = [
+      new ProjectionError('bad_request', 'continuation token does not belong to this query'),
+      // What the embedded store makes of a value PostgreSQL cannot hold.
+      storeError(
+        Object.assign(new Error('invalid byte sequence for encoding "UTF8": 0x00'), {
+          code: '22021',
+        }),
+      ),
+    ];
+    for (const refusal of refusals) {
+      down.set('notifications', refusal);
+      try {
+        const r = await via('GET', '/v1/notifications', { token: bob.token });
+        expect(r.status, refusal.message).toBe(400);
+        expect(r.body.error.code).toBe('invalid_input');
+      } finally {
+        down.clear();
+      }
+    }
   }, 120_000);
 });

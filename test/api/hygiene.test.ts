@@ -174,6 +174,19 @@ describe(`input hygiene and signed cursors (${engineName})`, () => {
       cursors.userPosts,
       'a posts cursor on notifications',
     );
+    // The same list with another filter: its continuation belongs to another query.
+    await expect400(
+      '/v1/notifications?unread=true',
+      alice.token,
+      cursors.notifications,
+      'notifications cursor with unread=true',
+    );
+    await expect400(
+      `/v1/posts/${postA}/reactions?type=like`,
+      carol.token,
+      cursors.reactions,
+      'reactions cursor with a type filter',
+    );
     // Forged or altered.
     const forged = Buffer.from(JSON.stringify({ c: '{"junk":true}' })).toString('base64url');
     for (const c of [
@@ -187,5 +200,47 @@ describe(`input hygiene and signed cursors (${engineName})`, () => {
       await expect400(`/v1/users/${alice.id}/posts`, carol.token, c, `forged ${c}`);
       await expect400(`/v1/posts/${postA}/reactions`, carol.token, c, `forged ${c}`);
     }
+  });
+
+  it('a cursor issued for an upper-case id in the path pages that list, in either case', async () => {
+    const upper = `/v1/users/${alice.id.toUpperCase()}/posts`;
+    const cursor = encodeURIComponent(await firstCursor(upper, carol.token));
+    for (const path of [upper, `/v1/users/${alice.id}/posts`]) {
+      const next = await call(h, 'GET', `${path}?limit=1&cursor=${cursor}`, { token: carol.token });
+      expect(next.status, path).toBe(200);
+      expect(next.body.items).toHaveLength(1);
+    }
+  });
+
+  it('an upper-case UUID names the same user or post (UUIDs are case-insensitive)', async () => {
+    const dave = await register(h, 'hy-dave');
+    const upper = (id: string) => id.toUpperCase();
+    for (const rel of ['follow', 'mute', 'block'] as const) {
+      const self = await call(h, 'PUT', `/v1/users/${upper(dave.id)}/${rel}`, {
+        token: dave.token,
+      });
+      expect(self.status, `self-${rel}`).toBe(400);
+      for (const method of ['PUT', 'DELETE']) {
+        const r = await call(h, method, `/v1/users/${upper(carol.id)}/${rel}`, {
+          token: dave.token,
+        });
+        expect(r.status, `${method} ${rel}: ${JSON.stringify(r.body)}`).toBe(204);
+      }
+    }
+    for (const method of ['PUT', 'DELETE']) {
+      const r = await call(h, method, `/v1/posts/${upper(postA)}/reactions/like`, {
+        token: dave.token,
+      });
+      expect(r.status, `${method} reaction: ${JSON.stringify(r.body)}`).toBe(204);
+    }
+    const follow = await call(h, 'PUT', `/v1/users/${upper(carol.id)}/follow`, {
+      token: dave.token,
+    });
+    expect(follow.status).toBe(204);
+    await h.drain();
+    const followers = await call(h, 'GET', `/v1/users/${upper(carol.id)}/followers`, {
+      token: dave.token,
+    });
+    expect(followers.body.items.map((f: { userId: string }) => f.userId)).toContain(dave.id);
   });
 });

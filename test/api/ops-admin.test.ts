@@ -64,6 +64,8 @@ describe(`ops admin API (${engineName})`, () => {
       ['/ops/api/feed/rebuild', {}],
       ['/ops/api/users/grant-role', { email: user.email, role: 'root' }],
       ['/ops/api/users/grant-role', { email: '   ', role: 'admin' }],
+      ['/ops/api/users/grant-role', { email: 'a\u0000@example.com', role: 'admin' }],
+      ['/ops/api/users/grant-role', { email: user.email, role: 'admin', operator: 'x\u0000' }],
     ];
     for (const [path, body] of cases) {
       const r = await call(h, 'POST', path, { token: admin.token, body });

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openApiDocument } from '../../src/api/document.ts';
@@ -63,6 +64,30 @@ describe('x-asora-session', () => {
         headers: { [SESSION_HEADER]: bad },
       });
       expect(r.statusCode, bad).toBe(400);
+      expect(r.json().error.code).toBe('invalid_input');
+    }
+  });
+
+  it('a correctly signed header that does not hold a session is a 400, not a 500', async () => {
+    // Signed as the API signs (a leaked secret, or another version's format).
+    const key = createHmac('sha256', 'shared-secret').update('asora session v1').digest();
+    const signed = (content: string) => {
+      const body = Buffer.from(content).toString('base64url');
+      return `${body}.${createHmac('sha256', key).update(body).digest('base64url').slice(0, 22)}`;
+    };
+    const ok = await b.inject({
+      method: 'GET',
+      url: '/read',
+      headers: { [SESSION_HEADER]: signed('{"notifications":"0:-1#7"}') },
+    });
+    expect(ok.json()).toEqual({ token: '0:-1#7' }); // the signing here is the API's
+    for (const content of ['not json', 'null', '[1]', '"x"', '{"notifications":7}']) {
+      const r = await b.inject({
+        method: 'GET',
+        url: '/read',
+        headers: { [SESSION_HEADER]: signed(content) },
+      });
+      expect(r.statusCode, content).toBe(400);
       expect(r.json().error.code).toBe('invalid_input');
     }
   });

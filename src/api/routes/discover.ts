@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { DomainContext } from '../../domain/context.ts';
 import { discoverPosts, discoverUsers } from '../../domain/discover.ts';
-import { cursor, limit, tag } from '../../domain/schemas.ts';
+import { cursor, limit, tag, text } from '../../domain/schemas.ts';
 import { authenticate } from '../auth.ts';
 import { bearer, errors, listOf, post, profileSummary } from '../schemas.ts';
 
@@ -39,8 +39,7 @@ export const discoverRoutes: FastifyPluginAsyncZod<{ ctx: DomainContext }> = asy
         querystring: z.object({
           limit,
           cursor: cursor.optional(),
-          q: z
-            .string()
+          q: text()
             .max(50)
             .meta({ examples: ['ali'] })
             .optional(),

@@ -4,6 +4,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { asUser } from '../../canonical/session.ts';
 import { grantRole, USER_ROLES } from '../../canonical/user-roles.ts';
+import { email, id, text } from '../../domain/schemas.ts';
 import { ForbiddenError } from '../../errors.ts';
 import type { OpsSeries } from '../../observability/ops-series.ts';
 import { rebuildAll } from '../../ops/feed.ts';
@@ -179,7 +180,7 @@ export const opsAdminRoutes: FastifyPluginAsyncZod<OpsAdminOptions> = async (app
       schema: {
         ...hide,
         body: z.union([
-          z.object({ userId: z.guid() }).strict(),
+          z.object({ userId: id }).strict(),
           z
             .object({
               all: z.literal(true),
@@ -203,9 +204,9 @@ export const opsAdminRoutes: FastifyPluginAsyncZod<OpsAdminOptions> = async (app
         ...hide,
         body: z
           .object({
-            email: z.string().trim().min(1).max(320),
+            email,
             role: z.enum(USER_ROLES),
-            operator: z.string().max(100).optional(),
+            operator: text().max(100).optional(),
           })
           .strict(),
       },
