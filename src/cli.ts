@@ -1,6 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { CommanderError } from 'commander';
-import { AppError } from './errors.ts';
+import { errorLine } from './errors.ts';
 import { buildProgram, wantedCommand } from './ops/commands.ts';
 
 /** `asora <command>`: one entry point for the platform and its runbooks (src/ops/commands.ts). */
@@ -19,12 +19,10 @@ try {
   process.exit(process.exitCode ?? 0);
 } catch (err) {
   if (err instanceof CommanderError) process.exit(err.exitCode);
+  console.error(`error: ${errorLine(err)}`);
   // Loaded only here: the config module brings zod, which `--help` does not need.
-  const { ConfigError } = await import('./config/config.ts');
-  if (err instanceof ConfigError || err instanceof AppError) {
-    console.error(`error: ${err.message}`);
-  } else {
-    console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
-  }
+  const { stackWanted } = await import('./config/config.ts');
+  // A failing database or port is the operator's to fix: the stack is for debugging us.
+  if (stackWanted() && err instanceof Error && err.stack) console.error(err.stack);
   process.exit(1);
 }

@@ -39,3 +39,24 @@ export class ConflictError extends AppError {
     super(409, code, message);
   }
 }
+
+/**
+ * One line for an operator: the message, an AggregateError's parts (a connection refused on
+ * every address of a host has an empty message of its own), and the cause when it adds
+ * something (the code and address of a refused connection, say).
+ */
+export function errorLine(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  let line = err.message;
+  if (err instanceof AggregateError) {
+    const parts = [...new Set(err.errors.map(errorLine))].join('; ');
+    if (parts) line = line ? `${line} (${parts})` : parts;
+  }
+  const code = (err as NodeJS.ErrnoException).code;
+  if (!line) line = typeof code === 'string' ? code : err.name;
+  if (err.cause !== undefined) {
+    const cause = errorLine(err.cause);
+    if (cause && !line.includes(cause)) line = `${line}: ${cause}`;
+  }
+  return line;
+}

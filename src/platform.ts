@@ -117,6 +117,8 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
           'projection index build failed; the next start or update-indexes retries it',
         ),
       canonical: owner.db, // the embedded store shares PGlite's one connection (unused on a server)
+      // The layout is the processors': an API-only process (serve) keeps a live split.
+      recutFeedRanges: opts.workers,
     });
     closers.push(() => store.close());
     // The embedded store provisioned its tables as it opened (and builds indexes in the background).

@@ -171,6 +171,13 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/**
+ * LOG_LEVEL=debug (or trace): the CLI prints a failure's stack under its one-line message.
+ * Read alone, not through loadConfig: the configuration may be what failed.
+ */
+export const stackWanted = (env: NodeJS.ProcessEnv = process.env): boolean =>
+  ['debug', 'trace'].includes(env.LOG_LEVEL?.trim() ?? '');
+
 /** Parses the environment; throws ConfigError naming each bad variable. */
 /**
  * `issuesTokens`: the process serves the API, so a server deployment must bring its JWT

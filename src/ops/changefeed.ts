@@ -7,6 +7,7 @@ import { ValidationError } from '../errors.ts';
 import { PROCESSOR_NAMES } from '../pipeline/workers.ts';
 import type { EmbeddedProjectionStore } from '../projections/connect.ts';
 import type { ProjectionStore } from '../projections/port.ts';
+import { containerDefs } from '../readmodel/containers.ts';
 import { CONTAINERS } from '../readmodel/documents.ts';
 import { withStore } from './cosmos.ts';
 import { consoleOutput, formatTable, type Output } from './output.ts';
@@ -17,6 +18,7 @@ export const PROCESSOR_CONTAINERS: Record<string, string> = {
   [PROCESSOR_NAMES.reactions]: CONTAINERS.reactions,
 };
 
+/** The container a processor reads; an unknown name is bad input. */
 function containerOf(processor: string): string {
   const c = PROCESSOR_CONTAINERS[processor];
   if (!c) {
@@ -27,16 +29,37 @@ function containerOf(processor: string): string {
   return c;
 }
 
+/** `--from`: an ISO 8601 time, or undefined for the beginning. */
+function parseFrom(from: string | undefined): Date | undefined {
+  if (from === undefined) return undefined;
+  const start = new Date(from);
+  if (Number.isNaN(start.getTime()))
+    throw new ValidationError(`--from must be an ISO 8601 time, got '${from}'`);
+  return start;
+}
+
+/** A container of the app (split/merge), checked before the store opens. */
+function knownContainer(name: string): string {
+  const names = containerDefs.map((d) => d.name);
+  if (!names.includes(name))
+    throw new ValidationError(
+      `unknown container ${JSON.stringify(name)} (one of ${names.join(', ')})`,
+    );
+  return name;
+}
+
 const leasesOf = (store: ProjectionStore) =>
   store.container(DEFAULT_PROCESSOR_OPTIONS.leaseContainer);
 
-/** `asora changefeed dead-letters`: what the processors gave up on. */
+/**
+ * `asora changefeed dead-letters`: what the processors gave up on. The run* functions take
+ * input the command checked before opening the store.
+ */
 export async function runDeadLetters(
   store: ProjectionStore,
   processor: string | undefined,
   out: Output,
 ) {
-  if (processor !== undefined) containerOf(processor);
   const dls = await listDeadLetters(leasesOf(store), processor);
   if (dls.length === 0) return out.log('no dead letters');
   out.log(
@@ -62,7 +85,6 @@ export async function runRedrive(
   sel: { ids?: string[]; all?: boolean; processor?: string },
   out: Output,
 ): Promise<number> {
-  if (sel.processor !== undefined) containerOf(sel.processor);
   const dls = (await listDeadLetters(leasesOf(store), sel.processor)).filter(
     (d) => sel.all || sel.ids?.includes(d.id),
   );
@@ -82,16 +104,10 @@ export async function runRedrive(
 export async function runBackfill(
   store: ProjectionStore,
   processor: string,
-  from: string | undefined,
+  start: Date | undefined,
   out: Output,
 ) {
   const container = containerOf(processor);
-  let start: Date | undefined;
-  if (from !== undefined) {
-    start = new Date(from);
-    if (Number.isNaN(start.getTime()))
-      throw new ValidationError(`--from must be an ISO 8601 time, got '${from}'`);
-  }
   const ids = await backfillProcessor(
     leasesOf(store),
     store.container(container),
@@ -143,7 +159,10 @@ export function registerChangefeed(program: Command, out: Output = consoleOutput
       '--processor <name>',
       `only this processor (${Object.keys(PROCESSOR_CONTAINERS).join(', ')})`,
     )
-    .action((o: { processor?: string }) => withStore((s) => runDeadLetters(s, o.processor, out)));
+    .action((o: { processor?: string }) => {
+      if (o.processor !== undefined) containerOf(o.processor);
+      return withStore((s) => runDeadLetters(s, o.processor, out));
+    });
   cf.command('redrive')
     .description(
       'put dead-lettered changes back on their change feed (the item is rewritten unchanged)',
@@ -154,6 +173,7 @@ export function registerChangefeed(program: Command, out: Output = consoleOutput
     .action(async (ids: string[], o: { all?: boolean; processor?: string }) => {
       if (ids.length === 0 && !o.all)
         throw new ValidationError('nothing selected: pass dead-letter ids or --all');
+      if (o.processor !== undefined) containerOf(o.processor);
       await withStore(
         async (s) => void (await runRedrive(s, { ids, all: o.all, processor: o.processor }, out)),
       );
@@ -164,9 +184,11 @@ export function registerChangefeed(program: Command, out: Output = consoleOutput
     )
     .argument('<processor>', Object.keys(PROCESSOR_CONTAINERS).join(' | '))
     .option('--from <time>', 'ISO 8601 time to start from instead of the beginning')
-    .action((processor: string, o: { from?: string }) =>
-      withStore((s) => runBackfill(s, processor, o.from, out)),
-    );
+    .action((processor: string, o: { from?: string }) => {
+      containerOf(processor);
+      const start = parseFrom(o.from);
+      return withStore((s) => runBackfill(s, processor, start, out));
+    });
   cf.command('ranges')
     .description("list feed ranges and each processor's leases")
     .action(() => withStore((s) => runRanges(s, out)));
@@ -174,21 +196,23 @@ export function registerChangefeed(program: Command, out: Output = consoleOutput
     .description('embedded store: split one feed range live (as Cosmos DB splits a partition)')
     .argument('<container>')
     .argument('<range>', 'range id from `asora changefeed ranges`')
-    .action((container: string, range: string) =>
-      withStore(async (s) => {
+    .action((container: string, range: string) => {
+      knownContainer(container);
+      return withStore(async (s) => {
         const children = await embeddedOnly(s).splitFeedRange(container, range);
         out.log(`${container}: ${range} split into ${children.map((c) => c.id).join(' and ')}`);
-      }),
-    );
+      });
+    });
   cf.command('merge')
     .description('embedded store: merge two adjacent feed ranges live')
     .argument('<container>')
     .argument('<range-a>')
     .argument('<range-b>')
-    .action((container: string, a: string, b: string) =>
-      withStore(async (s) => {
+    .action((container: string, a: string, b: string) => {
+      knownContainer(container);
+      return withStore(async (s) => {
         const merged = await embeddedOnly(s).mergeFeedRanges(container, a, b);
         out.log(`${container}: ${a} and ${b} merged into ${merged.id}`);
-      }),
-    );
+      });
+    });
 }

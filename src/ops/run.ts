@@ -7,7 +7,10 @@ import { createPlatform, type Platform } from '../platform.ts';
 /** How long a graceful shutdown may take before the process exits anyway. */
 const SHUTDOWN_GRACE_MS = 30_000;
 
-/** Closes the platform on SIGTERM / SIGINT (a second signal, or the grace period, forces the exit). */
+/**
+ * Closes the platform on SIGTERM / SIGINT (a second signal a second or more after the first,
+ * or the grace period, forces the exit).
+ */
 function closeOnSignals(platform: Platform, already?: NodeJS.Signals): Promise<void> {
   return new Promise((resolve) => {
     let stoppingSince = 0;
@@ -59,7 +62,16 @@ async function run(mode: { api: boolean; workers: boolean; name: string }): Prom
     process.exit(0);
   }
   if (mode.api) {
-    const address = await platform.listen();
+    let address: string;
+    try {
+      address = await platform.listen();
+    } catch (err) {
+      // Leases released and stores closed before the CLI reports it and exits.
+      await platform.close();
+      throw new Error(`cannot listen on ${config.host}:${config.port} (HOST, PORT)`, {
+        cause: err,
+      });
+    }
     // Runbook commands started beside this server find it here (the data directory's lock).
     if (!config.canonical.url) await advertiseUrl(config.dataDir, address);
     log.info(

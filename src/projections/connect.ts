@@ -1,11 +1,9 @@
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/config.ts';
 import { lockDataDir } from '../datadir/lock.ts';
 import type { Db } from '../sql/db.ts';
-import { openEmbeddedCanonical } from '../sql/embedded-db.ts';
+import { openConfiguredPglite, openEmbeddedCanonical } from '../sql/embedded-db.ts';
 import { createPgDb } from '../sql/pg.ts';
-import { createPgliteDb } from '../sql/pglite.ts';
 import { SHARED_PROJECTIONS_SCHEMA } from '../sql/pglite-settings.ts';
 import type { CosmosProjectionStore } from './cosmos/store.ts';
 import {
@@ -36,7 +34,8 @@ export const sharesCanonicalPglite = (config: Config): boolean =>
  * in the canonical PGlite database (schema asora_projections: one PGlite, not two; pass the
  * open canonical Db as `canonical`, a second PGlite on one directory would corrupt it);
  * with a canonical server, PGlite in ${DATA_DIR}/projections. Embedded tables are
- * provisioned at start. Never a transaction across the two stores, shared or not.
+ * provisioned at start, and feed ranges laid out when a container has none (re-cut to
+ * FEED_RANGES only with recutFeedRanges). Never a transaction across the two stores.
  */
 export async function createProjectionStore(
   config: Config,
@@ -49,6 +48,8 @@ export async function createProjectionStore(
     sweepIntervalMs?: number;
     onSweepError?: EmbeddedStoreOptions['onSweepError'];
     buildIndexesAtStart?: EmbeddedStoreOptions['buildIndexesAtStart'];
+    /** Embedded: re-cut the feed ranges to FEED_RANGES (only a start that runs the processors). */
+    recutFeedRanges?: EmbeddedStoreOptions['recutFeedRanges'];
     onIndexesBuilt?: EmbeddedStoreOptions['onIndexesBuilt'];
     onIndexBuildError?: EmbeddedStoreOptions['onIndexBuildError'];
     /** The open embedded canonical Db, when this process has one (see sharesCanonicalPglite). */
@@ -86,11 +87,7 @@ export async function createProjectionStore(
     unlock = await lockDataDir(config.dataDir);
     try {
       if (shared) db = await openEmbeddedCanonical(config);
-      else {
-        const dir = path.join(config.dataDir, 'projections');
-        await mkdir(dir, { recursive: true });
-        db = await createPgliteDb(dir, { settings: config.pgliteSettings });
-      }
+      else db = await openConfiguredPglite(config, path.join(config.dataDir, 'projections'));
     } catch (err) {
       await unlock();
       throw err;
@@ -101,6 +98,7 @@ export async function createProjectionStore(
     const store = await createEmbeddedStore(db, {
       definitions: opts.definitions,
       feedRanges: p.feedRanges,
+      recutFeedRanges: opts.recutFeedRanges,
       observer: opts.observer,
       sweepIntervalMs: opts.sweepIntervalMs ?? SWEEP_INTERVAL_MS,
       onSweepError: opts.onSweepError,

@@ -53,6 +53,7 @@ describe(`feed-range splits and merges (${engineName})`, () => {
     async function life(ranges: number, work: () => Promise<void>) {
       const store = await createEmbeddedStore(proj.db, {
         feedRanges: ranges,
+        recutFeedRanges: true, // a start of the workers
         definitions: containerDefs,
       });
       const ctx = pipelineContext(db, store);
@@ -119,10 +120,27 @@ describe(`feed-range splits and merges (${engineName})`, () => {
     expect(after.size).toBe(before.length + 12); // the 6 new posts' reactions, all delivered
   }, 180_000);
 
+  it('a live split survives every opener but a start of the processors, which re-cuts to FEED_RANGES', async () => {
+    const open = (recutFeedRanges?: boolean) =>
+      createEmbeddedStore(proj.db, { feedRanges: 2, recutFeedRanges, definitions: containerDefs });
+    const ids = async () => (await proj.store.container('posts_v2').feedRanges()).map((r) => r.id);
+    await (await open(true)).close();
+    await proj.store.splitFeedRange('posts_v2', '0-of-2');
+    expect(await ids()).toEqual(['0-of-4', '1-of-4', '1-of-2']);
+    await (await open()).close(); // a runbook, or serve
+    expect(await ids()).toEqual(['0-of-4', '1-of-4', '1-of-2']);
+    await (await open(true)).close(); // start / work with FEED_RANGES=2
+    expect(await ids()).toEqual(['0-of-2', '1-of-2']);
+  });
+
   it('a live split and a live merge under a running workload lose and duplicate nothing', async () => {
     await emptyStore(proj);
     await (
-      await createEmbeddedStore(proj.db, { feedRanges: 2, definitions: containerDefs })
+      await createEmbeddedStore(proj.db, {
+        feedRanges: 2,
+        recutFeedRanges: true,
+        definitions: containerDefs,
+      })
     ).close(); // the layout the first test re-shaped
     const store = proj.store;
     const handled = new Map<string, number>();

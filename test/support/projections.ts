@@ -40,6 +40,8 @@ export async function embeddedStore(
 ): Promise<TestStore> {
   const storeOpts = {
     feedRanges: opts.feedRanges,
+    // Each test asks for its number of ranges, whatever the shared instance held before.
+    recutFeedRanges: true,
     observer: opts.observer,
     definitions: opts.definitions ?? containerDefs,
   };

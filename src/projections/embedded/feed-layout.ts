@@ -7,7 +7,7 @@ import { type FeedRange, ProjectionError } from '../port.ts';
  * container's effective-partition-key space (the first 31 bits of md5(pk), the `epk`
  * column) is cut into adjacent intervals, stored in `proj_feed_ranges` so every process
  * sees the same layout. A split cuts one interval in two, a merge joins two neighbours,
- * and a restart with another FEED_RANGES re-cuts the space evenly. Feed positions are
+ * and a restart of the processors with another FEED_RANGES re-cuts the space evenly. Feed positions are
  * global (txid, lsn), so a continuation of any range stays valid for every part of it:
  * exactly what lets the change-feed processor hand a parent's continuation to its children.
  */
@@ -67,11 +67,12 @@ export function boundsOf(range: FeedRange | { id: string }): [number, number] {
 
 /** The current ranges of one container, in key order. */
 export async function loadLayout(db: Queryable, container: string): Promise<FeedRange[]> {
-  const { rows } = await db.query<{ min: string; max: string }>(
-    `SELECT min::text, max::text FROM ${LAYOUT_TABLE} WHERE container = $1 ORDER BY min`,
+  // Aliased: an output column named min would sort as text.
+  const { rows } = await db.query<{ lo: string; hi: string }>(
+    `SELECT min::text AS lo, max::text AS hi FROM ${LAYOUT_TABLE} WHERE container = $1 ORDER BY min`,
     [container],
   );
-  return rows.map((r) => rangeOf(Number(r.min), Number(r.max)));
+  return rows.map((r) => rangeOf(Number(r.lo), Number(r.hi)));
 }
 
 async function replace(
@@ -104,14 +105,21 @@ async function locked<T>(
 }
 
 /**
- * At start: a container without a layout gets n equal ranges; one whose number of ranges
- * differs from n is re-cut into n equal ranges (a restart with another FEED_RANGES). A
- * layout with n ranges is kept, so a live split survives restarts once FEED_RANGES says n.
+ * A container without a layout gets n equal ranges. With `recut` (a start of the processes
+ * that read the feeds), one whose number of ranges differs from n is re-cut into n equal
+ * ranges (a restart with another FEED_RANGES); a layout with n ranges is kept, so a live
+ * split survives restarts once FEED_RANGES says n. Without it any layout is kept: a runbook
+ * opening the store must not undo a live split.
  */
-export async function ensureLayout(db: Db, containers: string[], n: number): Promise<void> {
+export async function ensureLayout(
+  db: Db,
+  containers: string[],
+  n: number,
+  recut: boolean,
+): Promise<void> {
   for (const c of containers) {
     await locked(db, c, async (tx, cur) => {
-      if (cur.length !== n)
+      if (cur.length === 0 || (recut && cur.length !== n))
         await replace(
           tx,
           c,

@@ -24,6 +24,12 @@ import { type Sweeper, startSweeper, sweepExpired } from './sweeper.ts';
 export interface EmbeddedStoreOptions {
   /** Number of change-feed ranges per container (config FEED_RANGES, default 4). */
   feedRanges?: number;
+  /**
+   * Re-cut a layout of another number of ranges into `feedRanges` equal ones (a start of the
+   * change-feed processors). Default: a container without a layout gets `feedRanges`, any
+   * other layout (a live split, say) is kept.
+   */
+  recutFeedRanges?: boolean;
   observer?: StoreObserver;
   /** Background deletion of expired items every n ms; 0/undefined = off (reads hide them anyway). */
   sweepIntervalMs?: number;
@@ -82,6 +88,7 @@ export async function createEmbeddedStore(
       db,
       defs.map((d) => d.name),
       ranges,
+      opts.recutFeedRanges ?? false,
     );
   } catch (err) {
     throw storeError(err);
