@@ -4,6 +4,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { DomainContext } from '../domain/context.ts';
+import { AppError } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import {
@@ -86,6 +87,21 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // Bodies are JSON only: a text/plain body is a 415 like any other media type, not a
   // string that the body schema then refuses as the wrong type.
   base.removeContentTypeParser('text/plain');
+  // Bodies are UTF-8: other bytes would be decoded to U+FFFD and stored without a word (as a
+  // lone surrogate would be, which validation refuses), so they are malformed JSON instead.
+  const parseJson = base.getDefaultJsonParser('error', 'error');
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  base.removeContentTypeParser('application/json');
+  base.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    let json: string;
+    try {
+      json = utf8.decode(body as Buffer);
+    } catch {
+      done(new AppError(400, 'invalid_json', 'request body is not valid UTF-8'), undefined);
+      return;
+    }
+    parseJson(request, json, done);
+  });
   const app = base.withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -21,7 +21,7 @@ interface Case {
   path: string | (() => string);
   as?: 'alice' | 'bob' | 'admin' | 'none';
   body?: unknown;
-  raw?: string;
+  raw?: string | Uint8Array;
   contentType?: string;
   status: number;
   /** The error code, where the status alone does not say it. */
@@ -104,6 +104,15 @@ describe(`HTTP API v1 bad input: typed 4xx, documented shape, nothing written ($
       as: 'none',
       raw: '{"email":',
       status: 400,
+    },
+    {
+      // Bytes that are not UTF-8 would be decoded to U+FFFD and stored without a word.
+      name: 'post: a body that is not UTF-8',
+      method: 'POST',
+      path: '/v1/posts',
+      raw: Buffer.concat([Buffer.from('{"text":"caf'), Buffer.from([0xe9]), Buffer.from('"}')]),
+      status: 400,
+      code: 'invalid_json',
     },
     {
       name: 'register: JSON null',
