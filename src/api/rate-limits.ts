@@ -23,13 +23,14 @@ const rateLimited = (seconds: number) =>
 /**
  * A token that verifies is its own bucket; anything else (no token, a forged, expired or
  * garbage one) counts against the client IP, so rotating junk tokens buys no fresh limit.
+ * The verification sets `request.user`, which `authenticate` takes as is: once a request.
  */
-const tokenKey = (request: FastifyRequest) => {
-  const token = /^Bearer (.+)$/i.exec(request.headers.authorization ?? '')?.[1];
-  if (token) {
+const tokenKey = async (request: FastifyRequest) => {
+  const auth = request.headers.authorization;
+  if (auth) {
     try {
-      request.server.jwt.verify(token);
-      return `token:${createHash('sha256').update(token).digest('base64url').slice(0, 32)}`;
+      await request.jwtVerify();
+      return `token:${createHash('sha256').update(auth).digest('base64url').slice(0, 32)}`;
     } catch {
       // not a valid token: the IP's bucket
     }
@@ -38,9 +39,9 @@ const tokenKey = (request: FastifyRequest) => {
 };
 
 /**
- * @fastify/rate-limit: a per-token limit on every request (per IP without a valid token), and a preHandler for the
- * credential routes that counts each attempt against the client IP and the account. Over a
- * limit: 429 `rate_limited` with Retry-After. A Redis outage fails open (requests are
+ * @fastify/rate-limit: a per-token limit on every request (per IP without a valid token),
+ * and a preHandler for the credential routes that counts each attempt against the client IP
+ * and the account. Over a limit: 429 `rate_limited` with Retry-After. A Redis outage fails open (requests are
  * served, unlimited) rather than taking the API down with it.
  */
 export async function installRateLimits(

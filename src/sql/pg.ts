@@ -169,9 +169,9 @@ export function createPgDb(url: string, opts: PgDbOptions = {}): Db {
           },
         };
         let pid: number | undefined;
-        // A cancel request for its backend, from a connection of its own (the pool may be busy).
+        // A cancel request for its backend (listened for once pid is known), from a connection
+        // of its own (the pool may be busy).
         const cancel = () => {
-          if (pid === undefined) return;
           void dedicated()
             .then(async (c) => {
               try {

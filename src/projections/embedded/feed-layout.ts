@@ -7,9 +7,10 @@ import { type FeedRange, ProjectionError } from '../port.ts';
  * container's effective-partition-key space (the first 31 bits of md5(pk), the `epk`
  * column) is cut into adjacent intervals, stored in `proj_feed_ranges` so every process
  * sees the same layout. A split cuts one interval in two, a merge joins two neighbours,
- * and a restart of the processors with another FEED_RANGES re-cuts the space evenly. Feed positions are
- * global (txid, lsn), so a continuation of any range stays valid for every part of it:
- * exactly what lets the change-feed processor hand a parent's continuation to its children.
+ * and a restart of the processors with another FEED_RANGES re-cuts the space evenly. Feed
+ * positions are global (txid, lsn), so a continuation of any range stays valid for every
+ * part of it: exactly what lets the change-feed processor hand a parent's continuation to
+ * its children.
  */
 
 export const LAYOUT_TABLE = 'proj_feed_ranges';
